@@ -1,0 +1,4 @@
+"""Allow ``python -m mcsim``."""
+from mcsim.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""Phase codes stored in the uint8 ``phase`` field, and per-phase material constants."""
+
+PORE = 0
+LIOH = 1
+LI2O = 2
+LI2CO3 = 3
+HYDROXIDE = 4  # TM(OH)2, P-3m1
+ROCKSALT = 5   # TMO, Fm-3m
+LAYERED = 6    # LiTMO2, R-3m
+
+NAMES = ("pore", "lioh", "li2o", "li2co3", "hydroxide", "rocksalt", "layered")
+N_PHASES = len(NAMES)
+
+#: Molar volume per formula unit, cm^3/mol (MODEL.md section 3). For the transition-metal
+#: phases this is per transition metal.
+MOLAR_VOLUME_CM3 = {
+    LIOH: 16.4,
+    LI2O: 14.8,
+    LI2CO3: 35.0,
+    HYDROXIDE: 22.9,   # TM(OH)2, 22.6-23.3
+    ROCKSALT: 11.0,    # NiO
+    LAYERED: 20.4,     # LiNi0.6Co0.2Mn0.2O2
+}
+
+#: Lithium atoms per formula unit of each lithium source.
+LI_PER_FORMULA = {LIOH: 1, LI2O: 2, LI2CO3: 2}
+
+#: Phases that carry transition metal.
+TM_PHASES = (HYDROXIDE, ROCKSALT, LAYERED)
+#: Phases that are lithium sources.
+SOURCE_PHASES = (LIOH, LI2O, LI2CO3)
