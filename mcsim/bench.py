@@ -1,0 +1,142 @@
+"""``mcsim bench``: the machine's memory-bandwidth roof and the throughput of every kernel."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+
+import numba
+import numpy as np
+
+from mcsim import phases as ph
+from mcsim import rng
+from mcsim.diagnostics import census_kernel
+from mcsim.processes.dehydration import dehydrate_kernel
+from mcsim.processes.lithiation import lithiate_kernel
+from mcsim.processes.release import release_kernel
+from mcsim.processes.transport import _MOBILITY, diffuse_kernel
+from mcsim.state import State
+
+
+@numba.njit(parallel=True, cache=True)
+def _stream_copy(src, dst):
+    for i in numba.prange(src.size):
+        dst[i] = src[i]
+
+
+def memory_roof(n_bytes: int = 2**28, repeat: int = 5) -> float:
+    """Streaming-copy bandwidth in GB/s (bytes read + bytes written), best of ``repeat``."""
+    src = np.ones(n_bytes // 8, dtype=np.float64)
+    dst = np.empty_like(src)
+    _stream_copy(src, dst)  # compile and touch pages
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        _stream_copy(src, dst)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * src.nbytes / best / 1e9
+
+
+def _bench_state(size: int, seed: int = 7):
+    """A ``size``^3 state cut from a generated particle (source, hydroxide, pores)."""
+    from mcsim.generator import generate_agglomerate
+
+    voxel_nm = 10.0
+    source_nm = 200.0
+    radius_nm = (size * voxel_nm - 2 * (source_nm + 2 * voxel_nm)) / 2
+    t0 = time.perf_counter()
+    micro = generate_agglomerate(radius_um=radius_nm / 1000, voxel_nm=voxel_nm,
+                                 source_diameter_nm=source_nm, seed=seed)
+    gen_s = time.perf_counter() - t0
+    n = micro.phase.shape[0]
+    if n != size:  # crop or pad to exactly size^3 around the centre
+        for name in ("phase", "grain"):
+            arr = getattr(micro, name)
+            out = np.zeros((size,) * 3, dtype=arr.dtype)
+            m = min(n, size)
+            a, b = (n - m) // 2, (size - m) // 2
+            out[b:b + m, b:b + m, b:b + m] = arr[a:a + m, a:a + m, a:a + m]
+            setattr(micro, name, out)
+    state = State.from_microstructure(micro)
+    state.li[1:-1, 1:-1, 1:-1] = np.where(state.interior("phase") != ph.PORE, 300.0, 0.0)
+    return state, gen_s
+
+
+def _kernels(state):
+    """(name, bytes of compulsory memory traffic per voxel, callable) for every kernel."""
+    out = state.scratch_array()
+    off = (*state.offset, *state.global_shape[1:])
+    return [
+        ("transport (7-point diffusion)", 13,
+         lambda: diffuse_kernel(state.phase, state.grain, state.li, out, 0.1, 0.001, _MOBILITY)),
+        ("lithiation", 7,
+         lambda: lithiate_kernel(state.phase, state.amount, state.li, state.disorder, ph.HYDROXIDE,
+                                 rng.STREAM_LITHIATION, 1e-4, 100, 1, state.step, *off)),
+        ("dehydration", 3,
+         lambda: dehydrate_kernel(state.phase, state.amount, 1e-4, 1, state.step, *off)),
+        ("release", 7,
+         lambda: release_kernel(state.phase, state.grain, state.amount, state.li, 1e-4, 1,
+                                state.step, *off)),
+        ("census (diagnostics)", 7,
+         lambda: census_kernel(state.phase, state.amount, state.li, ph.N_PHASES)),
+    ]
+
+
+def _time(fn, repeat: int) -> float:
+    fn()  # compile / warm
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def run_bench(size: int = 256, threads=None, repeat: int = 5, json_path=None, out=print) -> dict:
+    """Measure and print the roof and every kernel's voxel-updates per second per core."""
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    threads = sorted({min(t, max_threads) for t in (threads or [1, max_threads])})
+    result = {"machine": platform.node(), "processor": platform.processor() or platform.machine(),
+              "numba_threads_available": max_threads, "lattice": size, "kernels": [], "roof": {}}
+    out(f"mcsim bench: {size}^3 lattice ({size ** 3:.3g} voxels), threads {threads}, "
+        f"best of {repeat}")
+    for t in threads:
+        numba.set_num_threads(t)
+        result["roof"][t] = memory_roof(repeat=repeat)
+        out(f"memory-bandwidth roof (streaming copy, {t} thread(s)): {result['roof'][t]:.1f} GB/s")
+    numba.set_num_threads(max_threads)
+    state, gen_s = _bench_state(size)
+    result["generator_s"] = gen_s
+    out(f"generator: {size}^3 particle in {gen_s:.1f} s (including compilation on a cold cache)")
+    t0 = time.perf_counter()
+    n_rng = 10**7
+    rng.uniform_array(1, 1, np.arange(1000, dtype=np.int64), 0)
+    t0 = time.perf_counter()
+    rng.uniform_array(1, 1, np.arange(n_rng, dtype=np.int64), 0)
+    rng_rate = n_rng / (time.perf_counter() - t0)
+    result["rng_per_s"] = rng_rate
+    out(f"philox4x64 uniforms ({max_threads} threads): {rng_rate:.3g} /s")
+    header = f"{'kernel':32s} {'threads':>7s} {'voxel-upd/s':>12s} {'per core':>10s} " \
+             f"{'B/voxel':>7s} {'% of roof':>9s}"
+    out(header)
+    out("-" * len(header))
+    n = size ** 3
+    for name, bytes_per_voxel, fn in _kernels(state):
+        for t in threads:
+            numba.set_num_threads(t)
+            seconds = _time(fn, repeat)
+            rate = n / seconds
+            roof_rate = result["roof"][t] * 1e9 / bytes_per_voxel
+            row = {"kernel": name, "threads": t, "voxel_updates_per_s": rate,
+                   "per_core": rate / t, "bytes_per_voxel": bytes_per_voxel,
+                   "fraction_of_roof": rate / roof_rate}
+            result["kernels"].append(row)
+            out(f"{name:32s} {t:7d} {rate:12.3g} {rate / t:10.3g} {bytes_per_voxel:7d} "
+                f"{100 * rate / roof_rate:8.1f}%")
+    numba.set_num_threads(max_threads)
+    if json_path:
+        with open(json_path, "w") as fh:
+            json.dump(result, fh, indent=2, default=str)
+    return result

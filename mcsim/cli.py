@@ -1,0 +1,135 @@
+"""Command line: ``mcsim run | config show | config check | config params | info | bench``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mcsim.errors import ConfigError
+
+EXIT_CONFIG = 2
+
+
+def _add_config_args(p: argparse.ArgumentParser, required: bool) -> None:
+    if required:
+        p.add_argument("config", metavar="CONFIG", help="run configuration (TOML)")
+    else:
+        p.add_argument("config", metavar="CONFIG", nargs="?", default=None,
+                       help="run configuration (TOML); the built-in default when left out")
+    p.add_argument("--set", dest="sets", metavar="SECTION.KEY=VALUE", action="append", default=[],
+                   help="override one key (value read as TOML; repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcsim",
+        description="Lattice Monte Carlo simulator of NCM622 cathode calcination.")
+    from mcsim import __version__
+
+    parser.add_argument("--version", action="version", version=f"mcsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a simulation")
+    _add_config_args(run, required=False)
+    run.add_argument("-o", "--output", metavar="OUT.h5", default=None,
+                     help="result file (default: CONFIG's name with .h5, or mcsim-default.h5)")
+    run.add_argument("--threads", type=int, default=None,
+                     help="Numba threads (overrides numerics.threads)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
+
+    cfg = sub.add_parser("config", help="show or check a configuration")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
+    show = cfg_sub.add_parser("show", help="print the fully resolved configuration as TOML")
+    _add_config_args(show, required=False)
+    check = cfg_sub.add_parser("check", help="validate a configuration without running it")
+    _add_config_args(check, required=True)
+    prm = cfg_sub.add_parser("params", help="list a model parameter set with units and sources")
+    prm.add_argument("name", nargs="?", default=None)
+
+    info = sub.add_parser("info", help="summarise a result file")
+    info.add_argument("result", metavar="OUT.h5")
+
+    bench = sub.add_parser("bench", help="memory-bandwidth roof and kernel throughput")
+    bench.add_argument("--size", type=int, default=256, help="lattice edge (default 256)")
+    bench.add_argument("--threads", type=int, nargs="+", default=None,
+                       help="thread counts to measure (default: 1 and all cores)")
+    bench.add_argument("--repeat", type=int, default=5, help="timed repetitions per kernel")
+    bench.add_argument("--json", metavar="FILE", default=None, help="also write the figures as JSON")
+    return parser
+
+
+def _load(args):
+    from mcsim import config
+
+    sets = list(args.sets)
+    if getattr(args, "threads", None) is not None:
+        sets.append(f"numerics.threads={args.threads}")
+    return config.load(args.config, sets)
+
+
+def _cmd_run(args) -> int:
+    cfg = _load(args)  # every check happens here, before any work or file
+    out = args.output
+    if out is None:
+        out = (Path(args.config).with_suffix(".h5").name if args.config else "mcsim-default.h5")
+    from mcsim.engine import Simulation
+
+    Simulation(cfg).run(out, progress=not args.no_progress)
+    return 0
+
+
+def _cmd_config(args) -> int:
+    from mcsim import config, params
+
+    if args.config_command == "params":
+        names = [args.name] if args.name else list(params.PARAMETER_SETS)
+        for name in names:
+            if name not in params.PARAMETER_SETS:
+                raise ConfigError("model.parameter_set", name,
+                                  f"must be one of {sorted(params.PARAMETER_SETS)}")
+            print(params.describe(name))
+        return 0
+    cfg = _load(args)
+    schedule = config.build_schedule(cfg)
+    if args.config_command == "show":
+        print("# resolved mcsim configuration; schedule:")
+        for line in schedule.describe().splitlines():
+            print(f"#   {line}")
+        print(config.to_toml(cfg), end="")
+    else:
+        print(f"{args.config}: valid ({cfg['schedule']['preset']} schedule, "
+              f"{schedule.duration_s / 60:.0f} min, parameter set {cfg['model']['parameter_set']})")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from mcsim.io.info import summarize
+
+    if not Path(args.result).exists() and not Path(str(args.result) + ".partial").exists():
+        print(f"mcsim: error: {args.result}: no such file", file=sys.stderr)
+        return 1
+    print(summarize(args.result))
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from mcsim.bench import run_bench
+
+    run_bench(size=args.size, threads=args.threads, repeat=args.repeat, json_path=args.json)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"run": _cmd_run, "config": _cmd_config, "info": _cmd_info,
+               "bench": _cmd_bench}[args.command]
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"mcsim: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""Run configuration: TOML schema with defaults, validation before any work, and TOML output."""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomli_w
+
+from mcsim import params as _params
+from mcsim.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Key:
+    """Schema entry of one scalar (or list) configuration key.
+
+    ``kind`` is one of "int", "float", "str", "bool", "float_list"; ``lo``/``hi`` are inclusive
+    bounds for numbers (and for every element of a list); ``choices`` limits strings.
+    """
+
+    kind: str
+    default: object
+    doc: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple | None = None
+
+    def allowed(self) -> str:
+        """A phrase saying what values are allowed."""
+        if self.choices:
+            return "must be one of " + ", ".join(repr(c) for c in self.choices)
+        kind = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+                "float_list": "a list of numbers"}[self.kind]
+        if self.lo is not None or self.hi is not None:
+            lo = "-inf" if self.lo is None else f"{self.lo:g}"
+            hi = "inf" if self.hi is None else f"{self.hi:g}"
+            return f"must be {kind} in [{lo}, {hi}]"
+        return f"must be {kind}"
+
+
+SCHEDULE_PRESETS = ("R-NCM", "TS-NCM", "quasi-equilibrium", "interrupted", "ramp", "custom")
+
+#: The schema. Sections are dicts of Key; "schedule", "model.overrides" and
+#: "model.processes" have extra rules checked in :func:`validate`.
+SCHEMA: dict = {
+    "seed": Key("int", 1, "seed of every random stream of the run (counter-based, see mcsim.rng)",
+                lo=0, hi=2**63 - 1),
+    "particle": {
+        # Default geometry: 10 nm voxels resolve a 50 nm thick primary grain by 5 voxels; a
+        # 0.8 um radius keeps the default box near 210^3 (about 9e6 voxels, ~150 MB) so the
+        # default run is short on a laptop. Clusters go to 10^9 voxels (radius 5 um).
+        "radius_um": Key("float", 0.8, "radius of the secondary particle", lo=0.05, hi=20.0),
+        "voxel_nm": Key("float", 10.0, "edge of one cubic voxel", lo=0.5, hi=1000.0),
+        "porosity": Key("float", 0.25, "intergranular porosity inside the particle", lo=0.0, hi=0.6),
+        "grain_length_nm": Key("float", 300.0, "primary grain length (radial axis)", lo=1.0, hi=1e5),
+        "grain_width_nm": Key("float", 150.0, "primary grain width (tangential)", lo=1.0, hi=1e5),
+        "grain_thickness_nm": Key("float", 50.0, "primary grain thickness (plate normal)", lo=1.0, hi=1e5),
+        "size_cv": Key("float", 0.2, "coefficient of variation of grain size (lognormal)", lo=0.0, hi=0.4),
+    },
+    "lithium": {
+        "source": Key("str", "LiOH", "lithium source compound", choices=("LiOH", "Li2CO3")),
+        "li_to_tm": Key("float", 1.05, "Li:TM molar ratio of the mixture", lo=0.01, hi=3.0),
+        "placement": Key("str", "particles", "source particles around the particle, or a uniform shell",
+                         choices=("particles", "shell")),
+        "source_diameter_nm": Key("float", 200.0, "diameter of one source particle", lo=1.0, hi=1e5),
+    },
+    "schedule": {
+        "preset": Key("str", "R-NCM", "heating schedule preset, or 'custom' with [[schedule.steps]]",
+                      choices=SCHEDULE_PRESETS),
+        "start_c": Key("float", 25.0, "furnace temperature at t = 0", lo=-273.15, hi=2000.0),
+        # Preset options: only passed on when given (each preset states its own defaults).
+        "ramp_c_per_min": Key("float", None, "heating rate of the preset", lo=1e-6, hi=1000.0),
+        "cool_c_per_min": Key("float", None, "cooling rate at the end of R-NCM / TS-NCM",
+                              lo=1e-6, hi=1000.0),
+        "peak_c": Key("float", None, "R-NCM / TS-NCM: sintering temperature", lo=-273.15, hi=2000.0),
+        "peak_hold_min": Key("float", None, "TS-NCM: duration of the sintering hold", lo=0.0, hi=1e6),
+        "hold_c": Key("float", None, "TS-NCM: low-temperature hold", lo=-273.15, hi=2000.0),
+        "hold_min": Key("float", None, "R-NCM: sintering hold; TS-NCM: low-temperature hold", lo=0.0, hi=1e6),
+        "quench_at_c": Key("float", None, "interrupted: temperature of the quench", lo=-273.15, hi=2000.0),
+        "to_c": Key("float", None, "ramp: final temperature", lo=-273.15, hi=2000.0),
+        "relax_min": Key("float", None, "quasi-equilibrium: relaxation at each step", lo=0.0, hi=1e6),
+        "step_temperatures_c": Key("float_list", None, "quasi-equilibrium: measuring temperatures",
+                                   lo=-273.15, hi=2000.0),
+    },
+    "model": {
+        "parameter_set": Key("str", "ncm622-lioh", "named model parameter set (mcsim.params)",
+                             choices=tuple(_params.PARAMETER_SETS)),
+    },
+    "output": {
+        "snapshot_temperatures_c": Key(
+            "float_list", [100.0, 200.0, 250.0, 300.0, 500.0, 700.0, 850.0],
+            "snapshot at the first time the schedule reaches each temperature (the paper's "
+            "interrupted-ramp samples)", lo=-273.15, hi=2000.0),
+        "snapshot_times_min": Key("float_list", [], "snapshots at these times", lo=0.0, hi=1e7),
+        "final_snapshot": Key("bool", True, "write a snapshot at the end of the schedule"),
+        "timeseries_interval_s": Key("float", 60.0, "simulated time between timeseries rows",
+                                     lo=1e-6, hi=1e7),
+        "log_interval_s": Key("float", 30.0, "wall time between progress log lines in batch jobs",
+                              lo=0.1, hi=1e5),
+    },
+    "numerics": {
+        "dt_max_s": Key("float", 60.0, "largest time step", lo=1e-9, hi=1e5),
+        "max_temperature_step_c": Key("float", 1.0, "largest temperature change in one step",
+                                      lo=1e-3, hi=100.0),
+        "max_event_probability": Key("float", 0.1, "largest per-voxel event probability in one step; "
+                                     "bounds the time-discretisation error of the stochastic kernels",
+                                     lo=1e-4, hi=1.0),
+        "threads": Key("int", 0, "Numba threads per rank (0: all cores of the machine)", lo=0, hi=4096),
+    },
+}
+
+STEP_KEYS = ("ramp_c_per_min", "cool_c_per_min", "hold_min", "quench_to_c", "to_c")
+
+
+def _type_ok(kind: str, value) -> bool:
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "float_list":
+        return isinstance(value, list) and all(_type_ok("float", v) for v in value)
+    raise AssertionError(kind)
+
+
+def _check_key(dotted: str, spec: Key, value):
+    if not _type_ok(spec.kind, value):
+        raise ConfigError(dotted, value, spec.allowed())
+    items = value if spec.kind == "float_list" else [value]
+    for v in items:
+        if spec.kind in ("int", "float", "float_list"):
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(dotted, value, spec.allowed())
+            if (spec.lo is not None and v < spec.lo) or (spec.hi is not None and v > spec.hi):
+                raise ConfigError(dotted, value, spec.allowed())
+        if spec.choices and v not in spec.choices:
+            raise ConfigError(dotted, value, spec.allowed())
+    if spec.kind == "float":
+        return float(value)
+    if spec.kind == "float_list":
+        return [float(v) for v in value]
+    return value
+
+
+def defaults() -> dict:
+    """The built-in default configuration (preset options left out)."""
+    out: dict = {}
+    for name, spec in SCHEMA.items():
+        if isinstance(spec, Key):
+            out[name] = copy.deepcopy(spec.default)
+        else:
+            out[name] = {k: copy.deepcopy(s.default) for k, s in spec.items() if s.default is not None}
+    out["model"]["overrides"] = {}
+    out["model"]["processes"] = {}
+    return out
+
+
+def _merge(base: dict, user: dict, prefix: str = "") -> dict:
+    """Merge ``user`` into ``base``; unknown keys raise ConfigError."""
+    out = copy.deepcopy(base)
+    for key, value in user.items():
+        dotted = f"{prefix}{key}"
+        if prefix == "" and key not in SCHEMA:
+            raise ConfigError(dotted, value, f"unknown key; allowed top-level keys: {', '.join(SCHEMA)}")
+        spec = SCHEMA.get(key) if prefix == "" else None
+        if prefix == "" and isinstance(spec, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(dotted, value, "must be a table")
+            section = out.setdefault(key, {})
+            for k, v in value.items():
+                if key == "model" and k in ("overrides", "processes"):
+                    if not isinstance(v, dict):
+                        raise ConfigError(f"model.{k}", v, "must be a table")
+                    section[k] = dict(v)
+                elif key == "schedule" and k == "steps":
+                    section[k] = copy.deepcopy(v)
+                elif k not in spec:
+                    extra = ["overrides", "processes"] if key == "model" else (
+                        ["steps"] if key == "schedule" else [])
+                    raise ConfigError(f"{key}.{k}", v,
+                                      f"unknown key; allowed: {', '.join(list(spec) + extra)}")
+                else:
+                    section[k] = v
+        else:
+            out[key] = value
+    return out
+
+
+def validate(cfg: dict) -> dict:
+    """Check every key of a merged configuration; return it with types normalised.
+
+    Also builds the schedule and the model parameters once, so that an inconsistent schedule
+    or an unknown parameter override is reported here, before any work starts.
+    """
+    out: dict = {}
+    for name, spec in SCHEMA.items():
+        if isinstance(spec, Key):
+            out[name] = _check_key(name, spec, cfg[name])
+            continue
+        section = cfg.get(name, {})
+        out[name] = {}
+        for k, v in section.items():
+            if k in spec:
+                out[name][k] = _check_key(f"{name}.{k}", spec[k], v)
+            else:
+                out[name][k] = v
+    # schedule: steps only with 'custom', preset options checked by the schedule itself
+    sched = out["schedule"]
+    if sched["preset"] == "custom":
+        if "steps" not in sched:
+            raise ConfigError("schedule.steps", None, "required when schedule.preset = 'custom': "
+                              "a list of [[schedule.steps]] tables")
+    elif "steps" in sched:
+        raise ConfigError("schedule.steps", sched["steps"],
+                          "only allowed with schedule.preset = 'custom'")
+    if "steps" in sched and not (isinstance(sched["steps"], list)
+                                 and all(isinstance(s, dict) for s in sched["steps"])):
+        raise ConfigError("schedule.steps", sched["steps"], "must be a list of tables")
+    build_schedule(out)
+    # model
+    _params.resolve(out["model"]["parameter_set"], out["model"].get("overrides"))
+    from mcsim.processes import check_process_choices
+    check_process_choices(out["model"].get("processes", {}))
+    # output: snapshot temperatures must be reached by the schedule (else the user is told)
+    return out
+
+
+def build_schedule(cfg: dict):
+    """The :class:`mcsim.schedule.Schedule` of a validated configuration."""
+    from mcsim.schedule import Schedule
+
+    sched = cfg["schedule"]
+    if sched["preset"] == "custom":
+        return Schedule.from_steps(sched["start_c"], sched["steps"], key="schedule.steps")
+    options = {k: v for k, v in sched.items() if k not in ("preset", "start_c", "steps")}
+    return Schedule.preset(sched["preset"], start_c=sched["start_c"], **options)
+
+
+def parse_set(assignment: str) -> tuple[list[str], object]:
+    """Parse one ``--set section.key=value`` into (path, value); the value is read as TOML."""
+    if "=" not in assignment:
+        raise ConfigError("--set", assignment, "must look like section.key=value")
+    key, text = assignment.split("=", 1)
+    key = key.strip()
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()  # a bare word: take it as a string
+    path = key.split(".")
+    if not all(path):
+        raise ConfigError("--set", assignment, "key must be a dotted name such as particle.radius_um")
+    return path, value
+
+
+def load(path: str | Path | None = None, sets: list[str] | tuple = ()) -> dict:
+    """Load, merge with defaults, apply ``--set`` overrides, and validate.
+
+    Parameters
+    ----------
+    path
+        A TOML file, or None for the built-in default.
+    sets
+        ``section.key=value`` strings applied after the file.
+    """
+    user: dict = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError("CONFIG", str(path), "file not found")
+        try:
+            user = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("CONFIG", str(path), f"is not valid TOML: {exc}") from None
+    for assignment in sets:
+        keys, value = parse_set(assignment)
+        node = user
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError("--set", assignment, f"{k} is not a table")
+        node[keys[-1]] = value
+    return validate(_merge(defaults(), user))
+
+
+def to_toml(cfg: dict) -> str:
+    """The resolved configuration as TOML text (readable back by :func:`load`)."""
+    return tomli_w.dumps(cfg)

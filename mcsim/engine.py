@@ -1,0 +1,304 @@
+"""The simulation loop: adaptive time stepping on the heating schedule, observers, output, timing."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numba
+import numpy as np
+
+import mcsim
+from mcsim import config as _config
+from mcsim import params as _params
+from mcsim.diagnostics import Census
+from mcsim.generator import generate_agglomerate
+from mcsim.processes import build_processes
+from mcsim.state import BYTES_PER_VOXEL, SCRATCH_BYTES_PER_VOXEL, State
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def git_commit() -> str:
+    """The git commit of the mcsim source tree when it is a checkout, else 'unknown'."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(mcsim.__file__).parent,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def set_threads(requested: int) -> int:
+    """Set the Numba thread count (0: every core Numba sees) and return it."""
+    n = requested or numba.config.NUMBA_NUM_THREADS
+    n = min(n, numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(n)
+    return n
+
+
+def generator_kwargs(cfg: dict) -> dict:
+    """Arguments of :func:`mcsim.generator.generate_agglomerate` from a configuration."""
+    return dict(**cfg["particle"], li_source=cfg["lithium"]["source"],
+                li_to_tm=cfg["lithium"]["li_to_tm"], placement=cfg["lithium"]["placement"],
+                source_diameter_nm=cfg["lithium"]["source_diameter_nm"], seed=cfg["seed"])
+
+
+class Timer:
+    """Accumulates wall time per category (kernels by process, diagnostics, I/O, setup)."""
+
+    def __init__(self):
+        self.seconds = defaultdict(float)
+
+    def add(self, key: str, seconds: float) -> None:
+        self.seconds[key] += seconds
+
+    def report(self) -> str:
+        total = sum(self.seconds.values()) or 1.0
+        lines = ["where the time went:"]
+        for key, s in sorted(self.seconds.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {key:28s} {s:10.2f} s  {100 * s / total:5.1f} %")
+        return "\n".join(lines)
+
+
+class Progress:
+    """A progress bar on a terminal, periodic log lines with an ETA in batch jobs."""
+
+    def __init__(self, total_s: float, log_interval_s: float, enabled: bool = True, stream=None):
+        self.total_s = max(total_s, 1e-12)
+        self.log_interval_s = log_interval_s
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.bar = None
+        self.start = time.perf_counter()
+        self.last_log = self.start
+        if enabled and self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=round(self.total_s / 60.0, 1), unit="min", file=self.stream,
+                            desc="simulated", dynamic_ncols=True)
+
+    def update(self, t_s: float, temperature_c: float, step: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.n = round(t_s / 60.0, 1)
+            self.bar.set_postfix_str(f"T={temperature_c:.0f} C step={step}", refresh=False)
+            self.bar.refresh()
+            return
+        now = time.perf_counter()
+        if now - self.last_log < self.log_interval_s:
+            return
+        self.last_log = now
+        frac = t_s / self.total_s
+        elapsed = now - self.start
+        eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
+        print(f"[mcsim] t={t_s / 60:9.1f} min  T={temperature_c:6.1f} C  step={step:7d}  "
+              f"{100 * frac:5.1f} %  elapsed {elapsed:7.0f} s  ETA {eta:7.0f} s",
+              file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Simulation:
+    """One run: a generated particle advanced through its heating schedule.
+
+    Parameters
+    ----------
+    cfg
+        A validated configuration (:func:`mcsim.config.load`).
+    """
+
+    def __init__(self, cfg: dict, *, log=print):
+        self.cfg = cfg
+        self.log = log
+        self.timer = Timer()
+        self.threads = set_threads(cfg["numerics"]["threads"])
+        self.schedule = _config.build_schedule(cfg)
+        self.params = _params.resolve(cfg["model"]["parameter_set"], cfg["model"].get("overrides"))
+        t0 = time.perf_counter()
+        self.micro = generate_agglomerate(**generator_kwargs(cfg))
+        self.timer.add("setup: generator", time.perf_counter() - t0)
+        self.state = State.from_microstructure(self.micro)
+        self.processes = build_processes(cfg["model"].get("processes", {}), self.params,
+                                         cfg["numerics"], cfg["seed"])
+        self.census = Census()
+        self.tallies = defaultdict(float)
+        self.passes = 0  # full-lattice kernel sweeps, for the throughput figure
+
+    # -- time stepping -------------------------------------------------------------------
+    def snapshot_times(self) -> list[tuple[float, str]]:
+        """(time, label) of every requested snapshot the schedule reaches, sorted."""
+        out = []
+        for temp in self.cfg["output"]["snapshot_temperatures_c"]:
+            t = self.schedule.time_at_c(temp)
+            if t is None:
+                self.log(f"note: the schedule never reaches {temp} C; no snapshot there")
+            else:
+                out.append((float(t), f"T={temp:g}C"))
+        for minutes in self.cfg["output"]["snapshot_times_min"]:
+            if minutes * 60.0 <= self.schedule.duration_s:
+                out.append((minutes * 60.0, f"t={minutes:g}min"))
+        if self.cfg["output"]["final_snapshot"]:
+            out.append((self.schedule.duration_s, "final"))
+        labels: dict[float, list[str]] = {}
+        for t, label in out:  # one snapshot per instant, carrying every label asked for it
+            labels.setdefault(t, []).append(label)
+        return [(t, ",".join(labels[t])) for t in sorted(labels)]
+
+    def choose_dt(self, t: float, t_next: float) -> float:
+        """The step from ``t``: bounded by the next event, dt_max, the temperature change and
+        every process's own limit."""
+        num = self.cfg["numerics"]
+        dt = min(num["dt_max_s"], t_next - t)
+        rate = abs(self.schedule.rate_c_per_s(t))
+        if rate > 0:
+            dt = min(dt, num["max_temperature_step_c"] / rate)
+        t_hi = max(self.schedule.temperature_c(t), self.schedule.temperature_c(t + dt))
+        for p in self.processes:
+            dt = min(dt, p.max_dt(self.state, t_hi))
+        return max(dt, 1e-12)
+
+    def advance(self, dt: float) -> None:
+        """One operator-split step of every process at the step's mid-point temperature."""
+        st = self.state
+        temp = float(self.schedule.temperature_c(st.time_s + 0.5 * dt))
+        for p in self.processes:
+            t0 = time.perf_counter()
+            tally = p.advance(st, dt, temp)
+            self.timer.add(f"kernel: {p.name}", time.perf_counter() - t0)
+            for key, value in tally.items():
+                self.tallies[key] += value
+            self.passes += tally.get("transport_substeps", 1)
+        st.time_s += dt
+        st.step += 1
+
+    # -- output --------------------------------------------------------------------------
+    def observe(self, writer) -> dict:
+        t0 = time.perf_counter()
+        st = self.state
+        c = self.census(st)
+        row = dict(
+            tm_phase_fraction=c["tm_phase_fraction"], li_source=c["li_source"],
+            li_mobile=c["li_mobile"], li_bound=c["li_bound"], li_total=c["li_total"],
+            tm_quanta=c["tm_quanta"], step=st.step,
+            **{k: self.tallies[k] for k in sorted(self.tallies)})
+        self.timer.add("diagnostics", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        writer.append_timeseries(st.time_s, float(self.schedule.temperature_c(st.time_s)),
+                                 c["phase_fraction"], **row)
+        self.timer.add("i/o", time.perf_counter() - t0)
+        return c
+
+    def snapshot(self, writer, label: str) -> None:
+        t0 = time.perf_counter()
+        st = self.state
+        fields = {name: st.interior(name) for name in ("phase", "grain", "amount", "li", "disorder")}
+        writer.write_snapshot(st.time_s, float(self.schedule.temperature_c(st.time_s)), fields,
+                              attrs={"label": label, "step": st.step})
+        self.timer.add("i/o", time.perf_counter() - t0)
+
+    def provenance(self) -> dict:
+        return {
+            "mcsim_version": mcsim.__version__, "git_commit": git_commit(),
+            "host": platform.node(), "mpi_ranks": 1, "threads": self.threads,
+            "python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "start_time": _utc_now(),
+            "command": " ".join(sys.argv), "pid": os.getpid(),
+        }
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self, out_path: str | os.PathLike, progress: bool = True) -> dict:
+        """Run the whole schedule, writing ``out_path``; return a summary dict."""
+        from mcsim.io.hdf5 import ResultWriter
+
+        st = self.state
+        cfg = self.cfg
+        wall0 = time.perf_counter()
+        n = st.n_voxels
+        self.log(f"mcsim {mcsim.__version__}: grid {st.global_shape} ({n:.3g} voxels, "
+                 f"{BYTES_PER_VOXEL + SCRATCH_BYTES_PER_VOXEL} B/voxel, "
+                 f"{st.memory_bytes() / 2**20:.0f} MiB), {self.threads} threads, "
+                 f"schedule {cfg['schedule']['preset']} ({self.schedule.duration_s / 60:.0f} min)")
+        snaps = self.snapshot_times()
+        interval = cfg["output"]["timeseries_interval_s"]
+        t_end = self.schedule.duration_s
+        breakpoints = sorted({float(b) for b in self.schedule.breakpoints_s if 0 < b < t_end})
+        bar = Progress(t_end, cfg["output"]["log_interval_s"], enabled=progress)
+        writer = ResultWriter(out_path, config_toml=_config.to_toml(cfg), seed=cfg["seed"],
+                              mcsim_version=mcsim.__version__, provenance=self.provenance(),
+                              grid_shape=st.global_shape, voxel_nm=st.voxel_nm)
+        try:
+            writer.write_group("microstructure", _report_datasets(self.micro.report))
+            self.observe(writer)
+            next_row = interval
+            si = 0
+            while si < len(snaps) and snaps[si][0] <= 0.0:
+                self.snapshot(writer, snaps[si][1])
+                si += 1
+            bi = 0
+            while st.time_s < t_end * (1 - 1e-12):
+                while bi < len(breakpoints) and breakpoints[bi] <= st.time_s * (1 + 1e-12):
+                    bi += 1
+                t_next = min(next_row, t_end,
+                             snaps[si][0] if si < len(snaps) else math.inf,
+                             breakpoints[bi] if bi < len(breakpoints) else math.inf)
+                dt = self.choose_dt(st.time_s, t_next)
+                if t_next - (st.time_s + dt) < 1e-9 * max(1.0, t_next):
+                    dt = t_next - st.time_s  # land exactly on the event
+                self.advance(dt)
+                if st.time_s >= next_row * (1 - 1e-12) or st.time_s >= t_end * (1 - 1e-12):
+                    self.observe(writer)
+                    while next_row <= st.time_s * (1 + 1e-12):
+                        next_row += interval
+                while si < len(snaps) and snaps[si][0] <= st.time_s * (1 + 1e-12):
+                    self.snapshot(writer, snaps[si][1])
+                    si += 1
+                bar.update(st.time_s, float(self.schedule.temperature_c(st.time_s)), st.step)
+            bar.close()
+            wall = time.perf_counter() - wall0
+            kernel_s = sum(s for k, s in self.timer.seconds.items() if k.startswith("kernel"))
+            summary = {
+                "wall_time_s": wall, "steps": st.step, "voxels": n,
+                "kernel_time_s": kernel_s, "lattice_passes": self.passes,
+                "voxel_updates_per_s": n * self.passes / kernel_s if kernel_s > 0 else 0.0,
+                "timing": dict(self.timer.seconds),
+            }
+            end = {"end_time": _utc_now(), "wall_time_s": wall, "steps": st.step,
+                   "voxel_updates_per_s": summary["voxel_updates_per_s"],
+                   **{f"time_{k.replace(': ', '_').replace('/', '')}_s": v
+                      for k, v in self.timer.seconds.items()}}
+            t0 = time.perf_counter()
+            writer.finish(end)
+            self.timer.add("i/o", time.perf_counter() - t0)
+        except BaseException:
+            writer.abort()
+            raise
+        self.log(self.timer.report())
+        self.log(f"{st.step} steps, {self.passes} lattice passes, "
+                 f"{summary['voxel_updates_per_s']:.3g} voxel-updates/s "
+                 f"({summary['voxel_updates_per_s'] / self.threads:.3g} per thread), "
+                 f"wall {wall:.1f} s -> {out_path}")
+        return summary
+
+
+def _report_datasets(report: dict) -> dict:
+    """The generator's report in a form write_group accepts (numbers and arrays)."""
+    out = {}
+    for key, value in report.items():
+        if isinstance(value, dict):
+            out[key] = _report_datasets(value)
+        elif isinstance(value, (int, float, np.integer, np.floating, np.ndarray, list, tuple, str)):
+            out[key] = value
+    return out

@@ -1,0 +1,120 @@
+"""Named model parameter sets: every value with its unit and its source (DOI) or calibration target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mcsim.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One model parameter: value, unit, allowed range and where the value comes from."""
+
+    value: float
+    unit: str
+    source: str
+    lo: float = 0.0
+    hi: float = float("inf")
+    doc: str = ""
+
+
+_CARNEY = "Carney et al., J. Alloys Compd. 2015, doi:10.1016/j.jallcom.2015.03.256"
+_LIOH_DECOMP = "J. Nucl. Mater. 87 (1979), doi:10.1016/0022-3115(79)90137-5"
+
+#: The default set: NCM622 hydroxide with LiOH (MODEL.md sections 3 and 5).
+_NCM622_LIOH = {
+    # dehydration TM(OH)2 -> TMO + H2O, first order
+    "dehydration_a_per_s": Parameter(1.27e10, "1/s", _CARNEY, doc="dehydration pre-exponential"),
+    "dehydration_ea_j_per_mol": Parameter(134e3, "J/mol", _CARNEY, doc="dehydration activation energy"),
+    # topotactic lithiation TM(OH)2 + Li -> LiTMO2, where mobile lithium is present
+    "lithiation_a_per_s": Parameter(
+        1.1e8, "1/s", "calibrated: lithiation onset ~200 C at 5 C/min (paper Fig. 1l)",
+        doc="topotactic lithiation pre-exponential"),
+    "lithiation_ea_j_per_mol": Parameter(
+        100e3, "J/mol", "calibrated: lithiation onset ~200 C at 5 C/min (paper Fig. 1l)",
+        doc="topotactic lithiation activation energy"),
+    # rock salt + Li -> layered, slow, >= 400 C
+    "rocksalt_lithiation_a_per_s": Parameter(
+        2.0e7, "1/s", "calibrated: layered from rock salt near 400 C and above (paper Ext. Data Fig. 2)",
+        doc="rock-salt lithiation pre-exponential"),
+    "rocksalt_lithiation_ea_j_per_mol": Parameter(
+        130e3, "J/mol", "calibrated: layered from rock salt near 400 C and above (paper Ext. Data Fig. 2)",
+        doc="rock-salt lithiation activation energy"),
+    # lithium release from the source into the mobile inventory
+    "release_a_per_s": Parameter(
+        2.0e7, "1/s", "calibrated: LiOH hands Li to the hydroxide from ~200 C (paper Fig. 1l)",
+        doc="lithium release from solid LiOH, pre-exponential"),
+    "release_ea_j_per_mol": Parameter(
+        90e3, "J/mol", "calibrated: LiOH hands Li to the hydroxide from ~200 C (paper Fig. 1l)",
+        doc="lithium release from solid LiOH, activation energy"),
+    "source_melt_c": Parameter(462.0, "C", "LiOH melting point (CRC Handbook)", lo=0.0, hi=2000.0,
+                               doc="above this the source releases at the melt rate"),
+    "melt_release_factor": Parameter(
+        10.0, "1", "calibrated: molten LiOH wets open pores", lo=1.0,
+        doc="release-rate multiplier above the melting point"),
+    # lithium transport: D = D0 exp(-Ea/RT) on fast paths (pore surfaces, grain boundaries,
+    # layered product) and slow paths (hydroxide, rock salt)
+    "d_fast_d0_m2_per_s": Parameter(
+        5.0e-9, "m^2/s", "calibrated: core-shell at 300 C on 5 C/min (paper Fig. 2c-j)",
+        doc="fast-path lithium diffusivity pre-exponential"),
+    "d_fast_ea_j_per_mol": Parameter(
+        90e3, "J/mol", "calibrated: core-shell at 300 C on 5 C/min (paper Fig. 2c-j)",
+        doc="fast-path lithium diffusivity activation energy"),
+    "d_slow_ratio": Parameter(
+        0.01, "1", "calibrated: slow paths (hydroxide, rock salt) relative to fast", lo=0.0, hi=1.0,
+        doc="slow-path diffusivity as a fraction of the fast-path one"),
+    "d_cap_m2_per_s": Parameter(
+        5.0e-17, "m^2/s", "numerical: above this lithium supply outruns every reaction",
+        doc="cap on the diffusivity used by the explicit transport kernel"),
+}
+
+_NCM622_LI2CO3 = dict(_NCM622_LIOH)
+_NCM622_LI2CO3.update({
+    "release_a_per_s": Parameter(
+        2.0e7, "1/s", "calibrated: Li2CO3 reacts only at higher temperature (paper Ext. Data Fig. 2)",
+        doc="lithium release from Li2CO3, pre-exponential"),
+    "release_ea_j_per_mol": Parameter(
+        160e3, "J/mol", "calibrated: Li2CO3 reacts only at higher temperature (paper Ext. Data Fig. 2)",
+        doc="lithium release from Li2CO3, activation energy"),
+    "source_melt_c": Parameter(723.0, "C", "Li2CO3 melting point (CRC Handbook)", lo=0.0, hi=2000.0,
+                               doc="above this the source releases at the melt rate"),
+})
+
+PARAMETER_SETS: dict[str, dict[str, Parameter]] = {
+    "ncm622-lioh": _NCM622_LIOH,
+    "ncm622-li2co3": _NCM622_LI2CO3,
+}
+
+
+def resolve(name: str, overrides: dict | None = None) -> dict[str, float]:
+    """Values of parameter set ``name`` with ``overrides`` applied, validated.
+
+    Raises
+    ------
+    ConfigError
+        Unknown set, unknown parameter, or a value outside the parameter's range.
+    """
+    if name not in PARAMETER_SETS:
+        raise ConfigError("model.parameter_set", name, f"must be one of {sorted(PARAMETER_SETS)}")
+    table = PARAMETER_SETS[name]
+    values = {k: p.value for k, p in table.items()}
+    for key, value in (overrides or {}).items():
+        dotted = f"model.overrides.{key}"
+        if key not in table:
+            raise ConfigError(dotted, value, f"unknown parameter; allowed: {', '.join(sorted(table))}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(dotted, value, f"must be a number ({table[key].unit})")
+        p = table[key]
+        if not (p.lo <= float(value) <= p.hi):
+            raise ConfigError(dotted, value, f"must be in [{p.lo}, {p.hi}] {p.unit}")
+        values[key] = float(value)
+    return values
+
+
+def describe(name: str) -> str:
+    """A table of the parameter set: name, value, unit, source."""
+    rows = [f"parameter set {name}"]
+    for key, p in PARAMETER_SETS[name].items():
+        rows.append(f"  {key:34s} {p.value:<12.6g} {p.unit:8s} {p.source}")
+    return "\n".join(rows)
