@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -10,7 +12,11 @@ from mcsim import phases as ph
 
 @numba.njit(parallel=True, cache=True)
 def census_kernel(phase, amount, li, n_phases):
-    """Per-phase voxel counts and summed amount (quanta), and summed mobile lithium, interior only."""
+    """Per-phase voxel counts and summed amount (quanta), and mobile lithium summed per z-plane.
+
+    The float sum over planes is left to the caller and done serially, so its rounding does
+    not depend on the number of threads.
+    """
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
@@ -24,7 +30,7 @@ def census_kernel(phase, amount, li, n_phases):
                 counts[z - 1, c] += 1
                 amounts[z - 1, c] += amount[z, y, x]
                 mobile[z - 1] += li[z, y, x]
-    return counts.sum(axis=0), amounts.sum(axis=0), mobile.sum()
+    return counts.sum(axis=0), amounts.sum(axis=0), mobile
 
 
 class Census:
@@ -35,7 +41,8 @@ class Census:
         self.reduce = reduce or (lambda a: a)
 
     def __call__(self, state) -> dict:
-        counts, amounts, mobile = census_kernel(state.phase, state.amount, state.li, ph.N_PHASES)
+        counts, amounts, planes = census_kernel(state.phase, state.amount, state.li, ph.N_PHASES)
+        mobile = math.fsum(planes)
         counts = self.reduce(counts.astype(np.float64))
         amounts = self.reduce(amounts.astype(np.float64))
         mobile = float(self.reduce(np.array([mobile]))[0])

@@ -241,6 +241,7 @@ class Simulation:
                               grid_shape=st.global_shape, voxel_nm=st.voxel_nm)
         try:
             writer.write_group("microstructure", _report_datasets(self.micro.report))
+            _describe_series(writer)
             self.observe(writer)
             next_row = interval
             si = 0
@@ -302,3 +303,26 @@ def _report_datasets(report: dict) -> dict:
         elif isinstance(value, (int, float, np.integer, np.floating, np.ndarray, list, tuple, str)):
             out[key] = value
     return out
+
+
+_SERIES = {
+    "tm_phase_fraction": ("1", "share of transition metal in hydroxide, rocksalt, layered"),
+    "tm_quanta": ("quanta", "total transition metal (1000 = one TM(OH)2 voxel)"),
+    "li_source": ("quanta", "lithium in source voxels"),
+    "li_mobile": ("quanta", "mobile lithium"),
+    "li_bound": ("quanta", "lithium bound in layered oxide"),
+    "li_total": ("quanta", "source + mobile + bound lithium (conserved)"),
+    "li_released": ("quanta", "cumulative lithium released by the source"),
+    "water_dehydration": ("quanta", "cumulative TM dehydrated to rock salt"),
+    "water_lithiation": ("quanta", "cumulative TM lithiated from hydroxide"),
+    "rocksalt_lithiated": ("quanta", "cumulative TM lithiated from rock salt"),
+    "transport_substeps": ("1", "cumulative transport sub-steps"),
+    "step": ("1", "engine step number"),
+}
+
+
+def _describe_series(writer) -> None:
+    """Units and descriptions of the engine's time series (documented in io/SCHEMA.md)."""
+    for name, (units, text) in _SERIES.items():
+        writer.describe(name, units=units, description=text)
+    writer.describe("tm_phase_fraction", phases=["hydroxide", "rocksalt", "layered"])
