@@ -13,10 +13,12 @@ import numpy as np
 from mcsim import phases as ph
 from mcsim import rng
 from mcsim.diagnostics import census_kernel
-from mcsim.processes.dehydration import dehydrate_kernel
-from mcsim.processes.lithiation import lithiate_kernel
-from mcsim.processes.release import release_kernel
-from mcsim.processes.transport import _MOBILITY, diffuse_kernel
+from mcsim.processes import slots as S
+from mcsim.processes.reactions import reaction_kernel
+from mcsim.processes.restructure import restructure_kernel
+from mcsim.processes.transport import (MOBILITY, diffuse_kernel, face_codes_kernel,
+                                       rkl_stage_kernel)
+from mcsim.stepper import neutral_coefficients
 from mcsim.state import State
 
 
@@ -66,19 +68,31 @@ def _bench_state(size: int, seed: int = 7):
 
 def _kernels(state):
     """(name, bytes of compulsory memory traffic per voxel, callable) for every kernel."""
+    from mcsim.state import full_amount_table
+
     out = state.scratch_array()
+    codes = state.face_codes()
+    full = full_amount_table()
     off = (*state.offset, *state.global_shape[1:])
+    coef = neutral_coefficients()
+    coef[S.C_P_REL_LIOH] = coef[S.C_P_REL_LI2O] = coef[S.C_P_REL_CO3] = 1e-4
+    coef[S.C_P_LIOH_DECOMP] = 1e-5
+    coef[S.C_KDT_LITH] = coef[S.C_KDT_DEHYD] = coef[S.C_KDT_RS] = 1e-4
+    coef[S.C_ANNEAL] = 0.999
+    face_codes_kernel(state.phase, state.grain, MOBILITY, codes)
     return [
-        ("transport (7-point diffusion)", 13,
-         lambda: diffuse_kernel(state.phase, state.grain, state.li, out, 0.1, 0.001, _MOBILITY)),
-        ("lithiation", 7,
-         lambda: lithiate_kernel(state.phase, state.amount, state.li, state.disorder, ph.HYDROXIDE,
-                                 rng.STREAM_LITHIATION, 1e-4, 100, 1, state.step, *off)),
-        ("dehydration", 3,
-         lambda: dehydrate_kernel(state.phase, state.amount, 1e-4, 1, state.step, *off)),
-        ("release", 7,
-         lambda: release_kernel(state.phase, state.grain, state.amount, state.li, 1e-4, 1,
-                                state.step, *off)),
+        ("reactions (fused, per step)", 8,
+         lambda: reaction_kernel(state.phase, state.grain, state.amount, state.li, state.disorder,
+                                 coef, full, 1, state.step, *off)),
+        ("transport face classes (per step)", 7,
+         lambda: face_codes_kernel(state.phase, state.grain, MOBILITY, codes)),
+        ("transport sub-step (7-point)", 10,
+         lambda: diffuse_kernel(codes, state.li, out, 0.1, 0.001)),
+        ("transport RKL1 stage (7-point)", 14,
+         lambda: rkl_stage_kernel(codes, state.li, state.li, out, 1.5, -0.5, 0.1, 0.001)),
+        ("restructure (6 pair sweeps)", 6,
+         lambda: restructure_kernel(state.phase, state.grain, state.amount, state.li,
+                                    state.disorder, 1e-3, 1e-3, full, 1, state.step, *off)),
         ("census (diagnostics)", 7,
          lambda: census_kernel(state.phase, state.amount, state.li, ph.N_PHASES)),
     ]
@@ -109,7 +123,7 @@ def run_bench(size: int = 256, threads=None, repeat: int = 5, json_path=None, ou
     numba.set_num_threads(max_threads)
     state, gen_s = _bench_state(size)
     result["generator_s"] = gen_s
-    out(f"generator: {size}^3 particle in {gen_s:.1f} s (including compilation on a cold cache)")
+    out(f"generator: {size}^3 particle in {gen_s:.1f} s (Numba cache as found: a first run compiles)")
     t0 = time.perf_counter()
     n_rng = 10**7
     rng.uniform_array(1, 1, np.arange(1000, dtype=np.int64), 0)
@@ -136,7 +150,66 @@ def run_bench(size: int = 256, threads=None, repeat: int = 5, json_path=None, ou
             out(f"{name:32s} {t:7d} {rate:12.3g} {rate / t:10.3g} {bytes_per_voxel:7d} "
                 f"{100 * rate / roof_rate:8.1f}%")
     numba.set_num_threads(max_threads)
+    full = bench_full_step(size, threads, max(1, min(repeat, 3)))
+    result["full_step"] = full
+    out(f"full reaction-diffusion step ({size}^3: fused reactions + face classes + one transport "
+        f"sub-step):")
+    for row in full["numba"]:
+        out(f"  Numba, {row['threads']} thread(s): {row['voxel_updates_per_s']:.3g} voxel-updates/s, "
+            f"{row['per_core']:.3g} per core")
+    out(f"  NumPy (same step, whole-array operations, 1 core): {full['numpy']['per_core']:.3g} "
+        f"voxel-updates/s; Numba per core / NumPy = {full['speedup_per_core']:.1f}x")
     if json_path:
         with open(json_path, "w") as fh:
             json.dump(result, fh, indent=2, default=str)
+    return result
+
+
+def bench_full_step(size: int = 256, threads=None, repeat: int = 3) -> dict:
+    """Voxel-updates/s per core of the full reaction-diffusion step (the fused reaction sweep,
+    the face classes, a halo refresh and one transport sub-step): Numba at each thread count
+    against the plain NumPy implementation of the same step (:mod:`mcsim.reference`, one core).
+    Every timed call starts from the same state, so both do exactly the same work."""
+    from mcsim.reference import step_numba, step_numpy
+    from mcsim.state import full_amount_table
+
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    threads = sorted({min(t, max_threads) for t in (threads or [1, max_threads])})
+    state, _ = _bench_state(size)
+    coef = neutral_coefficients()
+    coef[[S.C_P_REL_LIOH, S.C_P_REL_LI2O, S.C_P_REL_CO3, S.C_P_LIOH_DECOMP]] = 0.01
+    coef[[S.C_KDT_LITH, S.C_KDT_DEHYD, S.C_KDT_RS]] = (0.01, 0.005, 0.01)
+    coef[S.C_DISORDER_NEW] = 20
+    coef[S.C_ANNEAL] = 0.99
+    full = full_amount_table()
+    names = ("phase", "grain", "amount", "li", "disorder")
+    pristine = {n: getattr(state, n).copy() for n in names}
+
+    def restore():
+        for n in names:
+            np.copyto(getattr(state, n), pristine[n])
+
+    def best_of(step):
+        restore()
+        step(state, coef, full, 1, 0.1, 0.001)  # compile, warm caches and scratch buffers
+        best = math.inf
+        for _ in range(repeat):
+            restore()
+            t0 = time.perf_counter()
+            step(state, coef, full, 1, 0.1, 0.001)
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    n = size ** 3
+    result = {"lattice": size, "numba": []}
+    for t in threads:
+        numba.set_num_threads(t)
+        seconds = best_of(step_numba)
+        result["numba"].append({"threads": t, "seconds": seconds,
+                                "voxel_updates_per_s": n / seconds, "per_core": n / seconds / t})
+    numba.set_num_threads(max_threads)
+    seconds = best_of(step_numpy)
+    result["numpy"] = {"threads": 1, "seconds": seconds, "voxel_updates_per_s": n / seconds,
+                       "per_core": n / seconds}
+    result["speedup_per_core"] = result["numba"][0]["per_core"] / result["numpy"]["per_core"]
     return result

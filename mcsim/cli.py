@@ -1,4 +1,4 @@
-"""Command line: ``mcsim run | config show | config check | config params | info | bench``."""
+"""Command line: ``mcsim run | config show|check|params | info | plot | validate | bench``."""
 
 from __future__ import annotations
 
@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="summarise a result file")
     info.add_argument("result", metavar="OUT.h5")
+
+    from mcsim import plot as _plot
+
+    _plot.add_arguments(sub.add_parser("plot", help="write the analysis figures of a result file"))
+    val = sub.add_parser("validate", add_help=False,
+                         help="analytic limits and the paper's targets (--quick, --only, --json)")
+    val.add_argument("rest", nargs=argparse.REMAINDER)
 
     bench = sub.add_parser("bench", help="memory-bandwidth roof and kernel throughput")
     bench.add_argument("--size", type=int, default=256, help="lattice edge (default 256)")
@@ -120,10 +127,27 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_plot(args) -> int:
+    from mcsim.plot import run
+
+    return run(args)
+
+
+def _cmd_validate(args) -> int:
+    from mcsim.validate.harness import main as validate_main
+
+    return validate_main(args.rest)
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["validate"]:  # the validation harness parses its own options
+        from mcsim.validate.harness import main as validate_main
+
+        return validate_main(argv[1:])
     args = build_parser().parse_args(argv)
-    handler = {"run": _cmd_run, "config": _cmd_config, "info": _cmd_info,
-               "bench": _cmd_bench}[args.command]
+    handler = {"run": _cmd_run, "config": _cmd_config, "info": _cmd_info, "plot": _cmd_plot,
+               "validate": _cmd_validate, "bench": _cmd_bench}[args.command]
     try:
         return handler(args)
     except ConfigError as exc:

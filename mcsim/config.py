@@ -50,15 +50,17 @@ SCHEMA: dict = {
     "seed": Key("int", 1, "seed of every random stream of the run (counter-based, see mcsim.rng)",
                 lo=0, hi=2**63 - 1),
     "particle": {
-        # Default geometry: 10 nm voxels resolve a 50 nm thick primary grain by 5 voxels; a
-        # 0.8 um radius keeps the default box near 210^3 (about 9e6 voxels, ~150 MB) so the
-        # default run is short on a laptop. Clusters go to 10^9 voxels (radius 5 um).
-        "radius_um": Key("float", 0.8, "radius of the secondary particle", lo=0.05, hi=20.0),
+        # Default geometry: 10 nm voxels resolve a 40 nm thick primary grain by 4 voxels; a
+        # 0.6 um radius (three grain lengths) keeps the default box near 154^3 (3.7e6 voxels,
+        # about 70 MB) so the default run is short on a laptop. The cost of a run grows as
+        # R^3 (voxels) times R^2 (transport sub-steps for the same r/R timing): clusters go to
+        # 10^9 voxels (radius 5 um).
+        "radius_um": Key("float", 0.6, "radius of the secondary particle", lo=0.05, hi=20.0),
         "voxel_nm": Key("float", 10.0, "edge of one cubic voxel", lo=0.5, hi=1000.0),
         "porosity": Key("float", 0.25, "intergranular porosity inside the particle", lo=0.0, hi=0.6),
-        "grain_length_nm": Key("float", 300.0, "primary grain length (radial axis)", lo=1.0, hi=1e5),
-        "grain_width_nm": Key("float", 150.0, "primary grain width (tangential)", lo=1.0, hi=1e5),
-        "grain_thickness_nm": Key("float", 50.0, "primary grain thickness (plate normal)", lo=1.0, hi=1e5),
+        "grain_length_nm": Key("float", 200.0, "primary grain length (radial axis)", lo=1.0, hi=1e5),
+        "grain_width_nm": Key("float", 100.0, "primary grain width (tangential)", lo=1.0, hi=1e5),
+        "grain_thickness_nm": Key("float", 40.0, "primary grain thickness (plate normal)", lo=1.0, hi=1e5),
         "size_cv": Key("float", 0.2, "coefficient of variation of grain size (lognormal)", lo=0.0, hi=0.4),
     },
     "lithium": {
@@ -66,7 +68,7 @@ SCHEMA: dict = {
         "li_to_tm": Key("float", 1.05, "Li:TM molar ratio of the mixture", lo=0.01, hi=3.0),
         "placement": Key("str", "particles", "source particles around the particle, or a uniform shell",
                          choices=("particles", "shell")),
-        "source_diameter_nm": Key("float", 200.0, "diameter of one source particle", lo=1.0, hi=1e5),
+        "source_diameter_nm": Key("float", 150.0, "diameter of one source particle", lo=1.0, hi=1e5),
     },
     "schedule": {
         "preset": Key("str", "R-NCM", "heating schedule preset, or 'custom' with [[schedule.steps]]",

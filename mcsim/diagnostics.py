@@ -59,3 +59,157 @@ class Census:
             "li_bound": bound_li,
             "li_total": source_li + mobile + bound_li,
         }
+
+
+N_RADIAL_BINS = 10
+#: Core and shell of the core-shell descriptors, in r/R (radial profiles) or projected
+#: radius (mass-thickness image).
+CORE_MAX = 0.5
+SHELL_MIN = 0.7
+SLAB_HALF_WIDTH = 0.25  # of R: the central slab projected for the mass-thickness image
+
+
+@numba.njit(parallel=True, cache=True)
+def radial_kernel(phase, amount, disorder, oz, oy, ox, cz, cy, cx, radius, nbins, slab_half):
+    """Integer sums in shells of r/R and a projected image through a central slab.
+
+    Returns ``shells`` (nbins, 2 + n_phases) int64 — voxels, summed layered disorder codes, then
+    summed amount per phase — and ``image`` (ny, nx, 3) int64, the TM quanta of hydroxide, rock
+    salt and layered summed along z over the slab |z - cz| <= slab_half. Integer sums keep the
+    result independent of threads and of how the lattice is split.
+    """
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    nph = 7
+    shells = np.zeros((nz, nbins, 2 + nph), dtype=np.int64)
+    image = np.zeros((ny, nx, 3), dtype=np.int64)
+    inv_r = 1.0 / radius
+    for z in numba.prange(1, nz + 1):
+        dz = oz + z - 1 - cz
+        in_slab = abs(dz) <= slab_half
+        for y in range(1, ny + 1):
+            dy = oy + y - 1 - cy
+            for x in range(1, nx + 1):
+                dx = ox + x - 1 - cx
+                r = math.sqrt(dz * dz + dy * dy + dx * dx) * inv_r
+                c = phase[z, y, x]
+                a = amount[z, y, x]
+                if r < 1.0:
+                    b = min(int(r * nbins), nbins - 1)
+                    shells[z - 1, b, 0] += 1
+                    shells[z - 1, b, 2 + c] += a
+                    if c == 6:
+                        shells[z - 1, b, 1] += disorder[z, y, x]
+                if in_slab and c >= 4:
+                    image[y - 1, x - 1, c - 4] += a
+    return shells.sum(axis=0), image
+
+
+class Profiles:
+    """Radial profiles, core-shell descriptors and the projected mass-thickness image."""
+
+    def __init__(self, full, reduce=None, nbins=N_RADIAL_BINS):
+        self.full = np.asarray(full, dtype=np.float64)
+        self.nbins = nbins
+        self.reduce = reduce or (lambda a: a)
+        self.edges = np.linspace(0.0, 1.0, nbins + 1)
+        self.mid = 0.5 * (self.edges[1:] + self.edges[:-1])
+
+    def __call__(self, state) -> dict:
+        shells, image = radial_kernel(state.phase, state.amount, state.disorder, *state.offset,
+                                      *state.center_vox, state.radius_vox, self.nbins,
+                                      SLAB_HALF_WIDTH * state.radius_vox)
+        shells = self.reduce(shells).astype(np.float64)
+        voxels = np.maximum(shells[:, 0], 1.0)
+        amounts = shells[:, 2:]
+        tm = amounts[:, [ph.HYDROXIDE, ph.ROCKSALT, ph.LAYERED]]
+        tm_sum = np.maximum(tm.sum(axis=1), 1.0)
+        frac = tm / tm_sum[:, None]
+        # solid volume fraction of each shell: a voxel's fill is amount / full amount
+        fill = np.zeros(self.nbins)
+        for code in range(1, ph.N_PHASES):
+            fill += amounts[:, code] / self.full[code]
+        density = fill / voxels
+        layered = frac[:, 2]
+        core = self.mid < CORE_MAX
+        shell = self.mid >= SHELL_MIN
+        # radius where the layered fraction first reaches 50 % going outwards from the centre
+        r50 = 1.0
+        if layered[0] >= 0.5:
+            r50 = 0.0
+        else:
+            for b in range(1, self.nbins):
+                if layered[b] >= 0.5:
+                    f0, f1 = layered[b - 1], layered[b]
+                    r50 = self.mid[b - 1] + (0.5 - f0) / (f1 - f0) * (self.mid[b] - self.mid[b - 1])
+                    break
+        n_lay = amounts[:, ph.LAYERED].sum()
+        disorder_mean = shells[:, 1].sum() / max(n_lay / self.full[ph.LAYERED], 1.0) / 1000.0
+        img = self._mass_image(self.reduce(image), state)
+        return {
+            "radial_hydroxide": frac[:, 0], "radial_rocksalt": frac[:, 1],
+            "radial_layered": layered, "radial_density": density,
+            "core_shell_r50": r50,
+            "contrast_layered": layered[shell].mean() - layered[core].mean(),
+            "contrast_density": density[shell].mean() - density[core].mean(),
+            "tem_core": img["core"], "tem_shell": img["shell"],
+            "disorder_mean": disorder_mean,
+            "_image": img["image"],
+        }
+
+    def _mass_image(self, image, state) -> dict:
+        """Mass-thickness image (g/mol of solid per quantum, summed along z) and its core/shell means."""
+        masses = np.array([ph.MOLAR_MASS[ph.HYDROXIDE], ph.MOLAR_MASS[ph.ROCKSALT],
+                           ph.MOLAR_MASS[ph.LAYERED]]) / 1000.0
+        mass = image.astype(np.float64) @ masses
+        gy, gx = state.global_shape[1:]
+        cy, cx = state.center_vox[1:]
+        yy, xx = np.meshgrid(np.arange(gy) - cy, np.arange(gx) - cx, indexing="ij")
+        rho = np.hypot(yy, xx) / state.radius_vox
+        core = rho < CORE_MAX
+        shell = (rho >= SHELL_MIN) & (rho < 1.0)
+        return {"image": mass, "core": float(mass[core].mean()) if core.any() else 0.0,
+                "shell": float(mass[shell].mean()) if shell.any() else 0.0}
+
+
+class Thermo:
+    """Simulated thermogravimetry and DTA from the cumulative event tallies (quanta).
+
+    Weight: the sample starts as TM(OH)2 plus the lithium source. Water leaves with every TM
+    that dehydrates or lithiates (one H2O) and with the lithium that leaves LiOH (half an H2O
+    per Li); Li2CO3 gives off half a CO2 per Li; lithiated TM takes up a quarter O2 (TM2+ ->
+    TM3+). Heat flow: the reaction enthalpies times the event rates, per gram of the initial
+    sample, exothermic positive (as DTA curves are drawn, exo up).
+    """
+
+    def __init__(self, params, tm_quanta, li_source_quanta, source_phase):
+        self.params = params
+        self.m0 = (tm_quanta * ph.MOLAR_MASS[ph.HYDROXIDE]
+                   + li_source_quanta * ph.MOLAR_MASS[source_phase])
+        self.last = None
+
+    def mass_change(self, t: dict) -> float:
+        lost = ((t.get("tm_dehydrated", 0) + t.get("tm_lithiated", 0)) * ph.M_H2O
+                + t.get("li_water", 0) * ph.M_H2O / 2 + t.get("li_co2", 0) * ph.M_CO2 / 2)
+        gained = (t.get("tm_lithiated", 0) + t.get("tm_rs_lithiated", 0)) * ph.M_O2 / 4
+        return gained - lost
+
+    def heat(self, t: dict) -> float:
+        p = self.params
+        return -(t.get("tm_dehydrated", 0) * p["dehydration_dh_j_per_mol"]
+                 + t.get("tm_lithiated", 0) * p["lithiation_dh_j_per_mol"]
+                 + t.get("tm_rs_lithiated", 0) * p["rocksalt_lithiation_dh_j_per_mol"]
+                 + t.get("lioh_decomposed", 0) * p["lioh_decomp_dh_j_per_mol"]
+                 + t.get("li_co2", 0) * p["carbonate_dh_j_per_mol"])
+
+    def __call__(self, time_s: float, tallies: dict) -> dict:
+        weight = 100.0 * (1.0 + self.mass_change(tallies) / self.m0)
+        heat = self.heat(tallies)
+        dtg = dta = 0.0
+        if self.last is not None and time_s > self.last[0]:
+            dt = time_s - self.last[0]
+            dtg = (weight - self.last[1]) / (dt / 60.0)
+            dta = (heat - self.last[2]) / dt / self.m0
+        self.last = (time_s, weight, heat)
+        return {"weight_pct": weight, "dtg_pct_per_min": dtg, "dta_w_per_g": dta}

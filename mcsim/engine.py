@@ -18,10 +18,11 @@ import numpy as np
 import mcsim
 from mcsim import config as _config
 from mcsim import params as _params
-from mcsim.diagnostics import Census
+from mcsim import phases as ph
+from mcsim.diagnostics import Census, Profiles, Thermo
 from mcsim.generator import generate_agglomerate
-from mcsim.processes import build_processes
-from mcsim.state import BYTES_PER_VOXEL, SCRATCH_BYTES_PER_VOXEL, State
+from mcsim.state import BYTES_PER_VOXEL, SCRATCH_BYTES_PER_VOXEL, State, full_amount_table
+from mcsim.stepper import Stepper
 
 
 def _utc_now() -> str:
@@ -131,11 +132,14 @@ class Simulation:
         self.micro = generate_agglomerate(**generator_kwargs(cfg))
         self.timer.add("setup: generator", time.perf_counter() - t0)
         self.state = State.from_microstructure(self.micro)
-        self.processes = build_processes(cfg["model"].get("processes", {}), self.params,
-                                         cfg["numerics"], cfg["seed"])
+        self.stepper = Stepper(cfg["model"].get("processes", {}), self.params, cfg["numerics"],
+                               cfg["seed"])
         self.census = Census()
-        self.tallies = defaultdict(float)
-        self.passes = 0  # full-lattice kernel sweeps, for the throughput figure
+        self.profiles = Profiles(full_amount_table())
+        first = self.census(self.state)
+        source = ph.LIOH if cfg["lithium"]["source"] == "LiOH" else ph.LI2CO3
+        self.thermo = Thermo(self.params, first["tm_quanta"], first["li_source"], source)
+        self.tallies = defaultdict(int)
 
     # -- time stepping -------------------------------------------------------------------
     def snapshot_times(self) -> list[tuple[float, str]]:
@@ -166,34 +170,29 @@ class Simulation:
         if rate > 0:
             dt = min(dt, num["max_temperature_step_c"] / rate)
         t_hi = max(self.schedule.temperature_c(t), self.schedule.temperature_c(t + dt))
-        for p in self.processes:
-            dt = min(dt, p.max_dt(self.state, t_hi))
+        dt = min(dt, self.stepper.max_dt(self.state, t_hi))
         return max(dt, 1e-12)
 
     def advance(self, dt: float) -> None:
         """One operator-split step of every process at the step's mid-point temperature."""
         st = self.state
         temp = float(self.schedule.temperature_c(st.time_s + 0.5 * dt))
-        for p in self.processes:
-            t0 = time.perf_counter()
-            tally = p.advance(st, dt, temp)
-            self.timer.add(f"kernel: {p.name}", time.perf_counter() - t0)
-            for key, value in tally.items():
-                self.tallies[key] += value
-            self.passes += tally.get("transport_substeps", 1)
-        st.time_s += dt
-        st.step += 1
+        for key, value in self.stepper.advance(st, dt, temp).items():
+            self.tallies[key] += value
 
     # -- output --------------------------------------------------------------------------
     def observe(self, writer) -> dict:
         t0 = time.perf_counter()
         st = self.state
         c = self.census(st)
+        prof = self.profiles(st)
+        self.last_image = prof.pop("_image")
         row = dict(
             tm_phase_fraction=c["tm_phase_fraction"], li_source=c["li_source"],
             li_mobile=c["li_mobile"], li_bound=c["li_bound"], li_total=c["li_total"],
-            tm_quanta=c["tm_quanta"], step=st.step,
-            **{k: self.tallies[k] for k in sorted(self.tallies)})
+            tm_quanta=c["tm_quanta"], step=st.step, **prof,
+            **self.thermo(st.time_s, self.tallies),
+            **{k: float(self.tallies[k]) for k in sorted(self.tallies)})
         self.timer.add("diagnostics", time.perf_counter() - t0)
         t0 = time.perf_counter()
         writer.append_timeseries(st.time_s, float(self.schedule.temperature_c(st.time_s)),
@@ -205,8 +204,12 @@ class Simulation:
         t0 = time.perf_counter()
         st = self.state
         fields = {name: st.interior(name) for name in ("phase", "grain", "amount", "li", "disorder")}
-        writer.write_snapshot(st.time_s, float(self.schedule.temperature_c(st.time_s)), fields,
-                              attrs={"label": label, "step": st.step})
+        index = writer.write_snapshot(st.time_s, float(self.schedule.temperature_c(st.time_s)),
+                                      fields, attrs={"label": label, "step": st.step})
+        image = self.profiles(st)["_image"]
+        writer.write_group(f"images/{index:04d}", {"mass_thickness": image},
+                           attrs={"time_s": st.time_s, "label": label,
+                                  "temperature_c": float(self.schedule.temperature_c(st.time_s))})
         self.timer.add("i/o", time.perf_counter() - t0)
 
     def provenance(self) -> dict:
@@ -241,6 +244,13 @@ class Simulation:
                               grid_shape=st.global_shape, voxel_nm=st.voxel_nm)
         try:
             writer.write_group("microstructure", _report_datasets(self.micro.report))
+            from mcsim import diagnostics as dg
+
+            writer.write_group("geometry", {
+                "center_vox": np.array(st.center_vox), "radius_vox": st.radius_vox,
+                "radial_bin_edges": self.profiles.edges, "core_max_r": dg.CORE_MAX,
+                "shell_min_r": dg.SHELL_MIN, "slab_half_width_r": dg.SLAB_HALF_WIDTH,
+                "projection_axis": 0})
             _describe_series(writer)
             self.observe(writer)
             next_row = interval
@@ -269,7 +279,10 @@ class Simulation:
                 bar.update(st.time_s, float(self.schedule.temperature_c(st.time_s)), st.step)
             bar.close()
             wall = time.perf_counter() - wall0
-            kernel_s = sum(s for k, s in self.timer.seconds.items() if k.startswith("kernel"))
+            for part, seconds in self.stepper.seconds.items():
+                self.timer.add(f"kernel: {part}", seconds)
+            kernel_s = sum(self.stepper.seconds.values())
+            self.passes = self.stepper.passes
             summary = {
                 "wall_time_s": wall, "steps": st.step, "voxels": n,
                 "kernel_time_s": kernel_s, "lattice_passes": self.passes,
@@ -313,10 +326,27 @@ _SERIES = {
     "li_bound": ("quanta", "lithium bound in layered oxide"),
     "li_total": ("quanta", "source + mobile + bound lithium (conserved)"),
     "li_released": ("quanta", "cumulative lithium released by the source"),
-    "water_dehydration": ("quanta", "cumulative TM dehydrated to rock salt"),
-    "water_lithiation": ("quanta", "cumulative TM lithiated from hydroxide"),
-    "rocksalt_lithiated": ("quanta", "cumulative TM lithiated from rock salt"),
     "transport_substeps": ("1", "cumulative transport sub-steps"),
+    "li_water": ("quanta", "cumulative Li that left LiOH (half an H2O each)"),
+    "li_co2": ("quanta", "cumulative Li released from Li2CO3 (half a CO2 each)"),
+    "tm_lithiated": ("quanta", "cumulative TM lithiated from hydroxide"),
+    "tm_dehydrated": ("quanta", "cumulative TM dehydrated to rock salt"),
+    "tm_rs_lithiated": ("quanta", "cumulative TM lithiated from rock salt"),
+    "lioh_decomposed": ("quanta", "cumulative Li in LiOH turned to Li2O"),
+    "nanopore_voxels_opened": ("1", "voxels emptied by rock-salt ripening in the last step"),
+    "weight_pct": ("%", "simulated thermogravimetry: sample mass / initial mass"),
+    "dtg_pct_per_min": ("%/min", "derivative of weight_pct over the last row interval"),
+    "dta_w_per_g": ("W/g", "simulated DTA: reaction heat rate per gram of initial sample, exo > 0"),
+    "radial_hydroxide": ("1", "TM share in hydroxide per shell of r/R (10 equal shells)"),
+    "radial_rocksalt": ("1", "TM share in rock salt per shell of r/R"),
+    "radial_layered": ("1", "TM share in layered oxide per shell of r/R"),
+    "radial_density": ("1", "solid volume fraction per shell of r/R"),
+    "core_shell_r50": ("1", "r/R where the layered share first reaches 50 % going outwards"),
+    "contrast_layered": ("1", "layered share, shell (r/R >= 0.7) minus core (r/R < 0.5)"),
+    "contrast_density": ("1", "solid fraction, shell minus core"),
+    "tem_core": ("g/mol/1000", "mean projected mass-thickness, core pixels (rho/R < 0.5)"),
+    "tem_shell": ("g/mol/1000", "mean projected mass-thickness, shell pixels (0.7 <= rho/R < 1)"),
+    "disorder_mean": ("1", "mean Li/Ni disorder of layered oxide"),
     "step": ("1", "engine step number"),
 }
 

@@ -29,3 +29,18 @@ LI_PER_FORMULA = {LIOH: 1, LI2O: 2, LI2CO3: 2}
 TM_PHASES = (HYDROXIDE, ROCKSALT, LAYERED)
 #: Phases that are lithium sources.
 SOURCE_PHASES = (LIOH, LI2O, LI2CO3)
+
+#: Molar masses, g/mol, for simulated thermogravimetry. NCM622 transition metal
+#: Ni0.6Co0.2Mn0.2 = 57.99 g/mol.
+M_TM = 0.6 * 58.693 + 0.2 * 58.933 + 0.2 * 54.938
+MOLAR_MASS = {
+    HYDROXIDE: M_TM + 2 * 17.007,      # TM(OH)2, per TM
+    ROCKSALT: M_TM + 15.999,           # TMO, per TM
+    LAYERED: 6.94 + M_TM + 2 * 15.999,  # LiTMO2, per TM
+    LIOH: 23.95,                       # per Li
+    LI2O: 29.88 / 2,                   # per Li
+    LI2CO3: 73.89 / 2,                 # per Li
+}
+M_H2O = 18.015
+M_CO2 = 44.009
+M_O2 = 31.998

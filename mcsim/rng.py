@@ -1,6 +1,9 @@
 """Counter-based Philox4x64-10 random numbers that Numba kernels can draw per voxel and step."""
 
 import numba
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 import numpy as np
 
 __all__ = [
@@ -17,6 +20,8 @@ __all__ = [
     "STREAM_ROCKSALT",
     "STREAM_DISORDER",
     "STREAM_SINTER",
+    "STREAM_RESTRUCTURE",
+    "STREAM_REACTION",
 ]
 
 # Stream identifiers. Every stochastic process owns exactly one stream; the stream is the
@@ -38,6 +43,12 @@ STREAM_ROCKSALT = 6
 STREAM_DISORDER = 7
 #: Sintering and pore migration.
 STREAM_SINTER = 8
+#: Solid restructuring within grains: rock-salt ripening into nanopores, overflow of
+#: expanding layered oxide, molten-source infiltration (pair updates).
+STREAM_RESTRUCTURE = 9
+#: The fused per-voxel reaction kernel (release, lithiation vs dehydration, rock-salt
+#: lithiation, disorder annealing): one Philox block per voxel and step.
+STREAM_REACTION = 10
 
 # Philox4x64 constants (Salmon et al., SC'11), all kept as np.uint64 so that Numba never
 # promotes a mixed signed/unsigned expression to float64.
@@ -53,27 +64,27 @@ _TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
 _N_ROUNDS = 10
 
 
+@intrinsic
+def _mulhi64(typingctx, a, b):
+    """High 64 bits of the 128-bit product of two uint64 (one ``mul`` on x86-64 and AArch64).
+
+    Emitted as LLVM IR: both operands are widened to i128, multiplied, and the upper half is
+    taken back, which the backend lowers to the machine's native 64x64 -> 128 multiply.
+    """
+    sig = types.uint64(types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        wide = ir.IntType(128)
+        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        return builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+
+    return sig, codegen
+
+
 @numba.njit(inline="always", cache=True)
 def _mulhilo64(a, b):
-    """Full 64x64 -> 128-bit product of two uint64, returned as (high word, low word).
-
-    Numba has no 128-bit integer, so the product is assembled from four 32x32 -> 64-bit
-    partial products, each of which fits exactly in a uint64.
-    """
-    a_lo = a & _MASK32
-    a_hi = a >> _SHIFT32
-    b_lo = b & _MASK32
-    b_hi = b >> _SHIFT32
-    lo_lo = a_lo * b_lo
-    lo_hi = a_lo * b_hi
-    hi_lo = a_hi * b_lo
-    hi_hi = a_hi * b_hi
-    # Bits 32..95 collected from the three lower partial products; at most 3 * (2**32 - 1),
-    # so this sum cannot overflow.
-    middle = (lo_lo >> _SHIFT32) + (lo_hi & _MASK32) + (hi_lo & _MASK32)
-    high = hi_hi + (lo_hi >> _SHIFT32) + (hi_lo >> _SHIFT32) + (middle >> _SHIFT32)
-    low = a * b  # wraps modulo 2**64, which is exactly the low word
-    return high, low
+    """Full 64x64 -> 128-bit product of two uint64, returned as (high word, low word)."""
+    return _mulhi64(a, b), a * b  # the low word wraps modulo 2**64, as it should
 
 
 @numba.njit(inline="always", cache=True)

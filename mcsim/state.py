@@ -1,11 +1,14 @@
 """The lattice state: voxel fields with a one-voxel halo, the subdomain they cover, and the clock.
 
-Fields (bytes per voxel in brackets, 12 in all, plus 4 of scratch for the transport kernel):
+Fields (bytes per voxel in brackets, 12 in all, plus 10 of scratch for the transport kernel:
+two float32 buffers and uint16 face classes):
 
 ``phase`` [1]
     uint8 phase code (:mod:`mcsim.phases`).
 ``grain`` [4]
-    int32 primary-grain id, 0 where the voxel belongs to no hydroxide-derived grain.
+    int32 primary-grain id of solid voxels; for pores: -1 for an intergranular pore inside the
+    particle, the grain's id for an intragranular pore (nanopore), 0 outside the particle;
+    0 for lithium-source voxels outside the particle.
 ``amount`` [2]
     uint16 content of the voxel in quanta: for transition-metal phases the TM content, for
     lithium sources the Li content, with :data:`QUANTA_PER_HYDROXIDE_VOXEL` quanta being the
@@ -34,7 +37,7 @@ from mcsim import phases as ph
 QUANTA_PER_HYDROXIDE_VOXEL = 1000
 
 BYTES_PER_VOXEL = 12
-SCRATCH_BYTES_PER_VOXEL = 4
+SCRATCH_BYTES_PER_VOXEL = 10
 
 _FIELDS = (("phase", np.uint8), ("grain", np.int32), ("amount", np.uint16),
            ("li", np.float32), ("disorder", np.uint8))
@@ -72,7 +75,8 @@ class State:
     radius_vox: float = 0.0
     time_s: float = 0.0
     step: int = 0
-    scratch: np.ndarray | None = field(default=None, repr=False)
+    scratch: list = field(default_factory=list, repr=False)
+    codes: np.ndarray | None = field(default=None, repr=False)
     #: Counts kept up to date by the kernels (e.g. hydroxide voxels left), used to switch off
     #: the time-step limits of processes that have nothing left to act on.
     census: dict = field(default_factory=dict)
@@ -103,9 +107,43 @@ class State:
         arrays["phase"][inner] = phase
         arrays["grain"][inner] = micro.grain[sl]
         arrays["amount"][inner] = full_amount_table()[phase]
+        # Pores inside the particle get grain id -1: lithium moves along their surfaces and
+        # molten source may fill them; pores outside (grain 0) are closed. Intragranular pores
+        # that form later keep their grain's id.
+        zz, yy, xx = np.meshgrid(*(np.arange(o, o + n) for o, n in zip(offset, shape)),
+                                 indexing="ij", sparse=True)
+        cz, cy, cx = micro.center_vox
+        inside = (zz - cz) ** 2 + (yy - cy) ** 2 + (xx - cx) ** 2 <= (micro.radius_vox + 0.5) ** 2
+        arrays["grain"][inner][(phase == ph.PORE) & inside] = -1
         state = cls(**arrays, global_shape=tuple(gshape), offset=tuple(offset),
                     voxel_nm=float(micro.voxel_nm), center_vox=tuple(micro.center_vox),
                     radius_vox=float(micro.radius_vox))
+        state.fill_halo()
+        return state
+
+    @classmethod
+    def from_arrays(cls, phase, grain=None, amount=None, li=None, *, voxel_nm: float = 10.0,
+                    center_vox=None, radius_vox: float = 0.0) -> "State":
+        """A lone-domain state from interior arrays (no halo), for tests and validation.
+
+        ``amount`` defaults to the full amount of each voxel's phase, ``li`` to 0, ``grain`` to
+        0; ``center_vox`` to the box centre.
+        """
+        phase = np.asarray(phase, dtype=np.uint8)
+        shape = phase.shape
+        padded = tuple(n + 2 for n in shape)
+        arrays = {name: np.zeros(padded, dtype=dt) for name, dt in _FIELDS}
+        inner = (slice(1, -1),) * 3
+        arrays["phase"][inner] = phase
+        if grain is not None:
+            arrays["grain"][inner] = grain
+        arrays["amount"][inner] = full_amount_table()[phase] if amount is None else amount
+        if li is not None:
+            arrays["li"][inner] = li
+        if center_vox is None:
+            center_vox = tuple((n - 1) / 2 for n in shape)
+        state = cls(**arrays, global_shape=tuple(shape), voxel_nm=float(voxel_nm),
+                    center_vox=tuple(center_vox), radius_vox=float(radius_vox))
         state.fill_halo()
         return state
 
@@ -120,21 +158,40 @@ class State:
         this method's behaviour by a halo exchange with the neighbouring subdomains.
         """
         for name in names:
-            arr = getattr(self, name)
-            arr[0] = 0
-            arr[-1] = 0
-            arr[:, 0] = 0
-            arr[:, -1] = 0
-            arr[:, :, 0] = 0
-            arr[:, :, -1] = 0
+            self.exchange_field(getattr(self, name))
 
-    def scratch_array(self) -> np.ndarray:
-        """A float32 array shaped like ``li`` for double-buffered kernels (allocated once)."""
-        if self.scratch is None or self.scratch.shape != self.li.shape:
-            self.scratch = np.zeros_like(self.li)
-        return self.scratch
+    def face_codes(self) -> np.ndarray:
+        """A uint16 array shaped like the fields for the transport kernel's face classes."""
+        if self.codes is None or self.codes.shape != self.phase.shape:
+            self.codes = np.zeros(self.phase.shape, dtype=np.uint16)
+        return self.codes
+
+    def scratch_array(self, which: int = 0) -> np.ndarray:
+        """Float32 buffer ``which`` (0 or 1) shaped like ``li``, allocated once, for kernels
+        that double- or triple-buffer the lithium field."""
+        while len(self.scratch) <= which:
+            self.scratch.append(np.zeros_like(self.li))
+        return self.scratch[which]
+
+    def adopt_li(self, new: np.ndarray, spares) -> None:
+        """Make ``new`` (one of the scratch buffers) the lithium field; the others are scratch."""
+        if new is self.li:
+            return
+        self.scratch = [self.li if b is new else b for b in self.scratch]
+        self.li = new
+
+    def exchange_field(self, arr: np.ndarray) -> None:
+        """Refresh the halo of one field-shaped array (inert on a lone domain)."""
+        arr[0] = 0
+        arr[-1] = 0
+        arr[:, 0] = 0
+        arr[:, -1] = 0
+        arr[:, :, 0] = 0
+        arr[:, :, -1] = 0
 
     def memory_bytes(self) -> int:
         """Bytes held by the fields and scratch of this subdomain."""
         total = sum(getattr(self, n).nbytes for n, _ in _FIELDS)
-        return total + (self.scratch.nbytes if self.scratch is not None else 0)
+        for extra in (*self.scratch, self.codes):
+            total += extra.nbytes if extra is not None else 0
+        return total

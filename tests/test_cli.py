@@ -13,6 +13,8 @@ import h5py
 import numpy as np
 import pytest
 
+from mcsim import config
+
 import mcsim
 from mcsim import params
 from mcsim.io.hdf5 import ResultWriter, partial_path
@@ -37,7 +39,7 @@ def test_config_show_prints_toml_that_config_check_accepts(tmp_path):
     assert shown.returncode == 0, shown.stderr
     parsed = tomllib.loads(shown.stdout)
     assert parsed["schedule"]["preset"] == "R-NCM"
-    assert parsed["particle"]["radius_um"] == 0.8
+    assert parsed["particle"]["radius_um"] == config.SCHEMA["particle"]["radius_um"].default
     (tmp_path / "shown.toml").write_text(shown.stdout)
     checked = mcsim_cli("config", "check", "shown.toml", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr

@@ -251,7 +251,7 @@ def test_run_failing_midway_leaves_only_incomplete_partial(tiny_run, tmp_path, m
     calls = {"n": 0}
 
     def hook(sim):
-        proc = next(p for p in sim.processes if p.name == "dehydration")
+        proc = sim.stepper.by_name["transport"]
         original = proc.advance
 
         def failing(state, dt_s, temperature_c):

@@ -5,25 +5,31 @@ from __future__ import annotations
 from mcsim.errors import ConfigError
 from mcsim.processes.base import Neglect, Process
 from mcsim.processes.dehydration import FirstOrderDehydration
+from mcsim.processes.disorder import ArrheniusAnnealing
 from mcsim.processes.lithiation import TopotacticLithiation
 from mcsim.processes.release import SourceRelease
+from mcsim.processes.restructure import PairRestructuring
 from mcsim.processes.rocksalt import RocksaltLithiation
-from mcsim.processes.transport import ExplicitDiffusion
+from mcsim.processes.transport import ExplicitDiffusion, SuperTimeStepping
 
 
 def _neglect(name: str) -> type:
     return type(f"Neglect_{name}", (Neglect,), {"name": name})
 
 
-#: process name -> {variant name -> class}; the first variant is the default. The order of
-#: this table is the order in which processes act within one step (operator splitting).
+#: process name -> {variant name -> class}; the first variant is the default. Within one step
+#: the local reactions (release, lithiation, dehydration, rocksalt_lithiation, disorder) act
+#: together in the fused kernel, then transport sub-cycles, then restructuring.
 REGISTRY: dict[str, dict[str, type]] = {
     "release": {"first-order": SourceRelease, "none": _neglect("release")},
-    "transport": {"explicit": ExplicitDiffusion, "none": _neglect("transport")},
     "lithiation": {"topotactic": TopotacticLithiation, "none": _neglect("lithiation")},
     "dehydration": {"first-order": FirstOrderDehydration, "none": _neglect("dehydration")},
     "rocksalt_lithiation": {"first-order": RocksaltLithiation,
                             "none": _neglect("rocksalt_lithiation")},
+    "disorder": {"annealing": ArrheniusAnnealing, "none": _neglect("disorder")},
+    "transport": {"rkl1": SuperTimeStepping, "explicit": ExplicitDiffusion,
+                  "none": _neglect("transport")},
+    "restructure": {"pairs": PairRestructuring, "none": _neglect("restructure")},
 }
 
 

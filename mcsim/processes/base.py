@@ -1,4 +1,4 @@
-"""The process interface: each physical process contributes a kernel and its stable time-step limit."""
+"""The process interface: each physical process contributes its rule, its rates and its time-step limit."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ def arrhenius(a_per_s: float, ea_j_per_mol: float, temperature_c: float) -> floa
     return a_per_s * math.exp(-ea_j_per_mol / (R_GAS * (temperature_c + 273.15)))
 
 
+def event_probability(rate_per_s: float, dt_s: float) -> float:
+    """Probability 1 - exp(-k dt) that a first-order event happens within ``dt_s``."""
+    return -math.expm1(-rate_per_s * dt_s)
+
+
 def event_dt_limit(rate_per_s: float, max_probability: float) -> float:
     """Largest step in which a voxel's event probability 1 - exp(-k dt) stays below the bound."""
     if rate_per_s <= 0.0:
@@ -23,10 +28,11 @@ def event_dt_limit(rate_per_s: float, max_probability: float) -> float:
 class Process(abc.ABC):
     """A physical process acting on the lattice state.
 
-    Subclasses set ``name`` (the registry key), ``variant`` (the law, picked by name in the
-    configuration's ``[model.processes]`` table) and implement :meth:`max_dt` and
-    :meth:`advance`. ``advance`` returns a dict of event tallies of the step (in quanta), which
-    the engine sums into the run's bookkeeping.
+    Subclasses set ``name`` (the registry key) and ``variant`` (the law, picked by name in the
+    configuration's ``[model.processes]`` table). A process either contributes to the fused
+    per-voxel reaction kernel (:mod:`mcsim.processes.reactions`) by filling its slots of the
+    step's coefficient vector in :meth:`coefficients`, or runs a kernel of its own in
+    :meth:`advance` (transport, restructuring). :meth:`max_dt` states its time-step limit.
     """
 
     name = "process"
@@ -41,9 +47,16 @@ class Process(abc.ABC):
         """Largest stable / accurate time step at ``temperature_c`` (inf when unconstrained)."""
         return math.inf
 
-    @abc.abstractmethod
+    def coefficients(self, coef, temperature_c: float, dt_s: float) -> None:
+        """Fill this process's slots of the reaction kernel's coefficient vector."""
+
     def advance(self, state, dt_s: float, temperature_c: float) -> dict:
-        """Advance ``state`` by ``dt_s`` at ``temperature_c``; return event tallies."""
+        """Run this process's own kernel (if it has one); return event tallies."""
+        return {}
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """One line saying what the process does with the current parameters."""
 
 
 class Neglect(Process):
@@ -51,5 +64,5 @@ class Neglect(Process):
 
     variant = "none"
 
-    def advance(self, state, dt_s, temperature_c):
-        return {}
+    def describe(self) -> str:
+        return f"{self.name}: switched off"

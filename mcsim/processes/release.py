@@ -1,76 +1,44 @@
-"""Lithium release from the source particles (LiOH or Li2CO3) into the mobile inventory."""
+"""Lithium release from the source particles (LiOH, its Li2O residue, or Li2CO3).
+
+Rule (applied per source voxel in the fused reaction kernel): a LiOH voxel may first
+decompose, 2 LiOH -> Li2O + H2O, with probability 1 - exp(-k_d dt), k_d = 1.8e8 exp(-123
+kJ/mol / RT) (J. Nucl. Mater. 87, 1979). Then each source voxel hands a share 1 - exp(-k dt)
+of its lithium quanta to its own mobile-lithium field (rounded stochastically, so quanta stay
+integers and lithium is conserved exactly); transport carries it on through the contacts.
+k = A exp(-Ea/RT), multiplied by ``melt_release_factor`` once the source has melted (LiOH
+462 C, Li2CO3 723 C). Lithium leaving LiOH takes half a water molecule with it; lithium leaving
+Li2CO3 half a CO2. A source voxel whose solid is used up and whose mobile lithium has left
+becomes pore.
+"""
 
 from __future__ import annotations
 
-import math
-
-import numba
-import numpy as np
-
-from mcsim import phases as ph
-from mcsim import rng
-from mcsim.processes.base import Process, arrhenius
-
-
-@numba.njit(parallel=True, cache=True)
-def release_kernel(phase, grain, amount, li, probability, seed, step, oz, oy, ox, gny, gnx):
-    """Move lithium quanta from each source voxel's solid ``amount`` to its mobile ``li``.
-
-    Each voxel releases a binomial-mean share ``amount * probability`` rounded stochastically
-    (so quanta stay integers and lithium is conserved exactly). A source voxel whose solid is
-    used up and whose mobile lithium has left becomes pore.
-    Returns (Li quanta released, source voxels left).
-    """
-    nz = phase.shape[0] - 2
-    ny = phase.shape[1] - 2
-    nx = phase.shape[2] - 2
-    done = np.zeros(nz, dtype=np.int64)
-    left = np.zeros(nz, dtype=np.int64)
-    for z in numba.prange(1, nz + 1):
-        for y in range(1, ny + 1):
-            row = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1
-            for x in range(1, nx + 1):
-                c = phase[z, y, x]
-                if c != ph.LIOH and c != ph.LI2O and c != ph.LI2CO3:
-                    continue
-                a = amount[z, y, x]
-                if a > 0:
-                    mean = a * probability
-                    n = int(mean)
-                    if rng.uniform(seed, rng.STREAM_SOURCE, row + x, step) < mean - n:
-                        n += 1
-                    n = min(n, a)
-                    amount[z, y, x] = a - n
-                    li[z, y, x] += n
-                    done[z - 1] += n
-                if amount[z, y, x] == 0 and li[z, y, x] < 0.5:
-                    phase[z, y, x] = ph.PORE
-                    grain[z, y, x] = 0
-                else:
-                    left[z - 1] += 1
-    return done.sum(), left.sum()
+from mcsim.processes import slots as S
+from mcsim.processes.base import Process, arrhenius, event_probability
 
 
 class SourceRelease(Process):
-    """First-order release k = A exp(-Ea/RT), multiplied above the source's melting point.
-
-    The released share 1 - exp(-k dt) is exact for any step at constant temperature, so the
-    process sets no time-step limit of its own.
-    """
+    """First-order release from the source, LiOH decomposition, faster release from a melt."""
 
     name = "release"
     variant = "first-order"
 
-    def _rate(self, temperature_c):
+    def rate(self, temperature_c: float, molten: bool) -> float:
+        """Release rate constant (1/s) of the source solid, or of its melt."""
         k = arrhenius(self.params["release_a_per_s"], self.params["release_ea_j_per_mol"],
                       temperature_c)
-        if temperature_c >= self.params["source_melt_c"]:
-            k *= self.params["melt_release_factor"]
-        return k
+        return k * self.params["melt_release_factor"] if molten else k
 
-    def advance(self, state, dt_s, temperature_c):
-        p = -math.expm1(-self._rate(temperature_c) * dt_s)
-        done, left = release_kernel(state.phase, state.grain, state.amount, state.li, p, self.seed,
-                                    state.step, *state.offset, *state.global_shape[1:])
-        state.census["source"] = int(left)
-        return {"li_released": int(done)}
+    def coefficients(self, coef, temperature_c, dt_s):
+        molten = temperature_c >= self.params["source_melt_c"]
+        p_source = event_probability(self.rate(temperature_c, molten), dt_s)
+        coef[S.C_P_REL_LIOH] = p_source
+        coef[S.C_P_REL_CO3] = p_source
+        coef[S.C_P_REL_LI2O] = event_probability(self.rate(temperature_c, False), dt_s)
+        coef[S.C_P_LIOH_DECOMP] = event_probability(
+            arrhenius(self.params["lioh_decomp_a_per_s"], self.params["lioh_decomp_ea_j_per_mol"],
+                      temperature_c), dt_s)
+
+    def describe(self):
+        return (f"release: first order, Ea {self.params['release_ea_j_per_mol'] / 1e3:.0f} kJ/mol, "
+                f"x{self.params['melt_release_factor']:g} above {self.params['source_melt_c']:g} C")

@@ -10,46 +10,113 @@ import numpy as np
 from mcsim import phases as ph
 from mcsim.processes.base import Process, arrhenius
 
-# Mobility class of each phase: 0 none (pore), 1 slow (hydroxide, rock salt), 2 fast
-# (lithium sources, layered product).
-_MOBILITY = np.array([0, 2, 2, 2, 1, 1, 2], dtype=np.uint8)
+# Mobility class of each phase: 0 none (pore outside the particle), 1 slow (hydroxide, rock
+# salt), 2 fast (lithium sources, layered product; pores inside the particle, see _class).
+MOBILITY = np.array([0, 2, 2, 2, 1, 1, 2], dtype=np.uint8)
+
+
+@numba.njit(inline="always")
+def _class(mobility, phase_code, grain_id):
+    """Mobility class of a voxel: pores inside the particle (grain id != 0) carry lithium along
+    their surfaces, so they are fast; pores outside the particle are closed."""
+    if phase_code == 0:
+        return 2 if grain_id != 0 else 0
+    return mobility[phase_code]
 
 
 @numba.njit(parallel=True, cache=True)
-def diffuse_kernel(phase, grain, li, out, w_fast, w_slow, mobility):
-    """One explicit step of d(li)/dt = div(D grad li) on the 7-point stencil.
+def face_codes_kernel(phase, grain, mobility, codes):
+    """Classify the six faces of every voxel once per step (phases do not change while the
+    transport kernel sub-cycles): two bits per face, 0 closed, 1 slow, 2 fast.
 
-    ``w_fast`` and ``w_slow`` are D dt / h^2 for fast and slow faces. A face is fast when both
-    voxels are fast phases or when it is a grain boundary (different grain ids, both solid);
-    it is slow otherwise, and closed when either side is pore. Face weights are symmetric, so
-    the lithium leaving one voxel arrives in the other: the update conserves lithium.
+    A face is fast when both voxels are fast (lithium sources, layered oxide, pores inside the
+    particle, whose surfaces carry lithium) or when it joins two different grains or a grain
+    and a pore (grain boundaries and pore walls); slow inside a hydroxide or rock-salt grain;
+    closed when either side is a pore outside the particle. Returns the number of open voxels.
     """
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
+    n_open = np.zeros(nz, dtype=np.int64)
     for z in numba.prange(1, nz + 1):
         for y in range(1, ny + 1):
             for x in range(1, nx + 1):
-                c = li[z, y, x]
-                m = mobility[phase[z, y, x]]
-                if m == 0:
+                g = grain[z, y, x]
+                m = _class(mobility, phase[z, y, x], g)
+                code = 0
+                if m != 0:
+                    for k in range(6):
+                        dz = -1 if k == 0 else (1 if k == 1 else 0)
+                        dy = -1 if k == 2 else (1 if k == 3 else 0)
+                        dx = -1 if k == 4 else (1 if k == 5 else 0)
+                        gn = grain[z + dz, y + dy, x + dx]
+                        mn = _class(mobility, phase[z + dz, y + dy, x + dx], gn)
+                        if mn == 0:
+                            continue
+                        if (m == 2 and mn == 2) or gn != g:
+                            code |= 2 << (2 * k)
+                        else:
+                            code |= 1 << (2 * k)
+                    if code != 0:
+                        n_open[z - 1] += 1
+                codes[z, y, x] = code
+    return n_open.sum()
+
+
+@numba.njit(parallel=True, cache=True)
+def rkl_stage_kernel(codes, a, b, out, mu, nu, w_fast, w_slow):
+    """One stage of the RKL1 super-time-stepping scheme: out = mu a + nu b + L(a).
+
+    ``L`` is the 7-point operator of :func:`diffuse_kernel` with face weights ``w_fast`` and
+    ``w_slow`` (already multiplied by the stage's share of the step). Closed voxels keep
+    their value. Since mu + nu = 1 and L conserves, every stage conserves lithium.
+    """
+    nz = a.shape[0] - 2
+    ny = a.shape[1] - 2
+    nx = a.shape[2] - 2
+    for z in numba.prange(1, nz + 1):
+        for y in range(1, ny + 1):
+            for x in range(1, nx + 1):
+                code = codes[z, y, x]
+                c = a[z, y, x]
+                if code == 0:
                     out[z, y, x] = c
                     continue
-                g = grain[z, y, x]
                 acc = 0.0
                 for k in range(6):
+                    f = (code >> (2 * k)) & 3
+                    if f == 0:
+                        continue
                     dz = -1 if k == 0 else (1 if k == 1 else 0)
                     dy = -1 if k == 2 else (1 if k == 3 else 0)
                     dx = -1 if k == 4 else (1 if k == 5 else 0)
-                    mn = mobility[phase[z + dz, y + dy, x + dx]]
-                    if mn == 0:
-                        continue
-                    if (m == 2 and mn == 2) or grain[z + dz, y + dy, x + dx] != g:
-                        w = w_fast
-                    else:
-                        w = w_slow
-                    acc += w * (li[z + dz, y + dy, x + dx] - c)
-                out[z, y, x] = c + acc
+                    w = w_fast if f == 2 else w_slow
+                    acc += w * (a[z + dz, y + dy, x + dx] - c)
+                out[z, y, x] = mu * c + nu * b[z, y, x] + acc
+
+
+def diffuse_kernel(codes, li, out, w_fast, w_slow):
+    """One explicit (forward Euler) step of d(li)/dt = div(D grad li) on the 7-point stencil.
+
+    ``codes`` are the face classes of :func:`face_codes_kernel`; ``w_fast`` and ``w_slow`` are
+    D dt / h^2 for fast and slow faces (stable for 6 w <= 1). It is the RKL stage with
+    mu = 1, nu = 0. Face classes are symmetric, so the lithium leaving one voxel arrives in
+    the other: the update conserves lithium.
+    """
+    rkl_stage_kernel(codes, li, li, out, 1.0, 0.0, w_fast, w_slow)
+
+
+def rkl1_stages(tau_s: float, dt_explicit_s: float, max_stages: int = 64) -> tuple[int, int]:
+    """(super-steps, stages per super-step) so that RKL1 covers ``tau_s`` stably.
+
+    An s-stage RKL1 step is stable up to dt_explicit (s^2 + s) / 2 (Meyer, Balsara & Aslam,
+    J. Comput. Phys. 257, 2014, doi:10.1016/j.jcp.2013.08.021).
+    """
+    ratio = tau_s / dt_explicit_s
+    n_super = max(1, math.ceil(ratio / ((max_stages ** 2 + max_stages) / 2)))
+    per = ratio / n_super
+    s = max(1, math.ceil((-1 + math.sqrt(1 + 8 * per)) / 2))
+    return n_super, s
 
 
 class ExplicitDiffusion(Process):
@@ -77,7 +144,7 @@ class ExplicitDiffusion(Process):
         return math.inf if d_fast <= 0 else 0.9 * h * h / (6.0 * d_fast)
 
     def active(self, state):
-        """Transport matters while something can still take up lithium."""
+        """Transport matters while something can still take up or give lithium."""
         c = state.census
         return c.get("hydroxide", 1) + c.get("rocksalt", 1) + c.get("source", 1) > 0
 
@@ -88,10 +155,59 @@ class ExplicitDiffusion(Process):
         d_fast, d_slow = self.diffusivities(temperature_c)
         n_sub = max(1, math.ceil(dt_s / self.substep_s(state, temperature_c)))
         sub = dt_s / n_sub
+        codes = state.face_codes()
+        face_codes_kernel(state.phase, state.grain, MOBILITY, codes)
         for _ in range(n_sub):
             out = state.scratch_array()
-            diffuse_kernel(state.phase, state.grain, state.li, out, d_fast * sub / h2,
-                           d_slow * sub / h2, _MOBILITY)
-            state.li, state.scratch = out, state.li
-            state.exchange_halo(("li",))
+            diffuse_kernel(codes, state.li, out, d_fast * sub / h2, d_slow * sub / h2)
+            state.exchange_field(out)
+            state.adopt_li(out, ())
         return {"transport_substeps": n_sub}
+
+    def describe(self):
+        return (f"transport: explicit diffusion, D0 {self.params['d_fast_d0_m2_per_s']:.3g} m2/s, "
+                f"Ea {self.params['d_fast_ea_j_per_mol'] / 1e3:.0f} kJ/mol, cap "
+                f"{self.params['d_cap_m2_per_s']:.3g} m2/s, slow/fast {self.params['d_slow_ratio']:g}")
+
+
+class SuperTimeStepping(ExplicitDiffusion):
+    """The same diffusion operator advanced by first-order Runge-Kutta-Legendre super-steps.
+
+    An s-stage RKL1 step costs s sweeps and is stable for steps up to (s^2 + s)/2 explicit
+    limits, so covering an engine step that needs N explicit sub-steps takes about sqrt(2N)
+    sweeps instead of N. First order in time like forward Euler; it conserves lithium.
+    """
+
+    variant = "rkl1"
+
+    def advance(self, state, dt_s, temperature_c):
+        if not self.active(state):
+            return {"transport_substeps": 0}
+        h2 = (state.voxel_nm * 1e-9) ** 2
+        d_fast, d_slow = self.diffusivities(temperature_c)
+        n_super, n_stage = rkl1_stages(dt_s, self.substep_s(state, temperature_c))
+        tau = dt_s / n_super
+        codes = state.face_codes()
+        face_codes_kernel(state.phase, state.grain, MOBILITY, codes)
+        norm = 2.0 / (n_stage * n_stage + n_stage)
+        for _ in range(n_super):
+            y0 = state.li
+            y1 = state.scratch_array()
+            y2 = state.scratch_array(1)
+            w = norm * tau / h2
+            rkl_stage_kernel(codes, y0, y0, y1, 1.0, 0.0, w * d_fast, w * d_slow)
+            state.exchange_field(y1)
+            prev2, prev1 = y0, y1
+            spare = y2
+            for j in range(2, n_stage + 1):
+                mu = (2 * j - 1) / j
+                nu = (1 - j) / j
+                w = mu * norm * tau / h2
+                rkl_stage_kernel(codes, prev1, prev2, spare, mu, nu, w * d_fast, w * d_slow)
+                state.exchange_field(spare)
+                prev2, prev1, spare = prev1, spare, prev2
+            state.adopt_li(prev1, (prev2, spare))
+        return {"transport_substeps": n_super * n_stage}
+
+    def describe(self):
+        return "transport: RKL1 super-time-stepping of " + super().describe().split(": ", 1)[1]

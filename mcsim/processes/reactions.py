@@ -1,0 +1,157 @@
+"""The fused per-voxel reaction kernel: every local reaction of one step in one pass.
+
+Release from the source, LiOH decomposition, lithiation against dehydration, rock-salt
+lithiation and disorder annealing act on a voxel's own fields only, so they are applied in one
+sweep over the lattice with one Philox block (four uniforms) per reactive voxel and step. Each
+process module documents its rule and fills its slots of the coefficient vector
+(:mod:`mcsim.processes.slots`); a process switched off leaves its slots at their neutral value.
+Voxels are independent, so the sweep is parallel over z-planes and its result does not depend
+on the number of threads; the random numbers are keyed by global voxel index and step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from mcsim import phases as ph
+from mcsim import rng
+from mcsim.processes import slots as S
+
+
+@numba.njit(inline="always")
+def _round_stochastic(x, u):
+    n = int(x)
+    if u < x - n:
+        n += 1
+    return n
+
+
+@numba.njit(parallel=True, cache=True)
+def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, oz, oy, ox,
+                    gny, gnx):
+    """Advance every voxel's local reactions by one step.
+
+    Parameters
+    ----------
+    phase, grain, amount, li, disorder : ndarray
+        State fields with a one-voxel halo (only the interior is touched).
+    coef : float64 array, length ``slots.N_COEF``
+        Per-step coefficients filled by the processes.
+    full : int32 array
+        Quanta of a full voxel of each phase (:func:`mcsim.state.full_amount_table`).
+    seed, step : int
+        Key and counter words of the random numbers; ``oz, oy, ox`` the subdomain's global
+        offset and ``gny, gnx`` the global lattice's row lengths.
+
+    Returns
+    -------
+    tallies : int64 array (``slots.N_TALLY``) and counts : int64 array (``slots.N_COUNT``)
+    """
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    tal = np.zeros((nz, S.N_TALLY), dtype=np.int64)
+    cnt = np.zeros((nz, S.N_COUNT), dtype=np.int64)
+    p_dec = coef[S.C_P_LIOH_DECOMP]
+    p_lioh = coef[S.C_P_REL_LIOH]
+    p_li2o = coef[S.C_P_REL_LI2O]
+    p_co3 = coef[S.C_P_REL_CO3]
+    kl = coef[S.C_KDT_LITH]
+    kd = coef[S.C_KDT_DEHYD]
+    krs = coef[S.C_KDT_RS]
+    d_new = np.uint8(coef[S.C_DISORDER_NEW])
+    keep = coef[S.C_ANNEAL]
+    full_rs = full[ph.ROCKSALT]
+    full_lay = full[ph.LAYERED]
+    for z in numba.prange(1, nz + 1):
+        zi = z - 1
+        for y in range(1, ny + 1):
+            row = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1
+            for x in range(1, nx + 1):
+                c = phase[z, y, x]
+                if c == ph.PORE:
+                    continue
+                if c == ph.LAYERED:
+                    if amount[z, y, x] > full_lay:
+                        cnt[zi, S.K_LAYERED_OVERFULL] += 1
+                    d = disorder[z, y, x]
+                    if d > 0 and keep < 1.0:
+                        u0, u1, u2, u3 = rng.uniform4(seed, rng.STREAM_REACTION, row + x, step)
+                        disorder[z, y, x] = np.uint8(_round_stochastic(d * keep, u0))
+                    continue
+                a = amount[z, y, x]
+                if c == ph.HYDROXIDE:
+                    lv = li[z, y, x]
+                    rate_l = 0.0
+                    if lv > 0.0:
+                        rate_l = kl * min(1.0, lv / a)
+                    total = rate_l + kd
+                    if total > 0.0:
+                        u0, u1, u2, u3 = rng.uniform4(seed, rng.STREAM_REACTION, row + x, step)
+                        p = -math.expm1(-total)
+                        if u0 < p:
+                            if u0 < p * (rate_l / total):
+                                phase[z, y, x] = ph.LAYERED
+                                li[z, y, x] = lv - a
+                                disorder[z, y, x] = d_new
+                                tal[zi, S.T_TM_LITHIATED] += a
+                            else:
+                                phase[z, y, x] = ph.ROCKSALT
+                                tal[zi, S.T_TM_DEHYDRATED] += a
+                                cnt[zi, S.K_ROCKSALT] += 1
+                                if a < full_rs:
+                                    cnt[zi, S.K_ROCKSALT_PARTIAL] += 1
+                            continue
+                    cnt[zi, S.K_HYDROXIDE] += 1
+                    if lv > 0.0:
+                        cnt[zi, S.K_HYDROXIDE_SUPPLIED] += 1
+                    continue
+                if c == ph.ROCKSALT:
+                    lv = li[z, y, x]
+                    if lv > 0.0 and krs > 0.0:
+                        u0, u1, u2, u3 = rng.uniform4(seed, rng.STREAM_REACTION, row + x, step)
+                        if u0 < -math.expm1(-krs * min(1.0, lv / a)):
+                            phase[z, y, x] = ph.LAYERED
+                            li[z, y, x] = lv - a
+                            disorder[z, y, x] = d_new
+                            tal[zi, S.T_TM_RS_LITHIATED] += a
+                            if a > full_lay:
+                                cnt[zi, S.K_LAYERED_OVERFULL] += 1
+                            continue
+                    cnt[zi, S.K_ROCKSALT] += 1
+                    if a < full_rs:
+                        cnt[zi, S.K_ROCKSALT_PARTIAL] += 1
+                    continue
+                # lithium sources
+                u0, u1, u2, u3 = rng.uniform4(seed, rng.STREAM_REACTION, row + x, step)
+                if c == ph.LIOH and u0 < p_dec:
+                    c = ph.LI2O
+                    phase[z, y, x] = c
+                    tal[zi, S.T_LIOH_DECOMPOSED] += a
+                    tal[zi, S.T_LI_WATER] += a
+                if c == ph.LIOH:
+                    p = p_lioh
+                elif c == ph.LI2O:
+                    p = p_li2o
+                else:
+                    p = p_co3
+                if a > 0 and p > 0.0:
+                    n = min(_round_stochastic(a * p, u1), a)
+                    a -= n
+                    amount[z, y, x] = a
+                    li[z, y, x] += n
+                    tal[zi, S.T_LI_RELEASED] += n
+                    if c == ph.LIOH:
+                        tal[zi, S.T_LI_WATER] += n
+                    elif c == ph.LI2CO3:
+                        tal[zi, S.T_LI_CO2] += n
+                if a == 0 and li[z, y, x] < 0.5:
+                    phase[z, y, x] = ph.PORE  # keeps its grain id: inside (!= 0) or outside
+                else:
+                    cnt[zi, S.K_SOURCE] += 1
+                    if c == ph.LIOH:
+                        cnt[zi, S.K_LIOH] += 1
+    return tal.sum(axis=0), cnt.sum(axis=0)

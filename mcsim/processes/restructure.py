@@ -1,0 +1,185 @@
+"""Solid restructuring inside grains: rock-salt ripening into nanopores, overflow of expanding
+layered oxide into pores, and infiltration of open pores by molten LiOH.
+
+All three move material between two neighbouring voxels, so they are done as pair updates that
+never conflict: a sweep takes one axis and one parity, pairing each voxel whose global
+coordinate along that axis has that parity with its upper neighbour; the pairs of a sweep are
+disjoint, so they can be updated in parallel, and six sweeps (3 axes x 2 parities) visit
+every neighbour pair once per step. Parities are of global coordinates and random numbers are
+keyed by the lower voxel's global index, step and sweep, so the result does not depend on
+threads. Pair rules:
+
+ripening
+    Two rock-salt voxels of the same grain, either below full: with probability
+    1 - exp(-k_r dt), TM moves from the emptier to the fuller until one is full or the other
+    empty. An emptied voxel becomes pore but keeps its grain id: an intragranular nanopore. The
+    ~52 % of a grain's volume that dehydration frees (MODEL.md section 3) so gathers into
+    resolved pores inside the grain, whose outline does not change.
+spill
+    A layered voxel holding more TM than fits (rock salt that ripened, then lithiated: layered
+    needs 1.86 x the volume of rock salt) pushes the excess into a pore neighbour (which becomes
+    layered of the same grain) or into a partly filled layered neighbour of its grain.
+infiltration
+    Above the source's melting point, a LiOH voxel gives half its lithium to a pore neighbour
+    inside the particle with probability 1 - exp(-k_i dt): the melt wets and fills the open
+    pores and carries lithium towards the core.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from mcsim import phases as ph
+from mcsim import rng
+from mcsim.processes.base import Process, arrhenius, event_probability
+from mcsim.state import full_amount_table
+
+
+@numba.njit(inline="always")
+def _move(phase, grain, amount, li, disorder, sz, sy, sx, dz, dy, dx, u0, u1, p_rip, p_inf,
+          full_rs, full_lay):
+    """Pair rules with voxel s = (sz, sy, sx) as the candidate donor and d as the receiver.
+
+    Returns 1 if a rock-salt voxel was emptied into a nanopore, 0 otherwise, -1 if the pair
+    was not handled (so the caller may try the pair the other way round).
+    """
+    cs = phase[sz, sy, sx]
+    cd = phase[dz, dy, dx]
+    a_s = np.int64(amount[sz, sy, sx])
+    if cs == ph.ROCKSALT and cd == ph.ROCKSALT:
+        if grain[sz, sy, sx] != grain[dz, dy, dx] or u0 >= p_rip:
+            return 0
+        a_d = np.int64(amount[dz, dy, dx])
+        # the emptier voxel gives; a tie is broken by the pair's second random number
+        if a_s > a_d or (a_s == a_d and u1 < 0.5) or a_d >= full_rs:
+            return -1
+        t = min(a_s, full_rs - a_d)
+        amount[dz, dy, dx] = a_d + t
+        amount[sz, sy, sx] = a_s - t
+        if a_s - t == 0:
+            phase[sz, sy, sx] = ph.PORE  # grain id kept: an intragranular pore
+            li[dz, dy, dx] += li[sz, sy, sx]
+            li[sz, sy, sx] = 0.0
+            return 1
+        return 0
+    if cs == ph.LAYERED and a_s > full_lay:
+        if cd == ph.PORE:
+            t = min(a_s - full_lay, full_lay)
+            phase[dz, dy, dx] = ph.LAYERED
+            grain[dz, dy, dx] = grain[sz, sy, sx]
+            disorder[dz, dy, dx] = disorder[sz, sy, sx]
+            amount[dz, dy, dx] = t
+            amount[sz, sy, sx] = a_s - t
+            return 0
+        if cd == ph.LAYERED and grain[dz, dy, dx] == grain[sz, sy, sx]:
+            a_d = np.int64(amount[dz, dy, dx])
+            if a_d < full_lay:
+                t = min(a_s - full_lay, full_lay - a_d)
+                amount[dz, dy, dx] = a_d + t
+                amount[sz, sy, sx] = a_s - t
+            return 0
+        return -1
+    if (cs == ph.LIOH and cd == ph.PORE and grain[dz, dy, dx] != 0 and p_inf > 0.0
+            and u0 < p_inf and a_s >= 2):
+        t = a_s // 2  # the pore keeps its grain id (-1 or its grain): it is inside the particle
+        phase[dz, dy, dx] = ph.LIOH
+        amount[dz, dy, dx] = t
+        amount[sz, sy, sx] = a_s - t
+        return 0
+    return -1
+
+
+@numba.njit(inline="always")
+def _candidate(ci, cj, ai, aj, p_inf, full_rs, full_lay):
+    """Whether a pair can change at all (cheap test before any random number is drawn)."""
+    if ci == ph.ROCKSALT and cj == ph.ROCKSALT:
+        return ai < full_rs or aj < full_rs
+    if (ci == ph.LAYERED and ai > full_lay) or (cj == ph.LAYERED and aj > full_lay):
+        return True
+    if p_inf > 0.0:
+        return (ci == ph.LIOH and cj == ph.PORE) or (cj == ph.LIOH and ci == ph.PORE)
+    return False
+
+
+@numba.njit(parallel=True, cache=True)
+def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
+                       oz, oy, ox, gny, gnx):
+    """Six conflict-free pair sweeps (axis z, y, x; parity 0, 1). Returns voxels emptied.
+
+    Infiltration only fills pores inside the particle (grain id != 0, see
+    :meth:`mcsim.state.State.from_microstructure`).
+    """
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    full_rs = np.int64(full[ph.ROCKSALT])
+    full_lay = np.int64(full[ph.LAYERED])
+    emptied = np.zeros(nz + 1, dtype=np.int64)
+    for axis in range(3):
+        dz = 1 if axis == 0 else 0
+        dy = 1 if axis == 1 else 0
+        dx = 1 if axis == 2 else 0
+        for parity in range(2):
+            sub = 1 + 2 * axis + parity
+            for z in numba.prange(1, nz + 1 - dz):
+                gz = oz + z - 1
+                if dz == 1 and gz % 2 != parity:
+                    continue
+                for y in range(1, ny + 1 - dy):
+                    gy = oy + y - 1
+                    if dy == 1 and gy % 2 != parity:
+                        continue
+                    row = (gz * gny + gy) * gnx + ox - 1
+                    for x in range(1, nx + 1 - dx):
+                        if dx == 1 and (ox + x - 1) % 2 != parity:
+                            continue
+                        ci = phase[z, y, x]
+                        cj = phase[z + dz, y + dy, x + dx]
+                        if not _candidate(ci, cj, amount[z, y, x], amount[z + dz, y + dy, x + dx],
+                                          p_inf, full_rs, full_lay):
+                            continue
+                        u0, u1, u2, u3 = rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, row + x,
+                                                         step, sub)
+                        r = _move(phase, grain, amount, li, disorder, z, y, x, z + dz, y + dy,
+                                  x + dx, u0, u1, p_rip, p_inf, full_rs, full_lay)
+                        if r < 0:
+                            r = _move(phase, grain, amount, li, disorder, z + dz, y + dy, x + dx,
+                                      z, y, x, u0, u1, p_rip, p_inf, full_rs, full_lay)
+                        if r > 0:
+                            emptied[z] += r
+    return emptied.sum()
+
+
+class PairRestructuring(Process):
+    """Ripening (k_r = A exp(-Ea/RT)), spill of overfull layered oxide, melt infiltration."""
+
+    name = "restructure"
+    variant = "pairs"
+
+    def active(self, state, temperature_c):
+        c = state.census
+        molten = temperature_c >= self.params["source_melt_c"] and c.get("lioh", 1) > 0
+        return c.get("rocksalt_partial", 1) + c.get("layered_overfull", 1) > 0 or molten
+
+    def advance(self, state, dt_s, temperature_c):
+        if not self.active(state, temperature_c):
+            return {}
+        p_rip = event_probability(arrhenius(self.params["ripening_a_per_s"],
+                                            self.params["ripening_ea_j_per_mol"], temperature_c),
+                                  dt_s)
+        p_inf = 0.0
+        if temperature_c >= self.params["source_melt_c"]:
+            p_inf = event_probability(self.params["infiltration_rate_per_s"], dt_s)
+        emptied = restructure_kernel(state.phase, state.grain, state.amount, state.li,
+                                     state.disorder, p_rip, p_inf, _FULL, self.seed, state.step,
+                                     *state.offset, *state.global_shape[1:])
+        state.exchange_halo()
+        return {"nanopore_voxels_opened": int(emptied)}
+
+    def describe(self):
+        return (f"restructure: ripening Ea {self.params['ripening_ea_j_per_mol'] / 1e3:.0f} kJ/mol, "
+                f"infiltration {self.params['infiltration_rate_per_s']:g} 1/s above melting")
+
+
+_FULL = full_amount_table()

@@ -1,0 +1,425 @@
+"""Plain-NumPy reference of the reaction-diffusion step, for checks and for ``mcsim bench``.
+
+This module re-implements, with whole-array NumPy operations only (no Numba), the two kernels
+that make up the core of one step:
+
+* :func:`reaction_step_numpy` -- the fused per-voxel reaction sweep of
+  :func:`mcsim.processes.reactions.reaction_kernel`, written the way one would write it with
+  masks per phase and ``np.where``. Given the same inputs it produces bit-identical fields,
+  tallies and counts: the random numbers come from a vectorised Philox4x64-10
+  (:func:`philox4x64_numpy`) that reproduces :mod:`mcsim.rng` word for word, and every
+  floating-point expression is evaluated in the same precision and order as in the kernel.
+* :func:`diffuse_numpy` -- one explicit 7-point diffusion step with array slicing, equal to the
+  Numba transport kernel to float32 rounding (see its docstring for the tolerance).
+
+:func:`step_numpy` chains them into one full step (reactions, halo refresh, one transport
+sub-step), and :func:`step_numba` does the same with the Numba kernels, so the two can be
+compared for correctness and timed against each other.
+
+One subtlety: NumPy's ``np.expm1`` may use SIMD (SVML) code paths that differ from the C
+library's ``expm1`` -- which Numba calls -- by a few units in the last place. The reaction
+decisions ``u < -expm1(-k)`` would then differ whenever ``u`` falls within those few ulps of the
+threshold. :func:`_neg_expm1_for_compare` therefore recomputes, with :func:`math.expm1` (the
+same libm routine), the thresholds of the rare voxels whose uniform lies within a relative
+2**-30 of the vectorised value; every other decision is the same whichever expm1 is used.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mcsim import phases as ph
+from mcsim import rng
+from mcsim.processes import slots as S
+
+__all__ = [
+    "philox4x64_numpy",
+    "uniform4_numpy",
+    "reaction_step_numpy",
+    "mobility_class_numpy",
+    "diffuse_numpy",
+    "diffuse_numba",
+    "step_numpy",
+    "step_numba",
+    "DIFFUSION_RTOL",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Philox4x64-10
+# ---------------------------------------------------------------------------------------------
+
+_U64 = np.uint64
+_MASK64 = (1 << 64) - 1
+_MUL0 = 0xD2E7470EE14C6C93
+_MUL1 = 0xCA5A826395121157
+_WEYL0 = 0x9E3779B97F4A7C15
+_WEYL1 = 0xBB67AE8584CAA73B
+_M32 = _U64(0xFFFFFFFF)
+_S32 = _U64(32)
+_S11 = _U64(11)
+_TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
+
+
+def _mulhilo_const(mul, b):
+    """(high, low) 64-bit words of the 128-bit product of the constant ``mul`` and array ``b``.
+
+    NumPy has no 128-bit integers either, so the product is assembled from the four 32x32-bit
+    partial products (each exact in uint64), as in :func:`mcsim.rng._mulhilo64`.
+    """
+    a_lo = _U64(mul & 0xFFFFFFFF)
+    a_hi = _U64(mul >> 32)
+    b_lo = b & _M32
+    b_hi = b >> _S32
+    lo_lo = a_lo * b_lo
+    lo_hi = a_lo * b_hi
+    hi_lo = a_hi * b_lo
+    middle = (lo_lo >> _S32) + (lo_hi & _M32) + (hi_lo & _M32)  # < 3 * 2**32: no overflow
+    high = a_hi * b_hi + (lo_hi >> _S32) + (hi_lo >> _S32) + (middle >> _S32)
+    low = _U64(mul) * b  # wraps modulo 2**64: the low word
+    return high, low
+
+
+def philox4x64_numpy(c0, c1, c2, c3, k0, k1):
+    """Philox4x64-10 of counters (c0, c1, c2, c3) under keys (k0, k1), element-wise.
+
+    Arguments are non-negative integers below 2**64 or arrays of them (broadcast together);
+    returns four uint64 arrays, bit-identical to :func:`mcsim.rng.philox4x64` element by
+    element. All additions and products wrap modulo 2**64, as in the Numba version.
+    """
+    words = [np.asarray(v, dtype=np.uint64) for v in (c0, c1, c2, c3, k0, k1)]
+    shape = np.broadcast_shapes(*(w.shape for w in words))
+    x0, x1, x2, x3 = (np.broadcast_to(w, shape) for w in words[:4])  # read-only views
+    key0, key1 = words[4], words[5]  # broadcast by the XORs
+    weyl0 = _U64(_WEYL0)
+    weyl1 = _U64(_WEYL1)
+    with np.errstate(over="ignore"):
+        for r in range(10):
+            if r:
+                key0 = key0 + weyl0
+                key1 = key1 + weyl1
+            hi0, lo0 = _mulhilo_const(_MUL0, x0)
+            hi1, lo1 = _mulhilo_const(_MUL1, x2)
+            x0, x1, x2, x3 = hi1 ^ x1 ^ key0, lo1, hi0 ^ x3 ^ key1, lo0
+    return x0, x1, x2, x3
+
+
+def uniform4_numpy(seed, stream, index_array, step, block=1 << 18):
+    """Four float64 uniform arrays in [0, 1), equal to ``mcsim.rng.uniform4(seed, stream, i,
+    step)`` for every ``i`` of ``index_array`` (key (seed, stream), counter (i, step, 0, 0)).
+
+    The work is done ``block`` indices at a time so that the Philox temporaries stay small
+    (a few MB) however many indices are asked for; the result does not depend on ``block``.
+    """
+    idx = np.asarray(index_array, dtype=np.int64)
+    shape = idx.shape
+    flat = idx.reshape(-1).astype(np.uint64)
+    out = [np.empty(flat.size, dtype=np.float64) for _ in range(4)]
+    seed_u, stream_u, step_u = _U64(seed), _U64(stream), _U64(step)
+    zero = _U64(0)
+    for start in range(0, flat.size, block):
+        stop = min(start + block, flat.size)
+        words = philox4x64_numpy(flat[start:stop], step_u, zero, zero, seed_u, stream_u)
+        for o, w in zip(out, words):
+            o[start:stop] = (w >> _S11).astype(np.float64) * _TWO_POW_MINUS_53
+    return tuple(o.reshape(shape) for o in out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reactions
+# ---------------------------------------------------------------------------------------------
+
+_INNER = (slice(1, -1),) * 3
+_TIE_RTOL = 2.0 ** -30  # far above the few-ulp difference between np.expm1 and libm expm1
+
+
+def _neg_expm1_for_compare(k, u, mask):
+    """``-expm1(-k)`` for comparison with ``u`` where ``mask``; exact (libm) near ties.
+
+    Returns an array p with p[mask] usable for ``u < p`` decisions that match Numba's
+    ``u < -math.expm1(-k)`` bit for bit (other entries are unspecified).
+    """
+    with np.errstate(all="ignore"):
+        p = -np.expm1(-k)
+    near = mask & (np.abs(u - p) <= _TIE_RTOL * np.abs(p))
+    if near.any():
+        p[near] = [-math.expm1(-v) for v in k[near].tolist()]
+    return p
+
+
+def _round_stochastic(x, u):
+    """floor(x) + (u < x - floor(x)) for x >= 0, as int64 (``_round_stochastic`` of the kernel)."""
+    n = np.floor(x).astype(np.int64)
+    return n + (u < x - n)
+
+
+def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, step, offset,
+                        global_shape):
+    """The fused reaction sweep in plain NumPy; same arguments and result as
+    :func:`mcsim.processes.reactions.reaction_kernel` (offset and global_shape as tuples).
+
+    Works on the interior of the halo'd arrays in place (``grain`` is not used, as in the
+    kernel) and returns ``(tallies, counts)`` as int64 arrays of lengths ``slots.N_TALLY`` and
+    ``slots.N_COUNT``. Every voxel's new values are computed from its values before the
+    step, phase by phase, with boolean masks.
+    """
+    del grain  # the local reactions do not depend on it
+    P = phase[_INNER]
+    A = amount[_INNER]
+    L = li[_INNER]
+    D = disorder[_INNER]
+    nz, ny, nx = P.shape
+    oz, oy, ox = (int(o) for o in offset)
+    gny, gnx = int(global_shape[1]), int(global_shape[2])
+
+    p_dec = float(coef[S.C_P_LIOH_DECOMP])
+    p_lioh = float(coef[S.C_P_REL_LIOH])
+    p_li2o = float(coef[S.C_P_REL_LI2O])
+    p_co3 = float(coef[S.C_P_REL_CO3])
+    kl = float(coef[S.C_KDT_LITH])
+    kd = float(coef[S.C_KDT_DEHYD])
+    krs = float(coef[S.C_KDT_RS])
+    d_new = np.uint8(coef[S.C_DISORDER_NEW])
+    keep = float(coef[S.C_ANNEAL])
+    full_rs = int(full[ph.ROCKSALT])
+    full_lay = int(full[ph.LAYERED])
+
+    tal = np.zeros(S.N_TALLY, dtype=np.int64)
+    cnt = np.zeros(S.N_COUNT, dtype=np.int64)
+
+    # Values before the step (the kernel reads each voxel once, then writes it).
+    p0 = P.copy()
+    a = A.astype(np.int64)
+    lv = L.astype(np.float64)  # Numba evaluates float32 with integer operands in float64
+    d = D.astype(np.float64)
+
+    lay = p0 == ph.LAYERED
+    hyd = p0 == ph.HYDROXIDE
+    rs = p0 == ph.ROCKSALT
+    src = (p0 != ph.PORE) & ~lay & ~hyd & ~rs
+    supplied = lv > 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        li_per_tm = np.minimum(1.0, lv / a)  # used only on TM voxels (a > 0)
+
+    # Which voxels draw their Philox block this step.
+    anneal = lay & (D > 0) if keep < 1.0 else np.zeros_like(lay)
+    rate_l = np.where(hyd & supplied, kl * li_per_tm, 0.0)
+    total = rate_l + kd
+    hyd_draw = hyd & (total > 0.0)
+    rs_draw = rs & supplied if krs > 0.0 else np.zeros_like(rs)
+    draw = anneal | hyd_draw | rs_draw | src
+
+    # Uniforms keyed by global voxel index; zero where no draw is needed (never read there).
+    gidx = ((oz + np.arange(nz, dtype=np.int64))[:, None, None] * gny
+            + (oy + np.arange(ny, dtype=np.int64))[None, :, None]) * gnx \
+        + (ox + np.arange(nx, dtype=np.int64))[None, None, :]
+    u0 = np.zeros(P.shape)
+    u1 = np.zeros(P.shape)
+    w0, w1, _, _ = uniform4_numpy(seed, rng.STREAM_REACTION, gidx[draw], step)
+    u0[draw] = w0
+    u1[draw] = w1
+
+    # Layered oxide: count overfull voxels, anneal disorder.
+    cnt[S.K_LAYERED_OVERFULL] += np.count_nonzero(lay & (a > full_lay))
+    if anneal.any():
+        D[anneal] = _round_stochastic(d * keep, u0)[anneal].astype(np.uint8)
+
+    # Hydroxide: lithiation (to layered) competing with dehydration (to rock salt).
+    p_hyd = _neg_expm1_for_compare(total, u0, hyd_draw)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_lith = p_hyd * (rate_l / total)
+    near = hyd_draw & (np.abs(u0 - p_lith) <= _TIE_RTOL * np.abs(p_lith))
+    if near.any():  # the split threshold follows p: recompute it from the exact p
+        p_ex = np.array([-math.expm1(-v) for v in total[near].tolist()])
+        p_hyd[near] = p_ex
+        p_lith[near] = p_ex * (rate_l[near] / total[near])
+    hit = hyd_draw & (u0 < p_hyd)
+    to_lay = hit & (u0 < p_lith)
+    to_rs = hit & ~to_lay
+    hyd_left = hyd & ~hit
+
+    P[to_lay] = ph.LAYERED
+    L[to_lay] = (lv - a)[to_lay].astype(np.float32)
+    D[to_lay] = d_new
+    tal[S.T_TM_LITHIATED] += a[to_lay].sum()
+    P[to_rs] = ph.ROCKSALT
+    tal[S.T_TM_DEHYDRATED] += a[to_rs].sum()
+    cnt[S.K_ROCKSALT] += np.count_nonzero(to_rs)
+    cnt[S.K_ROCKSALT_PARTIAL] += np.count_nonzero(to_rs & (a < full_rs))
+    cnt[S.K_HYDROXIDE] += np.count_nonzero(hyd_left)
+    cnt[S.K_HYDROXIDE_SUPPLIED] += np.count_nonzero(hyd_left & supplied)
+
+    # Rock salt: lithiation to layered.
+    if krs > 0.0:
+        p_rs = _neg_expm1_for_compare(krs * li_per_tm, u0, rs_draw)
+        rs_lith = rs_draw & (u0 < p_rs)
+    else:
+        rs_lith = np.zeros_like(rs)
+    P[rs_lith] = ph.LAYERED
+    L[rs_lith] = (lv - a)[rs_lith].astype(np.float32)
+    D[rs_lith] = d_new
+    tal[S.T_TM_RS_LITHIATED] += a[rs_lith].sum()
+    cnt[S.K_LAYERED_OVERFULL] += np.count_nonzero(rs_lith & (a > full_lay))
+    rs_left = rs & ~rs_lith
+    cnt[S.K_ROCKSALT] += np.count_nonzero(rs_left)
+    cnt[S.K_ROCKSALT_PARTIAL] += np.count_nonzero(rs_left & (a < full_rs))
+
+    # Lithium sources: LiOH decomposition, then release of lithium to the mobile field.
+    dec = src & (p0 == ph.LIOH) & (u0 < p_dec)
+    code = np.where(dec, np.uint8(ph.LI2O), p0)
+    P[dec] = ph.LI2O
+    decomposed = a[dec].sum()
+    tal[S.T_LIOH_DECOMPOSED] += decomposed
+    tal[S.T_LI_WATER] += decomposed
+    is_lioh = code == ph.LIOH
+    is_co3 = code == ph.LI2CO3
+    p_rel = np.where(is_lioh, p_lioh, np.where(code == ph.LI2O, p_li2o, p_co3))
+    rel = src & (a > 0) & (p_rel > 0.0)
+    n = np.minimum(_round_stochastic(a * p_rel, u1), a)
+    n = np.where(rel, n, 0)
+    a_new = a - n
+    li_new = np.where(rel, (lv + n).astype(np.float32), L)
+    A[rel] = a_new[rel]
+    L[rel] = li_new[rel]
+    tal[S.T_LI_RELEASED] += n.sum()
+    tal[S.T_LI_WATER] += n[is_lioh].sum()
+    tal[S.T_LI_CO2] += n[is_co3].sum()
+    emptied = src & (a_new == 0) & (li_new < 0.5)
+    P[emptied] = ph.PORE  # keeps its grain id
+    src_left = src & ~emptied
+    cnt[S.K_SOURCE] += np.count_nonzero(src_left)
+    cnt[S.K_LIOH] += np.count_nonzero(src_left & is_lioh)
+    return tal, cnt
+
+
+# ---------------------------------------------------------------------------------------------
+# Transport
+# ---------------------------------------------------------------------------------------------
+
+#: Relative tolerance of :func:`diffuse_numpy` against the Numba kernel, per voxel, relative
+#: to ``|li| + sum_k w_k |li_k - li|`` (the magnitudes that enter the update). Seven terms
+#: summed in a different order or precision differ by at most a few float32 roundings.
+DIFFUSION_RTOL = 8 * float(np.finfo(np.float32).eps)
+
+# Neighbour order of the kernel: -z, +z, -y, +y, -x, +x.
+_FACES = ((-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1))
+
+
+def _shifted(dz, dy, dx):
+    """Slices of the halo'd array that put each interior voxel's (dz, dy, dx) neighbour in place."""
+    return tuple(slice(1 + s, (-1 + s) or None) for s in (dz, dy, dx))
+
+
+def _default_mobility():
+    from mcsim.processes import transport
+
+    mob = getattr(transport, "MOBILITY", None)
+    return mob if mob is not None else transport._MOBILITY
+
+
+def mobility_class_numpy(phase, grain, mobility):
+    """Mobility class (0 closed, 1 slow, 2 fast) of every voxel, halo included: ``mobility``
+    by phase, except pores, which are fast inside the particle (grain != 0) and closed outside."""
+    m = np.asarray(mobility, dtype=np.uint8)[phase]
+    return np.where(phase == ph.PORE, np.where(grain != 0, 2, 0).astype(np.uint8), m)
+
+
+def diffuse_numpy(phase, grain, li, out, w_fast, w_slow, mobility=None):
+    """One explicit 7-point diffusion step of ``li`` into the interior of ``out``.
+
+    Same rule as the Numba transport kernel: a face is fast when both sides are fast or when
+    it joins different grain ids (grain boundaries, pore walls), slow inside a hydroxide or
+    rock-salt grain, closed when either side is closed; closed voxels keep their lithium.
+    The update is accumulated in float64 face by face in the kernel's order and stored as
+    float32; agreement with the kernel is guaranteed to :data:`DIFFUSION_RTOL` (relative to
+    the magnitudes that enter the update) whatever order the kernel sums in.
+    The halo of ``out`` is not written.
+    """
+    if mobility is None:
+        mobility = _default_mobility()
+    m = mobility_class_numpy(phase, grain, mobility)
+    mc = m[_INNER]
+    gc = grain[_INNER]
+    c = li[_INNER]
+    w_fast = np.float64(w_fast)
+    w_slow = np.float64(w_slow)
+    acc = np.zeros(c.shape, dtype=np.float64)
+    for dz, dy, dx in _FACES:
+        sl = _shifted(dz, dy, dx)
+        mn = m[sl]
+        fast = ((mc == 2) & (mn == 2)) | (grain[sl] != gc)
+        w = np.where(mn == 0, 0.0, np.where(fast, w_fast, w_slow))
+        acc += w * (li[sl] - c)  # float32 difference, float64 product and sum
+    out[_INNER] = np.where(mc == 0, c, (c + acc).astype(np.float32))
+    return out
+
+
+def diffuse_numba(phase, grain, li, out, w_fast, w_slow, mobility=None, codes=None):
+    """The Numba transport kernel behind the same call as :func:`diffuse_numpy`.
+
+    Copes with both forms of :mod:`mcsim.processes.transport`: the single-kernel one
+    (``diffuse_kernel(phase, grain, li, out, w_fast, w_slow, mobility)``) and the one that
+    classifies faces first (``face_codes_kernel`` then ``diffuse_kernel(codes, li, out, ...)``);
+    in the latter the face codes are computed here, once per call, into ``codes`` if given.
+    """
+    from mcsim.processes import transport
+
+    if mobility is None:
+        mobility = _default_mobility()
+    if hasattr(transport, "face_codes_kernel"):
+        if codes is None:
+            codes = np.zeros(phase.shape, dtype=np.uint16)
+        transport.face_codes_kernel(phase, grain, mobility, codes)
+        transport.diffuse_kernel(codes, li, out, w_fast, w_slow)
+    else:
+        transport.diffuse_kernel(phase, grain, li, out, w_fast, w_slow, mobility)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# One full step
+# ---------------------------------------------------------------------------------------------
+
+def _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, diffuse):
+    from mcsim.state import full_amount_table
+
+    full = full_amount_table() if full is None else full
+    tallies, counts = reactions(state, coef, full, seed)
+    state.exchange_halo()
+    out = state.scratch_array()
+    diffuse(state, out, w_fast, w_slow, mobility)
+    state.exchange_field(out)
+    state.adopt_li(out, ())
+    return tallies, counts
+
+
+def step_numpy(state, coef, full=None, seed=0, w_fast=0.1, w_slow=0.001, mobility=None):
+    """One full reaction-diffusion step of ``state`` in plain NumPy: the reaction sweep, a halo
+    refresh, one transport sub-step with weights ``w_fast``/``w_slow`` (D dt / h^2) and the
+    double-buffer swap, as :class:`mcsim.stepper.Stepper` does with one transport sub-step.
+    ``state.step`` is the Philox step counter; it is not advanced here. Returns
+    ``(tallies, counts)``."""
+    def reactions(st, cf, fl, sd):
+        return reaction_step_numpy(st.phase, st.grain, st.amount, st.li, st.disorder, cf, fl,
+                                   sd, st.step, st.offset, st.global_shape)
+
+    def diffuse(st, out, wf, ws, mob):
+        diffuse_numpy(st.phase, st.grain, st.li, out, wf, ws, mob)
+
+    return _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, diffuse)
+
+
+def step_numba(state, coef, full=None, seed=0, w_fast=0.1, w_slow=0.001, mobility=None):
+    """:func:`step_numpy` with the Numba kernels (reaction_kernel, then the transport kernel)."""
+    from mcsim.processes.reactions import reaction_kernel
+
+    def reactions(st, cf, fl, sd):
+        return reaction_kernel(st.phase, st.grain, st.amount, st.li, st.disorder, cf, fl, sd,
+                               st.step, *st.offset, *st.global_shape[1:])
+
+    def diffuse(st, out, wf, ws, mob):
+        codes = st.face_codes() if hasattr(st, "face_codes") else None
+        diffuse_numba(st.phase, st.grain, st.li, out, wf, ws, mob, codes)
+
+    return _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, diffuse)

@@ -1,0 +1,19 @@
+"""Validation of mcsim: analytic limits of the kinetic kernels and the paper's targets.
+
+Importing this package registers every check module with :mod:`mcsim.validate.harness`:
+:mod:`mcsim.validate.analytic` always, :mod:`mcsim.validate.paper` when it exists.
+Run them with ``mcsim validate`` or :func:`mcsim.validate.harness.main`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from mcsim.validate import analytic  # noqa: F401 - registers the analytic checks
+from mcsim.validate.harness import CheckResult, format_table, main, register, run_checks, to_json
+
+if importlib.util.find_spec("mcsim.validate.paper") is not None:
+    importlib.import_module("mcsim.validate.paper")
+
+__all__ = ["CheckResult", "format_table", "main", "register", "run_checks", "to_json"]
