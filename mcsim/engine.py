@@ -333,7 +333,7 @@ _SERIES = {
     "tm_dehydrated": ("quanta", "cumulative TM dehydrated to rock salt"),
     "tm_rs_lithiated": ("quanta", "cumulative TM lithiated from rock salt"),
     "lioh_decomposed": ("quanta", "cumulative Li in LiOH turned to Li2O"),
-    "nanopore_voxels_opened": ("1", "voxels emptied by rock-salt ripening in the last step"),
+    "nanopore_voxels_opened": ("1", "cumulative voxels emptied by rock-salt ripening (nanopores opened)"),
     "weight_pct": ("%", "simulated thermogravimetry: sample mass / initial mass"),
     "dtg_pct_per_min": ("%/min", "derivative of weight_pct over the last row interval"),
     "dta_w_per_g": ("W/g", "simulated DTA: reaction heat rate per gram of initial sample, exo > 0"),

@@ -314,8 +314,7 @@ def _shifted(dz, dy, dx):
 def _default_mobility():
     from mcsim.processes import transport
 
-    mob = getattr(transport, "MOBILITY", None)
-    return mob if mob is not None else transport._MOBILITY
+    return transport.MOBILITY
 
 
 def mobility_class_numpy(phase, grain, mobility):
@@ -356,24 +355,16 @@ def diffuse_numpy(phase, grain, li, out, w_fast, w_slow, mobility=None):
 
 
 def diffuse_numba(phase, grain, li, out, w_fast, w_slow, mobility=None, codes=None):
-    """The Numba transport kernel behind the same call as :func:`diffuse_numpy`.
-
-    Copes with both forms of :mod:`mcsim.processes.transport`: the single-kernel one
-    (``diffuse_kernel(phase, grain, li, out, w_fast, w_slow, mobility)``) and the one that
-    classifies faces first (``face_codes_kernel`` then ``diffuse_kernel(codes, li, out, ...)``);
-    in the latter the face codes are computed here, once per call, into ``codes`` if given.
-    """
+    """The Numba transport kernels (face classes, then one explicit step) behind the same call
+    as :func:`diffuse_numpy`; the face codes go into ``codes`` if given."""
     from mcsim.processes import transport
 
     if mobility is None:
         mobility = _default_mobility()
-    if hasattr(transport, "face_codes_kernel"):
-        if codes is None:
-            codes = np.zeros(phase.shape, dtype=np.uint16)
-        transport.face_codes_kernel(phase, grain, mobility, codes)
-        transport.diffuse_kernel(codes, li, out, w_fast, w_slow)
-    else:
-        transport.diffuse_kernel(phase, grain, li, out, w_fast, w_slow, mobility)
+    if codes is None:
+        codes = np.zeros(phase.shape, dtype=np.uint16)
+    transport.face_codes_kernel(phase, grain, mobility, codes)
+    transport.diffuse_kernel(codes, li, out, w_fast, w_slow)
     return out
 
 

@@ -144,9 +144,10 @@ class ExplicitDiffusion(Process):
         return math.inf if d_fast <= 0 else 0.9 * h * h / (6.0 * d_fast)
 
     def active(self, state):
-        """Transport matters while something can still take up or give lithium."""
+        """Transport matters while some transition metal can still take lithium up; once all
+        of it is layered, moving the excess lithium about changes no phase."""
         c = state.census
-        return c.get("hydroxide", 1) + c.get("rocksalt", 1) + c.get("source", 1) > 0
+        return c.get("hydroxide", 1) + c.get("rocksalt", 1) > 0
 
     def advance(self, state, dt_s, temperature_c):
         if not self.active(state):

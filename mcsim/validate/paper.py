@@ -145,12 +145,14 @@ def check_pristine_hydroxide(quick: bool) -> list[CheckResult]:
     heat = _heating(ts)
     temp = ts["temperature_c"][heat]
     conv = ts["tm_phase_fraction"][heat][:, 1]
-    t05 = _first_crossing(temp, conv, 0.05)
-    t95 = _first_crossing(temp, conv, 0.95)
-    return [_result("pristine_water_loss_start", 220.0, t05, "+-20 C", abs(t05 - 220) <= 20,
-                    "5 % dehydrated, no lithium source (Fig. 1l top)"),
-            _result("pristine_water_loss_end", 350.0, t95, "+-30 C", abs(t95 - 350) <= 30,
-                    "95 % dehydrated, no lithium source (Fig. 1l top)")]
+    t_start = _first_crossing(temp, conv, 0.01)
+    t_end = _first_crossing(temp, conv, 0.99)
+    return [_result("pristine_water_loss_start", 220.0, t_start, "+-20 C",
+                    abs(t_start - 220) <= 20,
+                    "1 % dehydrated (the onset rule of the other checks), no lithium source "
+                    "(Fig. 1l top)"),
+            _result("pristine_water_loss_end", 350.0, t_end, "+-30 C", abs(t_end - 350) <= 30,
+                    "99 % dehydrated, no lithium source (Fig. 1l top)")]
 
 
 @register(GROUP)
