@@ -164,8 +164,8 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
     ``slots.N_COUNT``. Every voxel's new values are computed from its values before the
     step, phase by phase, with boolean masks.
     """
-    del grain  # the local reactions do not depend on it
     P = phase[_INNER]
+    G = grain[_INNER]
     A = amount[_INNER]
     L = li[_INNER]
     D = disorder[_INNER]
@@ -275,19 +275,31 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
     is_lioh = code == ph.LIOH
     is_co3 = code == ph.LI2CO3
     p_rel = np.where(is_lioh, p_lioh, np.where(code == ph.LI2O, p_li2o, p_co3))
-    rel = src & (a > 0) & (p_rel > 0.0)
+    # contact: a TM neighbour, or a pore inside the particle (grain != 0), as before the sweep
+    pz, gz = phase, grain
+    contact = np.zeros(P.shape, dtype=bool)
+    for dz, dy, dx in ((-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)):
+        sl = (slice(1 + dz, pz.shape[0] - 1 + dz), slice(1 + dy, pz.shape[1] - 1 + dy),
+              slice(1 + dx, pz.shape[2] - 1 + dx))
+        nb = pz[sl]
+        contact |= (nb == ph.HYDROXIDE) | (nb == ph.ROCKSALT) | (nb == ph.LAYERED)
+        contact |= (nb == ph.PORE) & (gz[sl] != 0)
+    contact_only = float(coef[S.C_CONTACT_ONLY]) > 0.5
+    rel = src & (a > 0) & (p_rel > 0.0) & (contact | (not contact_only))
     n = np.minimum(_round_stochastic(a * p_rel, u1), a)
     n = np.where(rel, n, 0)
     a_new = a - n
     li_new = np.where(rel, (lv + n).astype(np.float32), L)
     A[rel] = a_new[rel]
     L[rel] = li_new[rel]
+    if contact_only:
+        G[rel] = -1
     tal[S.T_LI_RELEASED] += n.sum()
     tal[S.T_LI_WATER] += n[is_lioh].sum()
     tal[S.T_LI_CO2] += n[is_co3].sum()
-    emptied = src & (a_new == 0) & (li_new < 0.5)
-    P[emptied] = ph.PORE  # keeps its grain id
-    src_left = src & ~emptied
+    spent = src & (a_new == 0) & (li_new < 0.5)
+    cnt[S.K_SPENT] += np.count_nonzero(spent)
+    src_left = src & ~spent
     cnt[S.K_SOURCE] += np.count_nonzero(src_left)
     cnt[S.K_LIOH] += np.count_nonzero(src_left & is_lioh)
     return tal, cnt
@@ -377,6 +389,10 @@ def _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, diffuse)
 
     full = full_amount_table() if full is None else full
     tallies, counts = reactions(state, coef, full, seed)
+    P = state.interior("phase")  # used-up sources retire to pore after the sweep
+    spent = ((P == ph.LIOH) | (P == ph.LI2O) | (P == ph.LI2CO3)) \
+        & (state.interior("amount") == 0) & (state.interior("li") < 0.5)
+    P[spent] = ph.PORE
     state.exchange_halo()
     out = state.scratch_array()
     diffuse(state, out, w_fast, w_slow, mobility)
@@ -410,7 +426,6 @@ def step_numba(state, coef, full=None, seed=0, w_fast=0.1, w_slow=0.001, mobilit
                                st.step, *st.offset, *st.global_shape[1:])
 
     def diffuse(st, out, wf, ws, mob):
-        codes = st.face_codes() if hasattr(st, "face_codes") else None
-        diffuse_numba(st.phase, st.grain, st.li, out, wf, ws, mob, codes)
+        diffuse_numba(st.phase, st.grain, st.li, out, wf, ws, mob, st.face_codes())
 
     return _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, diffuse)

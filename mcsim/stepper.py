@@ -10,7 +10,7 @@ import numpy as np
 
 from mcsim.processes import build_processes
 from mcsim.processes import slots as S
-from mcsim.processes.reactions import reaction_kernel
+from mcsim.processes.reactions import reaction_kernel, retire_kernel
 from mcsim.state import full_amount_table
 
 
@@ -69,6 +69,8 @@ class Stepper:
         tallies, counts = reaction_kernel(state.phase, state.grain, state.amount, state.li,
                                           state.disorder, coef, self.full, self.seed, state.step,
                                           *state.offset, *state.global_shape[1:])
+        if counts[S.K_SPENT] > 0:
+            retire_kernel(state.phase, state.amount, state.li)
         state.exchange_halo()
         self.seconds["reactions"] += time.perf_counter() - t0
         self.passes += 1

@@ -7,7 +7,7 @@ from mcsim.processes.base import Neglect, Process
 from mcsim.processes.dehydration import FirstOrderDehydration
 from mcsim.processes.disorder import ArrheniusAnnealing
 from mcsim.processes.lithiation import TopotacticLithiation
-from mcsim.processes.release import SourceRelease
+from mcsim.processes.release import ContactRelease, SourceRelease
 from mcsim.processes.restructure import PairRestructuring
 from mcsim.processes.rocksalt import RocksaltLithiation
 from mcsim.processes.transport import ExplicitDiffusion, SuperTimeStepping
@@ -21,7 +21,8 @@ def _neglect(name: str) -> type:
 #: the local reactions (release, lithiation, dehydration, rocksalt_lithiation, disorder) act
 #: together in the fused kernel, then transport sub-cycles, then restructuring.
 REGISTRY: dict[str, dict[str, type]] = {
-    "release": {"first-order": SourceRelease, "none": _neglect("release")},
+    "release": {"first-order": SourceRelease, "contact": ContactRelease,
+                "none": _neglect("release")},
     "lithiation": {"topotactic": TopotacticLithiation, "none": _neglect("lithiation")},
     "dehydration": {"first-order": FirstOrderDehydration, "none": _neglect("dehydration")},
     "rocksalt_lithiation": {"first-order": RocksaltLithiation,

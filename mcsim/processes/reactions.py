@@ -29,6 +29,39 @@ def _round_stochastic(x, u):
     return n
 
 
+@numba.njit(inline="always")
+def _in_contact(phase, grain, z, y, x):
+    """Whether a source voxel touches the particle: a TM-phase neighbour (solid contact) or a
+    pore inside the particle (grain id != 0). Neither changes class during the sweep (TM
+    phases stay TM phases, pores are not touched), so the test is free of races."""
+    for k in range(6):
+        dz = -1 if k == 0 else (1 if k == 1 else 0)
+        dy = -1 if k == 2 else (1 if k == 3 else 0)
+        dx = -1 if k == 4 else (1 if k == 5 else 0)
+        c = phase[z + dz, y + dy, x + dx]
+        if c == ph.HYDROXIDE or c == ph.ROCKSALT or c == ph.LAYERED:
+            return True
+        if c == ph.PORE and grain[z + dz, y + dy, x + dx] != 0:
+            return True
+    return False
+
+
+@numba.njit(parallel=True, cache=True)
+def retire_kernel(phase, amount, li):
+    """Turn used-up source voxels (no solid, no mobile lithium left) into pores; they keep
+    their grain id (-1 for a contact voxel: a pore on the lithium's path into the particle)."""
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    for z in numba.prange(1, nz + 1):
+        for y in range(1, ny + 1):
+            for x in range(1, nx + 1):
+                c = phase[z, y, x]
+                if (c == ph.LIOH or c == ph.LI2O or c == ph.LI2CO3) and amount[z, y, x] == 0 \
+                        and li[z, y, x] < 0.5:
+                    phase[z, y, x] = ph.PORE
+
+
 @numba.njit(parallel=True, cache=True)
 def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, oz, oy, ox,
                     gny, gnx):
@@ -64,6 +97,7 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
     krs = coef[S.C_KDT_RS]
     d_new = np.uint8(coef[S.C_DISORDER_NEW])
     keep = coef[S.C_ANNEAL]
+    contact_only = coef[S.C_CONTACT_ONLY] > 0.5
     full_rs = full[ph.ROCKSALT]
     full_lay = full[ph.LAYERED]
     for z in numba.prange(1, nz + 1):
@@ -138,18 +172,20 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                     p = p_li2o
                 else:
                     p = p_co3
-                if a > 0 and p > 0.0:
+                if a > 0 and p > 0.0 and (not contact_only or _in_contact(phase, grain, z, y, x)):
                     n = min(_round_stochastic(a * p, u1), a)
                     a -= n
                     amount[z, y, x] = a
                     li[z, y, x] += n
+                    if contact_only:
+                        grain[z, y, x] = -1  # once used up, a pore on the path into the particle
                     tal[zi, S.T_LI_RELEASED] += n
                     if c == ph.LIOH:
                         tal[zi, S.T_LI_WATER] += n
                     elif c == ph.LI2CO3:
                         tal[zi, S.T_LI_CO2] += n
                 if a == 0 and li[z, y, x] < 0.5:
-                    phase[z, y, x] = ph.PORE  # keeps its grain id: inside (!= 0) or outside
+                    cnt[zi, S.K_SPENT] += 1  # retired to pore after the sweep (retire_kernel)
                 else:
                     cnt[zi, S.K_SOURCE] += 1
                     if c == ph.LIOH:

@@ -1,6 +1,8 @@
 """Lithium release from the source particles (LiOH, its Li2O residue, or Li2CO3).
 
-Rule (applied per source voxel in the fused reaction kernel): a LiOH voxel may first
+Rule (applied per source voxel in the fused reaction kernel; variant ``first-order`` lets
+every source voxel release, variant ``contact`` only those touching the particle): a LiOH
+voxel may first
 decompose, 2 LiOH -> Li2O + H2O, with probability 1 - exp(-k_d dt), k_d = 1.8e8 exp(-123
 kJ/mol / RT) (J. Nucl. Mater. 87, 1979). Then each source voxel hands a share 1 - exp(-k dt)
 of its lithium quanta to its own mobile-lithium field (rounded stochastically, so quanta stay
@@ -40,5 +42,17 @@ class SourceRelease(Process):
                       temperature_c), dt_s)
 
     def describe(self):
-        return (f"release: first order, Ea {self.params['release_ea_j_per_mol'] / 1e3:.0f} kJ/mol, "
+        return (f"release: {self.variant}, Ea {self.params['release_ea_j_per_mol'] / 1e3:.0f} kJ/mol, "
                 f"x{self.params['melt_release_factor']:g} above {self.params['source_melt_c']:g} C")
+
+
+class ContactRelease(SourceRelease):
+    """As ``first-order``, but only source voxels touching the particle (a TM neighbour or a pore
+    inside it) release; a used-up contact voxel becomes a pore on the path in, so the source
+    is consumed from its contacts backwards (solid contact below the melting point)."""
+
+    variant = "contact"
+
+    def coefficients(self, coef, temperature_c, dt_s):
+        super().coefficients(coef, temperature_c, dt_s)
+        coef[S.C_CONTACT_ONLY] = 1.0

@@ -10,7 +10,8 @@ C_KDT_DEHYD = 5      # k dt of dehydration
 C_KDT_RS = 6         # k dt of rock-salt lithiation (scaled by min(1, li/amount))
 C_DISORDER_NEW = 7   # Li/Ni disorder code (0..255) of layered oxide formed in the step
 C_ANNEAL = 8         # fraction of disorder kept over the step (1: no annealing)
-N_COEF = 9
+C_CONTACT_ONLY = 9   # 1: only source voxels touching the particle release (variant "contact")
+N_COEF = 10
 
 # Tallies (int64 quanta summed over the lattice).
 T_LI_RELEASED = 0     # Li moved from source solid to the mobile field
@@ -32,6 +33,7 @@ K_ROCKSALT_PARTIAL = 3    # rock-salt voxels below full (can still ripen)
 K_SOURCE = 4
 K_LIOH = 5
 K_LAYERED_OVERFULL = 6    # layered voxels holding more TM than fits (must spill)
-N_COUNT = 7
+K_SPENT = 7               # source voxels used up (retired to pore after the sweep)
+N_COUNT = 8
 COUNT_NAMES = ("hydroxide", "hydroxide_supplied", "rocksalt", "rocksalt_partial", "source",
-               "lioh", "layered_overfull")
+               "lioh", "layered_overfull", "spent_source")
