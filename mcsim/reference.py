@@ -204,11 +204,12 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
 
     # Which voxels draw their Philox block this step.
     anneal = lay & (D > 0) if keep < 1.0 else np.zeros_like(lay)
+    dither = uniform4_numpy(seed, rng.STREAM_DISORDER, np.zeros(1, dtype=np.int64), step)[0][0]
     rate_l = np.where(hyd & supplied, kl * li_per_tm, 0.0)
     total = rate_l + kd
     hyd_draw = hyd & (total > 0.0)
     rs_draw = rs & supplied if krs > 0.0 else np.zeros_like(rs)
-    draw = anneal | hyd_draw | rs_draw | src
+    draw = hyd_draw | rs_draw | src
 
     # Uniforms keyed by global voxel index; zero where no draw is needed (never read there).
     gidx = ((oz + np.arange(nz, dtype=np.int64))[:, None, None] * gny
@@ -223,7 +224,7 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
     # Layered oxide: count overfull voxels, anneal disorder.
     cnt[S.K_LAYERED_OVERFULL] += np.count_nonzero(lay & (a > full_lay))
     if anneal.any():
-        D[anneal] = _round_stochastic(d * keep, u0)[anneal].astype(np.uint8)
+        D[anneal] = _round_stochastic(d * keep, dither)[anneal].astype(np.uint8)
 
     # Hydroxide: lithiation (to layered) competing with dehydration (to rock salt).
     p_hyd = _neg_expm1_for_compare(total, u0, hyd_draw)

@@ -2,7 +2,8 @@
 
 Layered oxide formed at temperature T starts with disorder d0(T) = d_form (a calibrated
 constant, ~ the maximum the paper refines near 300 C, Fig. 1b bottom), and every layered voxel
-anneals as d(t + dt) = d(t) exp(-k_a dt), k_a = A exp(-Ea/RT), rounded stochastically to the
+anneals as d(t + dt) = d(t) exp(-k_a dt), k_a = A exp(-Ea/RT), rounded with one random dither
+per step shared by all voxels (unbiased over steps) to the
 stored 0.1 % steps. Disorder rises while cold layered oxide forms and falls once annealing
 outpaces formation, so the mean peaks near 300 C on a 5 C/min ramp.
 """

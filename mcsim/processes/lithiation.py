@@ -18,6 +18,10 @@ from mcsim.processes import slots as S
 from mcsim.processes.base import Process, arrhenius, event_dt_limit
 
 
+#: Fraction of the lattice's voxels below which supplied hydroxide no longer bounds the step.
+STRAGGLERS = 1e-4
+
+
 class TopotacticLithiation(Process):
     """Hydroxide -> layered at k = A exp(-Ea/RT), scaled by the local lithium supply."""
 
@@ -33,8 +37,11 @@ class TopotacticLithiation(Process):
 
     def max_dt(self, state, temperature_c):
         # The competing-risk draw is exact at constant rates; the bound keeps the error from
-        # the lithium supply changing within a step (transport acts between draws) small.
-        if state.census.get("hydroxide_supplied", 1) == 0:
+        # the lithium supply changing within a step (transport acts between draws) small. It
+        # is lifted once fewer than STRAGGLERS of the lattice's voxels are supplied hydroxide:
+        # the last few then convert with the probabilities of the lithium they hold, instead
+        # of holding the whole lattice to sub-second steps.
+        if state.census.get("hydroxide_supplied", 1) <= STRAGGLERS * state.n_voxels:
             return math.inf
         return event_dt_limit(self.rate(temperature_c), self.numerics["max_event_probability"])
 

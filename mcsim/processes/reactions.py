@@ -98,6 +98,14 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
     d_new = np.uint8(coef[S.C_DISORDER_NEW])
     keep = coef[S.C_ANNEAL]
     contact_only = coef[S.C_CONTACT_ONLY] > 0.5
+    # Disorder annealing rounds d * keep with one dither per step shared by all voxels (unbiased
+    # over steps, and no random-number block per layered voxel).
+    dither = rng.uniform(seed, rng.STREAM_DISORDER, 0, step)
+    # The event probabilities of a hydroxide voxel without lithium and of one with at least
+    # as much lithium as TM are the same for every such voxel: computed once (bit-identical
+    # to computing them per voxel).
+    p_dry = -math.expm1(-kd)
+    p_wet = -math.expm1(-(kl + kd))
     full_rs = full[ph.ROCKSALT]
     full_lay = full[ph.LAYERED]
     for z in numba.prange(1, nz + 1):
@@ -113,8 +121,7 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                         cnt[zi, S.K_LAYERED_OVERFULL] += 1
                     d = disorder[z, y, x]
                     if d > 0 and keep < 1.0:
-                        u0, u1, u2, u3 = rng.uniform4(seed, rng.STREAM_REACTION, row + x, step)
-                        disorder[z, y, x] = np.uint8(_round_stochastic(d * keep, u0))
+                        disorder[z, y, x] = np.uint8(_round_stochastic(d * keep, dither))
                     continue
                 a = amount[z, y, x]
                 if c == ph.HYDROXIDE:
@@ -125,7 +132,12 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                     total = rate_l + kd
                     if total > 0.0:
                         u0, u1, u2, u3 = rng.uniform4(seed, rng.STREAM_REACTION, row + x, step)
-                        p = -math.expm1(-total)
+                        if lv <= 0.0:
+                            p = p_dry
+                        elif lv >= a:
+                            p = p_wet
+                        else:
+                            p = -math.expm1(-total)
                         if u0 < p:
                             if u0 < p * (rate_l / total):
                                 phase[z, y, x] = ph.LAYERED
