@@ -32,6 +32,7 @@ import numpy as np
 
 from mcsim import phases as ph
 from mcsim import rng
+from mcsim.processes.reactions import SERIES_MAX, neg_expm1
 from mcsim.processes import slots as S
 
 __all__ = [
@@ -135,16 +136,22 @@ _TIE_RTOL = 2.0 ** -30  # far above the few-ulp difference between np.expm1 and 
 
 
 def _neg_expm1_for_compare(k, u, mask):
-    """``-expm1(-k)`` for comparison with ``u`` where ``mask``; exact (libm) near ties.
+    """``reactions.neg_expm1(k)`` for comparison with ``u`` where ``mask``.
 
-    Returns an array p with p[mask] usable for ``u < p`` decisions that match Numba's
-    ``u < -math.expm1(-k)`` bit for bit (other entries are unspecified).
+    Below ``SERIES_MAX`` the kernel evaluates a Taylor series, which NumPy reproduces operation
+    for operation; above it the kernel calls libm's expm1, which ``np.expm1`` may miss by an
+    ulp, so values whose comparison with ``u`` is that close are recomputed with ``math``.
+    Returns an array p with p[mask] usable for ``u < p`` decisions that match the kernel's bit
+    for bit (other entries are unspecified).
     """
+    x = np.asarray(k, dtype=np.float64)
     with np.errstate(all="ignore"):
-        p = -np.expm1(-k)
-    near = mask & (np.abs(u - p) <= _TIE_RTOL * np.abs(p))
+        series = x * (1.0 - x / 2.0 * (1.0 - x / 3.0 * (1.0 - x / 4.0 * (1.0 - x / 5.0 * (
+            1.0 - x / 6.0 * (1.0 - x / 7.0))))))
+        p = np.where(x < SERIES_MAX, series, -np.expm1(-x))
+    near = mask & (x >= SERIES_MAX) & (np.abs(u - p) <= _TIE_RTOL * np.abs(p))
     if near.any():
-        p[near] = [-math.expm1(-v) for v in k[near].tolist()]
+        p[near] = [-math.expm1(-v) for v in x[near].tolist()]
     return p
 
 
@@ -217,9 +224,13 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
         + (ox + np.arange(nx, dtype=np.int64))[None, None, :]
     u0 = np.zeros(P.shape)
     u1 = np.zeros(P.shape)
-    w0, w1, _, _ = uniform4_numpy(seed, rng.STREAM_REACTION, gidx[draw], step)
-    u0[draw] = w0
-    u1[draw] = w1
+    g = gidx[draw]
+    words = np.stack(uniform4_numpy(seed, rng.STREAM_REACTION, g >> 2, step))  # one block / 4 voxels
+    u0[draw] = words[g & 3, np.arange(g.size)]
+    gs = gidx[src]  # sources also use their group's second block: counter (index//4, step, 1, 0)
+    w = np.stack(philox4x64_numpy((gs >> 2).astype(np.uint64), _U64(step), _U64(1), _U64(0),
+                                  _U64(seed), _U64(rng.STREAM_REACTION)))
+    u1[src] = (w[gs & 3, np.arange(gs.size)] >> _S11).astype(np.float64) * _TWO_POW_MINUS_53
 
     # Layered oxide: count overfull voxels, anneal disorder.
     cnt[S.K_LAYERED_OVERFULL] += np.count_nonzero(lay & (a > full_lay))
@@ -232,7 +243,7 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
         p_lith = p_hyd * (rate_l / total)
     near = hyd_draw & (np.abs(u0 - p_lith) <= _TIE_RTOL * np.abs(p_lith))
     if near.any():  # the split threshold follows p: recompute it from the exact p
-        p_ex = np.array([-math.expm1(-v) for v in total[near].tolist()])
+        p_ex = np.array([neg_expm1.py_func(v) for v in total[near].tolist()])
         p_hyd[near] = p_ex
         p_lith[near] = p_ex * (rate_l[near] / total[near])
     hit = hyd_draw & (u0 < p_hyd)

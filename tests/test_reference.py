@@ -57,9 +57,12 @@ def test_uniform4_numpy_equals_rng_uniform4(block):
         assert tuple(x[pos] for x in u) == rng.uniform4(123, rng.STREAM_REACTION, idx[pos], 41)
 
 
-def test_expm1_thresholds_match_libm_at_ties():
-    k = np.random.default_rng(3).random(5000) * 3
-    exact = np.array([-math.expm1(-v) for v in k])
+def test_expm1_thresholds_match_the_kernel_at_ties():
+    from mcsim.processes.reactions import neg_expm1
+
+    gen = np.random.default_rng(3)
+    k = np.concatenate([gen.random(5000) * 3, gen.random(5000) * 0.01])  # both branches
+    exact = np.array([neg_expm1(v) for v in k])
     for u in (exact, np.nextafter(exact, 0), np.nextafter(exact, 1)):
         p = reference._neg_expm1_for_compare(k, u, np.ones(k.shape, bool))
         np.testing.assert_array_equal(u < p, u < exact)

@@ -2,7 +2,9 @@
 
 Release from the source, LiOH decomposition, lithiation against dehydration, rock-salt
 lithiation and disorder annealing act on a voxel's own fields only, so they are applied in one
-sweep over the lattice with one Philox block (four uniforms) per reactive voxel and step. Each
+sweep over the lattice; a Philox block (four uniforms) serves four consecutive global voxel
+indices, one word each (source voxels, which need two numbers, also use the group's second
+block). Each
 process module documents its rule and fills its slots of the coefficient vector
 (:mod:`mcsim.processes.slots`); a process switched off leaves its slots at their neutral value.
 Voxels are independent, so the sweep is parallel over z-planes and its result does not depend
@@ -27,6 +29,31 @@ def _round_stochastic(x, u):
     if u < x - n:
         n += 1
     return n
+
+
+#: Below this argument, 1 - exp(-x) is evaluated by its Taylor series (7 terms: the first
+#: term left out is below 2^-53 of the result), which is much cheaper than libm's expm1.
+SERIES_MAX = 2.0 ** -7
+
+
+@numba.njit(inline="always")
+def neg_expm1(x):
+    """1 - exp(-x) for x >= 0: the Taylor series below SERIES_MAX, libm's expm1 above."""
+    if x < SERIES_MAX:
+        return x * (1.0 - x / 2.0 * (1.0 - x / 3.0 * (1.0 - x / 4.0 * (1.0 - x / 5.0 * (
+            1.0 - x / 6.0 * (1.0 - x / 7.0))))))
+    return -math.expm1(-x)
+
+
+@numba.njit(inline="always")
+def _word(q0, q1, q2, q3, k):
+    if k == 0:
+        return q0
+    if k == 1:
+        return q1
+    if k == 2:
+        return q2
+    return q3
 
 
 @numba.njit(inline="always")
@@ -104,18 +131,26 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
     # The event probabilities of a hydroxide voxel without lithium and of one with at least
     # as much lithium as TM are the same for every such voxel: computed once (bit-identical
     # to computing them per voxel).
-    p_dry = -math.expm1(-kd)
-    p_wet = -math.expm1(-(kl + kd))
+    p_dry = neg_expm1(kd)
+    p_wet = neg_expm1(kl + kd)
     full_rs = full[ph.ROCKSALT]
     full_lay = full[ph.LAYERED]
     for z in numba.prange(1, nz + 1):
         zi = z - 1
         for y in range(1, ny + 1):
             row = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1
+            # One Philox block serves four consecutive global indices (one word each): the
+            # block of the current group is computed when a voxel of it first needs a draw.
+            cur = np.int64(-1)
+            cur1 = np.int64(-1)
+            q0 = q1 = q2 = q3 = 0.0
+            r0 = r1 = r2 = r3 = 0.0
             for x in range(1, nx + 1):
                 c = phase[z, y, x]
                 if c == ph.PORE:
                     continue
+                g = row + x
+                grp = g >> 2
                 if c == ph.LAYERED:
                     if amount[z, y, x] > full_lay:
                         cnt[zi, S.K_LAYERED_OVERFULL] += 1
@@ -131,13 +166,16 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                         rate_l = kl * min(1.0, lv / a)
                     total = rate_l + kd
                     if total > 0.0:
-                        u0, u1, u2, u3 = rng.uniform4(seed, rng.STREAM_REACTION, row + x, step)
+                        if grp != cur:
+                            q0, q1, q2, q3 = rng.uniform4(seed, rng.STREAM_REACTION, grp, step)
+                            cur = grp
+                        u0 = _word(q0, q1, q2, q3, g & 3)
                         if lv <= 0.0:
                             p = p_dry
                         elif lv >= a:
                             p = p_wet
                         else:
-                            p = -math.expm1(-total)
+                            p = neg_expm1(total)
                         if u0 < p:
                             if u0 < p * (rate_l / total):
                                 phase[z, y, x] = ph.LAYERED
@@ -158,8 +196,11 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                 if c == ph.ROCKSALT:
                     lv = li[z, y, x]
                     if lv > 0.0 and krs > 0.0:
-                        u0, u1, u2, u3 = rng.uniform4(seed, rng.STREAM_REACTION, row + x, step)
-                        if u0 < -math.expm1(-krs * min(1.0, lv / a)):
+                        if grp != cur:
+                            q0, q1, q2, q3 = rng.uniform4(seed, rng.STREAM_REACTION, grp, step)
+                            cur = grp
+                        u0 = _word(q0, q1, q2, q3, g & 3)
+                        if u0 < neg_expm1(krs * min(1.0, lv / a)):
                             phase[z, y, x] = ph.LAYERED
                             li[z, y, x] = lv - a
                             disorder[z, y, x] = d_new
@@ -171,8 +212,15 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                     if a < full_rs:
                         cnt[zi, S.K_ROCKSALT_PARTIAL] += 1
                     continue
-                # lithium sources
-                u0, u1, u2, u3 = rng.uniform4(seed, rng.STREAM_REACTION, row + x, step)
+                # lithium sources: the group's word, and the word of the group's second block
+                if grp != cur:
+                    q0, q1, q2, q3 = rng.uniform4(seed, rng.STREAM_REACTION, grp, step)
+                    cur = grp
+                u0 = _word(q0, q1, q2, q3, g & 3)
+                if grp != cur1:
+                    r0, r1, r2, r3 = rng.uniform_sub(seed, rng.STREAM_REACTION, grp, step, 1)
+                    cur1 = grp
+                u1 = _word(r0, r1, r2, r3, g & 3)
                 if c == ph.LIOH and u0 < p_dec:
                     c = ph.LI2O
                     phase[z, y, x] = c

@@ -24,10 +24,22 @@ def _class(mobility, phase_code, grain_id):
     return mobility[phase_code]
 
 
+@numba.njit(inline="always")
+def _face(m, g, pn, gn, mobility):
+    """Class of the face between a voxel (class m, grain g) and a neighbour (phase pn, grain gn)."""
+    mn = _class(mobility, pn, gn)
+    if mn == 0:
+        return 0
+    if (m == 2 and mn == 2) or gn != g:
+        return 2
+    return 1
+
+
 @numba.njit(parallel=True, cache=True)
 def face_codes_kernel(phase, grain, mobility, codes):
     """Classify the six faces of every voxel once per step (phases do not change while the
-    transport kernel sub-cycles): two bits per face, 0 closed, 1 slow, 2 fast.
+    transport kernel sub-cycles): two bits per face (-z, +z, -y, +y, -x, +x), 0 closed,
+    1 slow, 2 fast.
 
     A face is fast when both voxels are fast (lithium sources, layered oxide, pores inside the
     particle, whose surfaces carry lithium) or when it joins two different grains or a grain
@@ -45,18 +57,12 @@ def face_codes_kernel(phase, grain, mobility, codes):
                 m = _class(mobility, phase[z, y, x], g)
                 code = 0
                 if m != 0:
-                    for k in range(6):
-                        dz = -1 if k == 0 else (1 if k == 1 else 0)
-                        dy = -1 if k == 2 else (1 if k == 3 else 0)
-                        dx = -1 if k == 4 else (1 if k == 5 else 0)
-                        gn = grain[z + dz, y + dy, x + dx]
-                        mn = _class(mobility, phase[z + dz, y + dy, x + dx], gn)
-                        if mn == 0:
-                            continue
-                        if (m == 2 and mn == 2) or gn != g:
-                            code |= 2 << (2 * k)
-                        else:
-                            code |= 1 << (2 * k)
+                    code = (_face(m, g, phase[z - 1, y, x], grain[z - 1, y, x], mobility)
+                            | _face(m, g, phase[z + 1, y, x], grain[z + 1, y, x], mobility) << 2
+                            | _face(m, g, phase[z, y - 1, x], grain[z, y - 1, x], mobility) << 4
+                            | _face(m, g, phase[z, y + 1, x], grain[z, y + 1, x], mobility) << 6
+                            | _face(m, g, phase[z, y, x - 1], grain[z, y, x - 1], mobility) << 8
+                            | _face(m, g, phase[z, y, x + 1], grain[z, y, x + 1], mobility) << 10)
                     if code != 0:
                         n_open[z - 1] += 1
                 codes[z, y, x] = code
