@@ -146,8 +146,8 @@ def _neg_expm1_for_compare(k, u, mask):
     """
     x = np.asarray(k, dtype=np.float64)
     with np.errstate(all="ignore"):
-        series = x * (1.0 - x / 2.0 * (1.0 - x / 3.0 * (1.0 - x / 4.0 * (1.0 - x / 5.0 * (
-            1.0 - x / 6.0 * (1.0 - x / 7.0))))))
+        c2, c3, c4, c5, c6, c7 = 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040
+        series = x * (1.0 - x * (c2 - x * (c3 - x * (c4 - x * (c5 - x * (c6 - x * c7))))))
         p = np.where(x < SERIES_MAX, series, -np.expm1(-x))
     near = mask & (x >= SERIES_MAX) & (np.abs(u - p) <= _TIE_RTOL * np.abs(p))
     if near.any():
@@ -405,6 +405,7 @@ def _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, diffuse)
     spent = ((P == ph.LIOH) | (P == ph.LI2O) | (P == ph.LI2CO3)) \
         & (state.interior("amount") == 0) & (state.interior("li") < 0.5)
     P[spent] = ph.PORE
+    state.dirty_flags()[_INNER][spent] = 1  # as retire_kernel flags them
     state.exchange_halo()
     out = state.scratch_array()
     diffuse(state, out, w_fast, w_slow, mobility)
@@ -435,9 +436,14 @@ def step_numba(state, coef, full=None, seed=0, w_fast=0.1, w_slow=0.001, mobilit
 
     def reactions(st, cf, fl, sd):
         return reaction_kernel(st.phase, st.grain, st.amount, st.li, st.disorder, cf, fl, sd,
-                               st.step, *st.offset, *st.global_shape[1:])
+                               st.step, *st.offset, *st.global_shape[1:], st.dirty_flags())
 
     def diffuse(st, out, wf, ws, mob):
-        diffuse_numba(st.phase, st.grain, st.li, out, wf, ws, mob, st.face_codes())
+        from mcsim.processes import transport
+
+        if mob is not None and mob is not transport.MOBILITY:
+            diffuse_numba(st.phase, st.grain, st.li, out, wf, ws, mob, st.face_codes())
+        else:  # what the engine does: face classes refreshed around changed voxels only
+            transport.diffuse_kernel(transport.prepare_face_codes(st), st.li, out, wf, ws)
 
     return _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, diffuse)

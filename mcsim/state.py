@@ -1,7 +1,7 @@
 """The lattice state: voxel fields with a one-voxel halo, the subdomain they cover, and the clock.
 
-Fields (bytes per voxel in brackets, 12 in all, plus 10 of scratch for the transport kernel:
-two float32 buffers and uint16 face classes):
+Fields (bytes per voxel in brackets, 12 in all, plus 11 of scratch for the transport kernel:
+two float32 buffers, uint16 face classes and uint8 change flags):
 
 ``phase`` [1]
     uint8 phase code (:mod:`mcsim.phases`).
@@ -37,7 +37,7 @@ from mcsim import phases as ph
 QUANTA_PER_HYDROXIDE_VOXEL = 1000
 
 BYTES_PER_VOXEL = 12
-SCRATCH_BYTES_PER_VOXEL = 10
+SCRATCH_BYTES_PER_VOXEL = 11
 
 _FIELDS = (("phase", np.uint8), ("grain", np.int32), ("amount", np.uint16),
            ("li", np.float32), ("disorder", np.uint8))
@@ -77,6 +77,10 @@ class State:
     step: int = 0
     scratch: list = field(default_factory=list, repr=False)
     codes: np.ndarray | None = field(default=None, repr=False)
+    #: uint8 flags set by every kernel that changes a voxel's phase or grain; the transport
+    #: step recomputes face classes only around flagged voxels, then clears them.
+    dirty: np.ndarray | None = field(default=None, repr=False)
+    codes_ready: bool = False
     #: Counts kept up to date by the kernels (e.g. hydroxide voxels left), used to switch off
     #: the time-step limits of processes that have nothing left to act on.
     census: dict = field(default_factory=dict)
@@ -166,6 +170,13 @@ class State:
             self.codes = np.zeros(self.phase.shape, dtype=np.uint16)
         return self.codes
 
+    def dirty_flags(self) -> np.ndarray:
+        """The uint8 change flags (allocated once, zero on a fresh state)."""
+        if self.dirty is None or self.dirty.shape != self.phase.shape:
+            self.dirty = np.zeros(self.phase.shape, dtype=np.uint8)
+            self.codes_ready = False
+        return self.dirty
+
     def scratch_array(self, which: int = 0) -> np.ndarray:
         """Float32 buffer ``which`` (0 or 1) shaped like ``li``, allocated once, for kernels
         that double- or triple-buffer the lithium field."""
@@ -192,6 +203,6 @@ class State:
     def memory_bytes(self) -> int:
         """Bytes held by the fields and scratch of this subdomain."""
         total = sum(getattr(self, n).nbytes for n, _ in _FIELDS)
-        for extra in (*self.scratch, self.codes):
+        for extra in (*self.scratch, self.codes, self.dirty):
             total += extra.nbytes if extra is not None else 0
         return total

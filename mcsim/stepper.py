@@ -68,9 +68,10 @@ class Stepper:
         t0 = time.perf_counter()
         tallies, counts = reaction_kernel(state.phase, state.grain, state.amount, state.li,
                                           state.disorder, coef, self.full, self.seed, state.step,
-                                          *state.offset, *state.global_shape[1:])
+                                          *state.offset, *state.global_shape[1:],
+                                          state.dirty_flags())
         if counts[S.K_SPENT] > 0:
-            retire_kernel(state.phase, state.amount, state.li)
+            retire_kernel(state.phase, state.amount, state.li, state.dirty_flags())
         state.exchange_halo()
         self.seconds["reactions"] += time.perf_counter() - t0
         self.passes += 1

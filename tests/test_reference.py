@@ -142,7 +142,8 @@ def test_reaction_step_numpy_is_bit_identical_to_numba_kernel(micro, offset, sha
     for step in (0, 3):
         a, b = _copy(base), _copy(base)
         tal_nb, cnt_nb = reaction_kernel(a.phase, a.grain, a.amount, a.li, a.disorder, coef,
-                                         full, 99, step, *a.offset, *a.global_shape[1:])
+                                         full, 99, step, *a.offset, *a.global_shape[1:],
+                                         a.dirty_flags())
         tal_np, cnt_np = reference.reaction_step_numpy(b.phase, b.grain, b.amount, b.li,
                                                        b.disorder, coef, full, 99, step,
                                                        b.offset, b.global_shape)
@@ -169,7 +170,7 @@ def test_reaction_step_with_processes_off_changes_nothing_and_counts_spent_sourc
     full = full_amount_table()
     coef = neutral_coefficients()
     out_nb = reaction_kernel(a.phase, a.grain, a.amount, a.li, a.disorder, coef, full, 1, 0,
-                             0, 0, 0, *a.global_shape[1:])
+                             0, 0, 0, *a.global_shape[1:], a.dirty_flags())
     out_np = reference.reaction_step_numpy(b.phase, b.grain, b.amount, b.li, b.disorder, coef,
                                            full, 1, 0, (0, 0, 0), b.global_shape)
     _assert_fields_equal(a, b)

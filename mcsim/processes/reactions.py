@@ -34,14 +34,14 @@ def _round_stochastic(x, u):
 #: Below this argument, 1 - exp(-x) is evaluated by its Taylor series (7 terms: the first
 #: term left out is below 2^-53 of the result), which is much cheaper than libm's expm1.
 SERIES_MAX = 2.0 ** -7
+_C2, _C3, _C4, _C5, _C6, _C7 = 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040  # 1/k!
 
 
 @numba.njit(inline="always")
 def neg_expm1(x):
     """1 - exp(-x) for x >= 0: the Taylor series below SERIES_MAX, libm's expm1 above."""
     if x < SERIES_MAX:
-        return x * (1.0 - x / 2.0 * (1.0 - x / 3.0 * (1.0 - x / 4.0 * (1.0 - x / 5.0 * (
-            1.0 - x / 6.0 * (1.0 - x / 7.0))))))
+        return x * (1.0 - x * (_C2 - x * (_C3 - x * (_C4 - x * (_C5 - x * (_C6 - x * _C7))))))
     return -math.expm1(-x)
 
 
@@ -74,7 +74,7 @@ def _in_contact(phase, grain, z, y, x):
 
 
 @numba.njit(parallel=True, cache=True)
-def retire_kernel(phase, amount, li):
+def retire_kernel(phase, amount, li, dirty):
     """Turn used-up source voxels (no solid, no mobile lithium left) into pores; they keep
     their grain id (-1 for a contact voxel: a pore on the lithium's path into the particle)."""
     nz = phase.shape[0] - 2
@@ -87,11 +87,12 @@ def retire_kernel(phase, amount, li):
                 if (c == ph.LIOH or c == ph.LI2O or c == ph.LI2CO3) and amount[z, y, x] == 0 \
                         and li[z, y, x] < 0.5:
                     phase[z, y, x] = ph.PORE
+                    dirty[z, y, x] = 1
 
 
 @numba.njit(parallel=True, cache=True)
 def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, oz, oy, ox,
-                    gny, gnx):
+                    gny, gnx, dirty):
     """Advance every voxel's local reactions by one step.
 
     Parameters
@@ -105,6 +106,9 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
     seed, step : int
         Key and counter words of the random numbers; ``oz, oy, ox`` the subdomain's global
         offset and ``gny, gnx`` the global lattice's row lengths.
+    dirty : uint8 ndarray
+        Set to 1 where a voxel's transport class or grain changes (see
+        :func:`mcsim.processes.transport.refresh_face_codes`).
 
     Returns
     -------
@@ -179,6 +183,7 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                         if u0 < p:
                             if u0 < p * (rate_l / total):
                                 phase[z, y, x] = ph.LAYERED
+                                dirty[z, y, x] = 1
                                 li[z, y, x] = lv - a
                                 disorder[z, y, x] = d_new
                                 tal[zi, S.T_TM_LITHIATED] += a
@@ -202,6 +207,7 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                         u0 = _word(q0, q1, q2, q3, g & 3)
                         if u0 < neg_expm1(krs * min(1.0, lv / a)):
                             phase[z, y, x] = ph.LAYERED
+                            dirty[z, y, x] = 1
                             li[z, y, x] = lv - a
                             disorder[z, y, x] = d_new
                             tal[zi, S.T_TM_RS_LITHIATED] += a
@@ -237,8 +243,9 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                     a -= n
                     amount[z, y, x] = a
                     li[z, y, x] += n
-                    if contact_only:
+                    if contact_only and grain[z, y, x] != -1:
                         grain[z, y, x] = -1  # once used up, a pore on the path into the particle
+                        dirty[z, y, x] = 1
                     tal[zi, S.T_LI_RELEASED] += n
                     if c == ph.LIOH:
                         tal[zi, S.T_LI_WATER] += n

@@ -37,8 +37,8 @@ from mcsim.state import full_amount_table
 
 
 @numba.njit(inline="always")
-def _move(phase, grain, amount, li, disorder, sz, sy, sx, dz, dy, dx, u0, u1, p_rip, p_inf,
-          full_rs, full_lay):
+def _move(phase, grain, amount, li, disorder, dirty, sz, sy, sx, dz, dy, dx, u0, u1, p_rip,
+          p_inf, full_rs, full_lay):
     """Pair rules with voxel s = (sz, sy, sx) as the candidate donor and d as the receiver.
 
     Returns 1 if a rock-salt voxel was emptied into a nanopore, 0 otherwise, -1 if the pair
@@ -59,6 +59,7 @@ def _move(phase, grain, amount, li, disorder, sz, sy, sx, dz, dy, dx, u0, u1, p_
         amount[sz, sy, sx] = a_s - t
         if a_s - t == 0:
             phase[sz, sy, sx] = ph.PORE  # grain id kept: an intragranular pore
+            dirty[sz, sy, sx] = 1
             li[dz, dy, dx] += li[sz, sy, sx]
             li[sz, sy, sx] = 0.0
             return 1
@@ -68,6 +69,7 @@ def _move(phase, grain, amount, li, disorder, sz, sy, sx, dz, dy, dx, u0, u1, p_
             t = min(a_s - full_lay, full_lay)
             phase[dz, dy, dx] = ph.LAYERED
             grain[dz, dy, dx] = grain[sz, sy, sx]
+            dirty[dz, dy, dx] = 1
             disorder[dz, dy, dx] = disorder[sz, sy, sx]
             amount[dz, dy, dx] = t
             amount[sz, sy, sx] = a_s - t
@@ -84,6 +86,7 @@ def _move(phase, grain, amount, li, disorder, sz, sy, sx, dz, dy, dx, u0, u1, p_
             and u0 < p_inf and a_s >= 2):
         t = a_s // 2  # the pore keeps its grain id (-1 or its grain): it is inside the particle
         phase[dz, dy, dx] = ph.LIOH
+        dirty[dz, dy, dx] = 1
         amount[dz, dy, dx] = t
         amount[sz, sy, sx] = a_s - t
         return 0
@@ -104,7 +107,7 @@ def _candidate(ci, cj, ai, aj, p_inf, full_rs, full_lay):
 
 @numba.njit(parallel=True, cache=True)
 def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
-                       oz, oy, ox, gny, gnx):
+                       oz, oy, ox, gny, gnx, dirty):
     """Six conflict-free pair sweeps (axis z, y, x; parity 0, 1). Returns voxels emptied.
 
     Infiltration only fills pores inside the particle (grain id != 0, see
@@ -141,10 +144,11 @@ def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, s
                             continue
                         u0, u1, u2, u3 = rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, row + x,
                                                          step, sub)
-                        r = _move(phase, grain, amount, li, disorder, z, y, x, z + dz, y + dy,
+                        r = _move(phase, grain, amount, li, disorder, dirty, z, y, x, z + dz, y + dy,
                                   x + dx, u0, u1, p_rip, p_inf, full_rs, full_lay)
                         if r < 0:
-                            r = _move(phase, grain, amount, li, disorder, z + dz, y + dy, x + dx,
+                            r = _move(phase, grain, amount, li, disorder, dirty, z + dz, y + dy,
+                                      x + dx,
                                       z, y, x, u0, u1, p_rip, p_inf, full_rs, full_lay)
                         if r > 0:
                             emptied[z] += r
@@ -173,7 +177,7 @@ class PairRestructuring(Process):
             p_inf = event_probability(self.params["infiltration_rate_per_s"], dt_s)
         emptied = restructure_kernel(state.phase, state.grain, state.amount, state.li,
                                      state.disorder, p_rip, p_inf, _FULL, self.seed, state.step,
-                                     *state.offset, *state.global_shape[1:])
+                                     *state.offset, *state.global_shape[1:], state.dirty_flags())
         state.exchange_halo()
         return {"nanopore_voxels_opened": int(emptied)}
 

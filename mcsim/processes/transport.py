@@ -35,11 +35,25 @@ def _face(m, g, pn, gn, mobility):
     return 1
 
 
+@numba.njit(inline="always")
+def _code_at(phase, grain, mobility, z, y, x):
+    """The six face classes of voxel (z, y, x), two bits each (-z, +z, -y, +y, -x, +x)."""
+    g = grain[z, y, x]
+    m = _class(mobility, phase[z, y, x], g)
+    if m == 0:
+        return 0
+    return (_face(m, g, phase[z - 1, y, x], grain[z - 1, y, x], mobility)
+            | _face(m, g, phase[z + 1, y, x], grain[z + 1, y, x], mobility) << 2
+            | _face(m, g, phase[z, y - 1, x], grain[z, y - 1, x], mobility) << 4
+            | _face(m, g, phase[z, y + 1, x], grain[z, y + 1, x], mobility) << 6
+            | _face(m, g, phase[z, y, x - 1], grain[z, y, x - 1], mobility) << 8
+            | _face(m, g, phase[z, y, x + 1], grain[z, y, x + 1], mobility) << 10)
+
+
 @numba.njit(parallel=True, cache=True)
 def face_codes_kernel(phase, grain, mobility, codes):
-    """Classify the six faces of every voxel once per step (phases do not change while the
-    transport kernel sub-cycles): two bits per face (-z, +z, -y, +y, -x, +x), 0 closed,
-    1 slow, 2 fast.
+    """Classify the six faces of every voxel (phases do not change while the transport kernel
+    sub-cycles): two bits per face (-z, +z, -y, +y, -x, +x), 0 closed, 1 slow, 2 fast.
 
     A face is fast when both voxels are fast (lithium sources, layered oxide, pores inside the
     particle, whose surfaces carry lithium) or when it joins two different grains or a grain
@@ -53,20 +67,45 @@ def face_codes_kernel(phase, grain, mobility, codes):
     for z in numba.prange(1, nz + 1):
         for y in range(1, ny + 1):
             for x in range(1, nx + 1):
-                g = grain[z, y, x]
-                m = _class(mobility, phase[z, y, x], g)
-                code = 0
-                if m != 0:
-                    code = (_face(m, g, phase[z - 1, y, x], grain[z - 1, y, x], mobility)
-                            | _face(m, g, phase[z + 1, y, x], grain[z + 1, y, x], mobility) << 2
-                            | _face(m, g, phase[z, y - 1, x], grain[z, y - 1, x], mobility) << 4
-                            | _face(m, g, phase[z, y + 1, x], grain[z, y + 1, x], mobility) << 6
-                            | _face(m, g, phase[z, y, x - 1], grain[z, y, x - 1], mobility) << 8
-                            | _face(m, g, phase[z, y, x + 1], grain[z, y, x + 1], mobility) << 10)
-                    if code != 0:
-                        n_open[z - 1] += 1
+                code = _code_at(phase, grain, mobility, z, y, x)
+                if code != 0:
+                    n_open[z - 1] += 1
                 codes[z, y, x] = code
     return n_open.sum()
+
+
+@numba.njit(parallel=True, cache=True)
+def refresh_face_codes_kernel(phase, grain, mobility, codes, dirty):
+    """Recompute the face classes of the voxels that changed (``dirty``) and of their six
+    neighbours only; no other voxel's classes can have changed. Returns how many voxels were
+    flagged (the caller clears the flags when there were any)."""
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    flagged = np.zeros(nz, dtype=np.int64)
+    for z in numba.prange(1, nz + 1):
+        for y in range(1, ny + 1):
+            for x in range(1, nx + 1):
+                d = dirty[z, y, x]
+                flagged[z - 1] += d
+                if (d | dirty[z - 1, y, x] | dirty[z + 1, y, x] | dirty[z, y - 1, x]
+                        | dirty[z, y + 1, x] | dirty[z, y, x - 1] | dirty[z, y, x + 1]):
+                    codes[z, y, x] = _code_at(phase, grain, mobility, z, y, x)
+    return flagged.sum()
+
+
+def prepare_face_codes(state) -> np.ndarray:
+    """The state's face classes, brought up to date: computed in full the first time, then
+    refreshed around the voxels that the kernels flagged as changed since the last call."""
+    codes = state.face_codes()
+    dirty = state.dirty_flags()
+    if not state.codes_ready:
+        face_codes_kernel(state.phase, state.grain, MOBILITY, codes)
+        state.codes_ready = True
+        dirty[...] = 0
+    elif refresh_face_codes_kernel(state.phase, state.grain, MOBILITY, codes, dirty) > 0:
+        dirty[...] = 0
+    return codes
 
 
 @numba.njit(parallel=True, cache=True)
@@ -162,8 +201,7 @@ class ExplicitDiffusion(Process):
         d_fast, d_slow = self.diffusivities(temperature_c)
         n_sub = max(1, math.ceil(dt_s / self.substep_s(state, temperature_c)))
         sub = dt_s / n_sub
-        codes = state.face_codes()
-        face_codes_kernel(state.phase, state.grain, MOBILITY, codes)
+        codes = prepare_face_codes(state)
         for _ in range(n_sub):
             out = state.scratch_array()
             diffuse_kernel(codes, state.li, out, d_fast * sub / h2, d_slow * sub / h2)
@@ -194,8 +232,7 @@ class SuperTimeStepping(ExplicitDiffusion):
         d_fast, d_slow = self.diffusivities(temperature_c)
         n_super, n_stage = rkl1_stages(dt_s, self.substep_s(state, temperature_c))
         tau = dt_s / n_super
-        codes = state.face_codes()
-        face_codes_kernel(state.phase, state.grain, MOBILITY, codes)
+        codes = prepare_face_codes(state)
         norm = 2.0 / (n_stage * n_stage + n_stage)
         for _ in range(n_super):
             y0 = state.li
