@@ -396,16 +396,29 @@ def diffuse_numba(phase, grain, li, out, w_fast, w_slow, mobility=None, codes=No
 # One full step
 # ---------------------------------------------------------------------------------------------
 
-def _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, diffuse):
-    from mcsim.state import full_amount_table
-
-    full = full_amount_table() if full is None else full
-    tallies, counts = reactions(state, coef, full, seed)
-    P = state.interior("phase")  # used-up sources retire to pore after the sweep
+def _retire_numpy(state, counts):
+    """Used-up sources retire to pore after the sweep (NumPy)."""
+    P = state.interior("phase")
     spent = ((P == ph.LIOH) | (P == ph.LI2O) | (P == ph.LI2CO3)) \
         & (state.interior("amount") == 0) & (state.interior("li") < 0.5)
     P[spent] = ph.PORE
     state.dirty_flags()[_INNER][spent] = 1  # as retire_kernel flags them
+
+
+def _retire_numba(state, counts):
+    """The engine's retirement: the Numba kernel, run only when the sweep counted spent sources."""
+    from mcsim.processes.reactions import retire_kernel
+
+    if counts[S.K_SPENT] > 0:
+        retire_kernel(state.phase, state.amount, state.li, state.dirty_flags())
+
+
+def _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, retire, diffuse):
+    from mcsim.state import full_amount_table
+
+    full = full_amount_table() if full is None else full
+    tallies, counts = reactions(state, coef, full, seed)
+    retire(state, counts)
     state.exchange_halo()
     out = state.scratch_array()
     diffuse(state, out, w_fast, w_slow, mobility)
@@ -427,7 +440,8 @@ def step_numpy(state, coef, full=None, seed=0, w_fast=0.1, w_slow=0.001, mobilit
     def diffuse(st, out, wf, ws, mob):
         diffuse_numpy(st.phase, st.grain, st.li, out, wf, ws, mob)
 
-    return _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, diffuse)
+    return _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, _retire_numpy,
+                 diffuse)
 
 
 def step_numba(state, coef, full=None, seed=0, w_fast=0.1, w_slow=0.001, mobility=None):
@@ -446,4 +460,5 @@ def step_numba(state, coef, full=None, seed=0, w_fast=0.1, w_slow=0.001, mobilit
         else:  # what the engine does: face classes refreshed around changed voxels only
             transport.diffuse_kernel(transport.prepare_face_codes(st), st.li, out, wf, ws)
 
-    return _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, diffuse)
+    return _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, _retire_numba,
+                 diffuse)

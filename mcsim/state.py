@@ -81,6 +81,8 @@ class State:
     #: step recomputes face classes only around flagged voxels, then clears them.
     dirty: np.ndarray | None = field(default=None, repr=False)
     codes_ready: bool = False
+    #: True while the state is the whole lattice (no neighbours to exchange halos with).
+    lone: bool = True
     #: Counts kept up to date by the kernels (e.g. hydroxide voxels left), used to switch off
     #: the time-step limits of processes that have nothing left to act on.
     census: dict = field(default_factory=dict)
@@ -153,7 +155,8 @@ class State:
 
     def fill_halo(self) -> None:
         """Boundary condition of a lone domain: the halo is inert pore with no lithium."""
-        self.exchange_halo()
+        for arr in (self.phase, self.grain, self.amount, self.li, self.disorder):
+            self._zero_halo(arr)
 
     def exchange_halo(self, names=("phase", "grain", "amount", "li", "disorder")) -> None:
         """Refresh the halo of the named fields after a kernel wrote them.
@@ -192,7 +195,18 @@ class State:
         self.li = new
 
     def exchange_field(self, arr: np.ndarray) -> None:
-        """Refresh the halo of one field-shaped array (inert on a lone domain)."""
+        """Refresh the halo of one field-shaped array.
+
+        On a lone domain the halo is the inert boundary written by :meth:`fill_halo`, and no
+        kernel writes outside the interior, so there is nothing to refresh; a decomposed
+        lattice exchanges the neighbours' edge voxels here.
+        """
+        if self.lone:
+            return
+        self._zero_halo(arr)
+
+    @staticmethod
+    def _zero_halo(arr: np.ndarray) -> None:
         arr[0] = 0
         arr[-1] = 0
         arr[:, 0] = 0
