@@ -153,6 +153,9 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"mcsim: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except BrokenPipeError:  # output piped into head & co.: stop quietly
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
