@@ -1,14 +1,22 @@
-"""Command line: ``mcsim run | config show|check|params | info | plot | validate | bench``."""
+"""Command line: ``mcsim run | config show|check|params | info | plot | validate | bench |
+sweep | compare``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
 from mcsim.errors import ConfigError
 
 EXIT_CONFIG = 2
+#: ``mcsim run`` wrote a checkpoint and stopped before the end (wall-time limit or SIGTERM /
+#: SIGUSR1); continue with ``mcsim run --restart CKPT`` (= mcsim.checkpoint.EXIT_CHECKPOINTED).
+EXIT_CHECKPOINTED = 75
+#: When this process started, as the wall-time limit counts it (``--walltime``).
+_T_START = time.monotonic()
 
 
 def _add_config_args(p: argparse.ArgumentParser, required: bool) -> None:
@@ -37,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, default=None,
                      help="Numba threads (overrides numerics.threads)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
+    run.add_argument("--restart", metavar="CKPT", default=None,
+                     help="continue the run whose checkpoint directory is CKPT (its stored "
+                          "configuration; no CONFIG or --set); output: the original -o unless "
+                          "given")
+    run.add_argument("--walltime", metavar="HH:MM:SS|SECONDS", default=None,
+                     help="the job's time limit (also $MCSIM_WALLTIME): write a checkpoint and "
+                          f"exit with status {EXIT_CHECKPOINTED} before it runs out")
 
     cfg = sub.add_parser("config", help="show or check a configuration")
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
@@ -63,6 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="thread counts to measure (default: 1 and all cores)")
     bench.add_argument("--repeat", type=int, default=5, help="timed repetitions per kernel")
     bench.add_argument("--json", metavar="FILE", default=None, help="also write the figures as JSON")
+    bench.add_argument("--mpi", action="store_true",
+                       help="instead: strong scaling of the reaction-diffusion step over MPI "
+                            "ranks (1 thread per rank), with the halo-exchange share")
+    bench.add_argument("--ranks", type=int, nargs="+", default=[1, 2],
+                       help="rank counts for --mpi (default 1 2)")
+
+    from mcsim import compare as _compare
+
+    _compare.add_arguments(sub.add_parser(
+        "compare", help="run R-NCM and TS-NCM on the same particle (or read two results) and "
+                        "compare phases, porosity, nanopores, voids and grains"))
+
+    from mcsim import sweep as _sweep
+
+    _sweep.add_arguments(sub.add_parser(
+        "sweep", help="run a parameter sweep (in order, or over MPI ranks under mpirun)"))
     return parser
 
 
@@ -75,14 +106,58 @@ def _load(args):
     return config.load(args.config, sets)
 
 
+def _mpi_world():
+    """``MPI.COMM_WORLD`` (one rank when not started by mpiexec), or None without mpi4py."""
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    return MPI.COMM_WORLD
+
+
 def _cmd_run(args) -> int:
-    cfg = _load(args)  # every check happens here, before any work or file
-    out = args.output
-    if out is None:
-        out = (Path(args.config).with_suffix(".h5").name if args.config else "mcsim-default.h5")
+    # Under mpiexec every rank runs this; rank 0 alone prints, logs and writes the result.
+    comm = _mpi_world()
+    rank = comm.Get_rank() if comm is not None else 0
+    from mcsim import checkpoint as ck
+
+    try:
+        if args.restart is not None and (args.config is not None or args.sets):
+            raise ConfigError("--restart", args.restart, "takes no CONFIG or --set: a restart "
+                              "continues with the configuration stored in the checkpoint")
+        cfg = None if args.restart is not None else _load(args)  # checked before any work
+        walltime = args.walltime or os.environ.get(ck.WALLTIME_ENV) or None
+        walltime_s = None if walltime is None else ck.parse_walltime(
+            walltime, "--walltime" if args.walltime else ck.WALLTIME_ENV)
+        out = args.output
+        if out is None and cfg is not None:
+            out = (Path(args.config).with_suffix(".h5").name if args.config
+                   else "mcsim-default.h5")
+        if cfg is not None:  # a bad checkpoint_path is reported before the particle is made
+            ck.Checkpointer.from_config(cfg, out)
+    except ConfigError:
+        if rank != 0:
+            return EXIT_CONFIG
+        raise
     from mcsim.engine import Simulation
 
-    Simulation(cfg).run(out, progress=not args.no_progress)
+    stop = ck.install_stop_signals()  # SIGTERM / SIGUSR1: checkpoint at the next step, exit
+    try:
+        if args.restart is not None:
+            sim = Simulation.from_checkpoint(args.restart, comm=comm, threads=args.threads)
+            out = out if out is not None else sim.resume.out_path
+        else:
+            sim = Simulation(cfg, comm=comm)
+        checkpointer = ck.Checkpointer.from_config(sim.cfg, out, resume=sim.resume,
+                                                   walltime_s=walltime_s, t_start=_T_START,
+                                                   stop=stop, log=sim.log)
+        sim.run(out, progress=not args.no_progress, checkpointer=checkpointer)
+    except ck.CheckpointError as exc:
+        if rank == 0:
+            print(f"mcsim: checkpoint error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ck.CheckpointExit:
+        return EXIT_CHECKPOINTED
     return 0
 
 
@@ -121,6 +196,12 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_bench(args) -> int:
+    if args.mpi:
+        from mcsim.bench_mpi import run_bench_mpi
+
+        run_bench_mpi(size=args.size, ranks=args.ranks, repeat=args.repeat,
+                      json_path=args.json)
+        return 0
     from mcsim.bench import run_bench
 
     run_bench(size=args.size, threads=args.threads, repeat=args.repeat, json_path=args.json)
@@ -131,6 +212,18 @@ def _cmd_plot(args) -> int:
     from mcsim.plot import run
 
     return run(args)
+
+
+def _cmd_sweep(args) -> int:
+    from mcsim.sweep import main as sweep_main
+
+    return sweep_main(args)
+
+
+def _cmd_compare(args) -> int:
+    from mcsim.compare import main as compare_main
+
+    return compare_main(args)
 
 
 def _cmd_validate(args) -> int:
@@ -147,7 +240,8 @@ def main(argv=None) -> int:
         return validate_main(argv[1:])
     args = build_parser().parse_args(argv)
     handler = {"run": _cmd_run, "config": _cmd_config, "info": _cmd_info, "plot": _cmd_plot,
-               "validate": _cmd_validate, "bench": _cmd_bench}[args.command]
+               "validate": _cmd_validate, "bench": _cmd_bench,
+               "sweep": _cmd_sweep, "compare": _cmd_compare}[args.command]
     try:
         return handler(args)
     except ConfigError as exc:

@@ -103,6 +103,15 @@ SCHEMA: dict = {
                                      lo=1e-6, hi=1e7),
         "log_interval_s": Key("float", 30.0, "wall time between progress log lines in batch jobs",
                               lo=0.1, hi=1e5),
+        # checkpoint/restart (mcsim.checkpoint); they change when checkpoints are written,
+        # never the results
+        "checkpoint_interval_wall_s": Key("float", 0.0, "wall time between checkpoints (0: off)",
+                                          lo=0.0, hi=1e7),
+        "checkpoint_interval_sim_min": Key("float", 0.0,
+                                           "simulated time between checkpoints (0: off)",
+                                           lo=0.0, hi=1e7),
+        "checkpoint_path": Key("str", "", "checkpoint directory ('': the result path with the "
+                               "suffix .ckpt)"),
     },
     "numerics": {
         "dt_max_s": Key("float", 60.0, "largest time step", lo=1e-9, hi=1e5),
@@ -226,6 +235,11 @@ def validate(cfg: dict) -> dict:
                                  and all(isinstance(s, dict) for s in sched["steps"])):
         raise ConfigError("schedule.steps", sched["steps"], "must be a list of tables")
     build_schedule(out)
+    # particle: the generator's own cross-checks (grain sizes against the voxel, ...) now,
+    # before any work, rather than when the run starts
+    from mcsim.engine import generator_kwargs
+    from mcsim.generator.agglomerate import check_arguments
+    check_arguments(**generator_kwargs(out))
     # model
     _params.resolve(out["model"]["parameter_set"], out["model"].get("overrides"))
     from mcsim.processes import check_process_choices

@@ -1,4 +1,12 @@
-"""Observers: diagnostics computed from the state on a cadence (never from kernel internals)."""
+"""Observers: diagnostics computed from the state on a cadence (never from kernel internals).
+
+Every diagnostic is a global quantity, bit-identical for any number of threads and any
+decomposition of the lattice over MPI ranks (:mod:`mcsim.parallel`): counts and amounts are
+int64 sums reduced exactly over ranks; the mobile-lithium float32 field is summed in fixed
+point (each voxel's value times 2^32, truncated toward zero, accumulated as two int64 words:
+an exact integer whatever the order); radial shells and the projected image are int64 sums
+on the global grid.
+"""
 
 from __future__ import annotations
 
@@ -8,44 +16,59 @@ import numba
 import numpy as np
 
 from mcsim import phases as ph
+from mcsim.parallel import FIXED_POINT_BITS, allreduce_image, allreduce_int, fixed_point_total
+
+
+_FIXED_SCALE = float(2 ** FIXED_POINT_BITS)
+_LOW32 = np.int64(0xFFFFFFFF)
+_SHIFT32 = np.int64(32)
 
 
 @numba.njit(parallel=True, cache=True)
 def census_kernel(phase, amount, li, n_phases):
-    """Per-phase voxel counts and summed amount (quanta), and mobile lithium summed per z-plane.
+    """Per-phase voxel counts and summed amount (quanta), and mobile lithium in fixed point.
 
-    The float sum over planes is left to the caller and done serially, so its rounding does
-    not depend on the number of threads.
+    Returns ``counts``, ``amounts`` (int64 per phase) and ``mobile`` (int64, shape (nz, 2)):
+    per z-plane the sums of ``v >> 32`` and ``v & (2^32 - 1)`` of ``v = trunc(li 2^32)``
+    (:func:`mcsim.parallel.fixed_point_total` turns them into one exact, correctly rounded
+    float), so the result depends on neither the threads nor the decomposition.
     """
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
     counts = np.zeros((nz, n_phases), dtype=np.int64)
     amounts = np.zeros((nz, n_phases), dtype=np.int64)
-    mobile = np.zeros(nz, dtype=np.float64)
+    mobile = np.zeros((nz, 2), dtype=np.int64)
     for z in numba.prange(1, nz + 1):
         for y in range(1, ny + 1):
             for x in range(1, nx + 1):
                 c = phase[z, y, x]
                 counts[z - 1, c] += 1
                 amounts[z - 1, c] += amount[z, y, x]
-                mobile[z - 1] += li[z, y, x]
+                v = np.int64(np.float64(li[z, y, x]) * _FIXED_SCALE)
+                mobile[z - 1, 0] += v >> _SHIFT32
+                mobile[z - 1, 1] += v & _LOW32
     return counts.sum(axis=0), amounts.sum(axis=0), mobile
 
 
 class Census:
-    """Global phase census of a state: what every timeseries row is built from."""
+    """Global phase census of a state: what every timeseries row is built from.
 
-    def __init__(self, reduce=None):
-        # ``reduce`` sums arrays over subdomains (identity on a lone domain)
-        self.reduce = reduce or (lambda a: a)
+    Parameters
+    ----------
+    comm : mpi4py communicator, optional
+        The ranks sharing the lattice (``state.comm``); None on a lone domain.
+    """
+
+    def __init__(self, comm=None):
+        self.comm = comm
 
     def __call__(self, state) -> dict:
         counts, amounts, planes = census_kernel(state.phase, state.amount, state.li, ph.N_PHASES)
-        mobile = math.fsum(planes)
-        counts = self.reduce(counts.astype(np.float64))
-        amounts = self.reduce(amounts.astype(np.float64))
-        mobile = float(self.reduce(np.array([mobile]))[0])
+        mobile = fixed_point_total(planes[:, 0], planes[:, 1], self.comm)
+        both = allreduce_int(self.comm, np.concatenate([counts, amounts]))
+        counts = both[:ph.N_PHASES].astype(np.float64)
+        amounts = both[ph.N_PHASES:].astype(np.float64)
         n_total = counts.sum()
         tm = np.array([amounts[c] for c in ph.TM_PHASES])
         source_li = sum(amounts[c] for c in ph.SOURCE_PHASES)
@@ -109,10 +132,10 @@ def radial_kernel(phase, amount, disorder, oz, oy, ox, cz, cy, cx, radius, nbins
 class Profiles:
     """Radial profiles, core-shell descriptors and the projected mass-thickness image."""
 
-    def __init__(self, full, reduce=None, nbins=N_RADIAL_BINS):
+    def __init__(self, full, comm=None, nbins=N_RADIAL_BINS):
         self.full = np.asarray(full, dtype=np.float64)
         self.nbins = nbins
-        self.reduce = reduce or (lambda a: a)
+        self.comm = comm
         self.edges = np.linspace(0.0, 1.0, nbins + 1)
         self.mid = 0.5 * (self.edges[1:] + self.edges[:-1])
 
@@ -120,7 +143,7 @@ class Profiles:
         shells, image = radial_kernel(state.phase, state.amount, state.disorder, *state.offset,
                                       *state.center_vox, state.radius_vox, self.nbins,
                                       SLAB_HALF_WIDTH * state.radius_vox)
-        shells = self.reduce(shells).astype(np.float64)
+        shells = allreduce_int(self.comm, shells).astype(np.float64)
         voxels = np.maximum(shells[:, 0], 1.0)
         amounts = shells[:, 2:]
         tm = amounts[:, [ph.HYDROXIDE, ph.ROCKSALT, ph.LAYERED]]
@@ -146,7 +169,8 @@ class Profiles:
                     break
         n_lay = amounts[:, ph.LAYERED].sum()
         disorder_mean = shells[:, 1].sum() / max(n_lay / self.full[ph.LAYERED], 1.0) / 1000.0
-        img = self._mass_image(self.reduce(image), state)
+        img = self._mass_image(allreduce_image(self.comm, image, state.offset[1:],
+                                               state.global_shape[1:]), state)
         return {
             "radial_hydroxide": frac[:, 0], "radial_rocksalt": frac[:, 1],
             "radial_layered": layered, "radial_density": density,

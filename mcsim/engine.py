@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 import os
@@ -119,27 +120,87 @@ class Simulation:
     ----------
     cfg
         A validated configuration (:func:`mcsim.config.load`).
+    log
+        Called with each log line (rank 0 only on a decomposed lattice).
+    comm
+        An mpi4py communicator to split the lattice over (:mod:`mcsim.parallel`): every rank
+        generates the whole particle and keeps its block; diagnostics are reduced globally and
+        only rank 0 logs and writes the result file. None: one process, no MPI.
+    restart
+        A :class:`mcsim.checkpoint.Checkpoint` to continue from instead of generating the
+        particle; use :meth:`from_checkpoint`.
     """
 
-    def __init__(self, cfg: dict, *, log=print):
+    def __init__(self, cfg: dict, *, log=print, comm=None, restart=None):
         self.cfg = cfg
         self.log = log
+        self.decomposition = None
+        self.resume = None  # the Checkpoint a restarted run continues from (mcsim.checkpoint)
+        if comm is not None and comm.Get_rank() != 0:
+            self.log = log = _silent
         self.timer = Timer()
         self.threads = set_threads(cfg["numerics"]["threads"])
+        if comm is not None and cfg["numerics"]["threads"] == 0 and comm.Get_size() > 1:
+            # "all cores" under MPI: the cores of a node shared among its ranks, so ranks
+            # do not oversubscribe them (results do not depend on the thread count)
+            from mpi4py import MPI
+
+            node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+            self.threads = set_threads(max(1, numba.config.NUMBA_NUM_THREADS // node.Get_size()))
+            node.Free()
         self.schedule = _config.build_schedule(cfg)
         self.params = _params.resolve(cfg["model"]["parameter_set"], cfg["model"].get("overrides"))
         t0 = time.perf_counter()
-        self.micro = generate_agglomerate(**generator_kwargs(cfg))
-        self.timer.add("setup: generator", time.perf_counter() - t0)
-        self.state = State.from_microstructure(self.micro)
+        if restart is None:
+            self.micro = generate_agglomerate(**generator_kwargs(cfg))
+            self.timer.add("setup: generator", time.perf_counter() - t0)
+        if restart is not None:  # checkpoint/restart: each rank reads its block, no generator
+            self.micro = None
+            self.state, self.decomposition = restart.local_state(comm)
+            self.timer.add("setup: restart", time.perf_counter() - t0)
+        elif comm is None:
+            self.state = State.from_microstructure(self.micro)
+        else:
+            from mcsim.parallel import Decomposition
+
+            self.decomposition = Decomposition(comm, self.micro.phase.shape)
+            self.state = self.decomposition.local_state(self.micro)
+            if self.decomposition.size > 1:  # keep the report, drop the whole-lattice arrays
+                self.micro = dataclasses.replace(self.micro, phase=None, grain=None)
         self.stepper = Stepper(cfg["model"].get("processes", {}), self.params, cfg["numerics"],
                                cfg["seed"])
-        self.census = Census()
-        self.profiles = Profiles(full_amount_table())
+        self.census = Census(comm=self.state.comm)
+        self.profiles = Profiles(full_amount_table(), comm=self.state.comm)
         first = self.census(self.state)
         source = ph.LIOH if cfg["lithium"]["source"] == "LiOH" else ph.LI2CO3
         self.thermo = Thermo(self.params, first["tm_quanta"], first["li_source"], source)
         self.tallies = defaultdict(int)
+        if restart is not None:
+            restart.restore(self)  # tallies, Thermo history, process state, timings; sets resume
+
+    @classmethod
+    def from_checkpoint(cls, path, *, log=print, comm=None, threads: int | None = None):
+        """Continue a run from its checkpoint (:mod:`mcsim.checkpoint`).
+
+        Parameters
+        ----------
+        path
+            The checkpoint directory (or one generation directory in it).
+        log, comm
+            As for the constructor; any number of ranks may read a checkpoint.
+        threads
+            Numba threads (overrides the stored ``numerics.threads``; results do not depend
+            on it).
+
+        Raises
+        ------
+        mcsim.checkpoint.CheckpointError
+            If the checkpoint is missing, incomplete or corrupt (before any work).
+        """
+        from mcsim.checkpoint import open_checkpoint
+
+        ckpt = open_checkpoint(path)
+        return cls(ckpt.config(threads), log=log, comm=comm, restart=ckpt)
 
     # -- time stepping -------------------------------------------------------------------
     def snapshot_times(self) -> list[tuple[float, str]]:
@@ -204,6 +265,12 @@ class Simulation:
         t0 = time.perf_counter()
         st = self.state
         fields = {name: st.interior(name) for name in ("phase", "grain", "amount", "li", "disorder")}
+        if self.decomposition is not None and self.decomposition.size > 1 \
+                and not _writes_blocks(writer):
+            # a serial writer on rank 0 (a restarted run): the blocks are gathered to rank 0
+            from mcsim.parallel import gather_field
+
+            fields = {k: gather_field(self.decomposition, v) for k, v in fields.items()}
         index = writer.write_snapshot(st.time_s, float(self.schedule.temperature_c(st.time_s)),
                                       fields, attrs={"label": label, "step": st.step})
         image = self.profiles(st)["_image"]
@@ -211,54 +278,129 @@ class Simulation:
                            attrs={"time_s": st.time_s, "label": label,
                                   "temperature_c": float(self.schedule.temperature_c(st.time_s))})
         self.timer.add("i/o", time.perf_counter() - t0)
+        self.pore_snapshot(writer, index, label, fields)
+
+    def pore_snapshot(self, writer, index: int, label: str, fields: dict) -> dict | None:
+        """Pore statistics of snapshot ``index``: ``/pores/NNNN`` and the ``/pore_series`` table.
+
+        :func:`mcsim.pores.pore_statistics` of the whole particle goes to ``/pores/NNNN``
+        (attributes ``time_s``, ``temperature_c``, ``label``); ``/pore_series`` is then
+        rewritten from the scalars of every ``/pores/NNNN`` in the file, one row per snapshot,
+        so a run continued from a checkpoint (whose copy of the result holds the earlier
+        groups) writes the same table as an uninterrupted one. On a decomposed lattice the
+        ``phase`` and ``grain`` blocks are gathered to rank 0 (one global uint8 and int32
+        array there) and only rank 0 computes: a known limit on memory and time for very
+        large lattices. Returns the statistics on rank 0, None elsewhere.
+        """
+        from mcsim import pores
+
+        t0 = time.perf_counter()
+        st = self.state
+        phase, grain = fields["phase"], fields["grain"]
+        dec = self.decomposition
+        if dec is not None and dec.size > 1 and _writes_blocks(writer):
+            from mcsim.parallel import gather_field  # collective: every rank sends its block
+
+            phase, grain = gather_field(dec, phase), gather_field(dec, grain)
+        if phase is None or grain is None:  # ranks other than 0
+            self.timer.add("diagnostics: pores", time.perf_counter() - t0)
+            return None
+        stats = pores.pore_statistics(phase, grain, st.center_vox, st.radius_vox, st.voxel_nm)
+        self.timer.add("diagnostics: pores", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        temp = float(self.schedule.temperature_c(st.time_s))
+        group = writer.write_group(f"pores/{index:04d}", stats,
+                                   attrs={"time_s": st.time_s, "temperature_c": temp,
+                                          "label": label, "step": st.step})
+        if group is not None:
+            _write_pore_series(writer, group.parent)
+        self.timer.add("i/o", time.perf_counter() - t0)
+        return stats
 
     def provenance(self) -> dict:
         return {
             "mcsim_version": mcsim.__version__, "git_commit": git_commit(),
-            "host": platform.node(), "mpi_ranks": 1, "threads": self.threads,
+            "host": platform.node(), "threads": self.threads,
+            "mpi_ranks": self.decomposition.size if self.decomposition else 1,
+            "mpi_dims": list(self.decomposition.dims) if self.decomposition else [1, 1, 1],
             "python": platform.python_version(), "numpy": np.__version__,
             "numba": numba.__version__, "start_time": _utc_now(),
             "command": " ".join(sys.argv), "pid": os.getpid(),
         }
 
     # -- the run -------------------------------------------------------------------------
-    def run(self, out_path: str | os.PathLike, progress: bool = True) -> dict:
-        """Run the whole schedule, writing ``out_path``; return a summary dict."""
+    def run(self, out_path: str | os.PathLike, progress: bool = True, *,
+            checkpointer=None) -> dict:
+        """Run the whole schedule (or its rest, after :meth:`from_checkpoint`), writing
+        ``out_path``; return a summary dict.
+
+        ``checkpointer`` (:class:`mcsim.checkpoint.Checkpointer`) decides at every step
+        boundary whether to write a checkpoint or to stop (raising
+        :class:`mcsim.checkpoint.CheckpointExit`); by default the ``output.checkpoint_*``
+        keys decide.
+        """
+        from mcsim.checkpoint import Checkpointer
         from mcsim.io.hdf5 import ResultWriter
 
         st = self.state
         cfg = self.cfg
-        wall0 = time.perf_counter()
-        n = st.n_voxels
+        wall0 = time.perf_counter() - (self.resume.wall_time_s if self.resume else 0.0)
+        if checkpointer is None:
+            checkpointer = Checkpointer.from_config(cfg, out_path, resume=self.resume,
+                                                    log=self.log)
+        checkpointer.run_start = wall0
+        n = st.n_global_voxels
+        dec = self.decomposition
+        ranks = (f", {dec.size} MPI ranks on a {'x'.join(map(str, dec.dims))} grid, block "
+                 f"{st.shape}" if dec is not None and dec.size > 1 else "")
         self.log(f"mcsim {mcsim.__version__}: grid {st.global_shape} ({n:.3g} voxels, "
                  f"{BYTES_PER_VOXEL + SCRATCH_BYTES_PER_VOXEL} B/voxel, "
-                 f"{st.memory_bytes() / 2**20:.0f} MiB), {self.threads} threads, "
+                 f"{st.memory_bytes() / 2**20:.0f} MiB{' per rank' if ranks else ''}{ranks}), "
+                 f"{self.threads} threads, "
                  f"schedule {cfg['schedule']['preset']} ({self.schedule.duration_s / 60:.0f} min)")
         snaps = self.snapshot_times()
         interval = cfg["output"]["timeseries_interval_s"]
         t_end = self.schedule.duration_s
         breakpoints = sorted({float(b) for b in self.schedule.breakpoints_s if 0 < b < t_end})
-        bar = Progress(t_end, cfg["output"]["log_interval_s"], enabled=progress)
-        writer = ResultWriter(out_path, config_toml=_config.to_toml(cfg), seed=cfg["seed"],
-                              mcsim_version=mcsim.__version__, provenance=self.provenance(),
-                              grid_shape=st.global_shape, voxel_nm=st.voxel_nm)
-        try:
-            writer.write_group("microstructure", _report_datasets(self.micro.report))
-            from mcsim import diagnostics as dg
+        root = self.decomposition is None or self.decomposition.rank == 0
+        bar = Progress(t_end, cfg["output"]["log_interval_s"], enabled=progress and root)
+        if root and self.resume is not None:  # restart: the result so far, from the checkpoint
+            writer = self.resume.open_writer(out_path)
+        else:
+            kwargs = dict(config_toml=_config.to_toml(cfg), seed=cfg["seed"],
+                          mcsim_version=mcsim.__version__,
+                          provenance=self.provenance() if root else {},
+                          grid_shape=st.global_shape, voxel_nm=st.voxel_nm)
+            if self.decomposition is not None and self.decomposition.size > 1 \
+                    and self.resume is None:  # every rank writes its own block
+                from mcsim.io.parallel_hdf5 import ParallelResultWriter
 
-            writer.write_group("geometry", {
-                "center_vox": np.array(st.center_vox), "radius_vox": st.radius_vox,
-                "radial_bin_edges": self.profiles.edges, "core_max_r": dg.CORE_MAX,
-                "shell_min_r": dg.SHELL_MIN, "slab_half_width_r": dg.SLAB_HALF_WIDTH,
-                "projection_axis": 0})
-            _describe_series(writer)
-            self.observe(writer)
-            next_row = interval
-            si = 0
-            while si < len(snaps) and snaps[si][0] <= 0.0:
-                self.snapshot(writer, snaps[si][1])
-                si += 1
-            bi = 0
+                writer = ParallelResultWriter(self.decomposition.cart, out_path,
+                                              local_offset=st.offset, local_shape=st.shape,
+                                              **kwargs)
+            else:
+                writer = ResultWriter(out_path, **kwargs) if root else _NullWriter()
+        try:
+            if self.resume is not None:
+                _describe_series(writer)
+                next_row, si, bi = self.resume.position()
+            else:
+                writer.write_group("microstructure", _report_datasets(self.micro.report))
+                from mcsim import diagnostics as dg
+
+                writer.write_group("geometry", {
+                    "center_vox": np.array(st.center_vox), "radius_vox": st.radius_vox,
+                    "radial_bin_edges": self.profiles.edges, "core_max_r": dg.CORE_MAX,
+                    "shell_min_r": dg.SHELL_MIN, "slab_half_width_r": dg.SLAB_HALF_WIDTH,
+                    "projection_axis": 0})
+                _describe_series(writer)
+                self.observe(writer)
+                next_row = interval
+                si = 0
+                while si < len(snaps) and snaps[si][0] <= 0.0:
+                    self.snapshot(writer, snaps[si][1])
+                    si += 1
+                bi = 0
             while st.time_s < t_end * (1 - 1e-12):
                 while bi < len(breakpoints) and breakpoints[bi] <= st.time_s * (1 + 1e-12):
                     bi += 1
@@ -277,6 +419,10 @@ class Simulation:
                     self.snapshot(writer, snaps[si][1])
                     si += 1
                 bar.update(st.time_s, float(self.schedule.temperature_c(st.time_s)), st.step)
+                # checkpoint/restart (mcsim.checkpoint): write one when due; stop when asked
+                checkpointer.at_step_boundary(self, writer, next_row_s=next_row,
+                                              snapshot_index=si, breakpoint_index=bi,
+                                              out_path=out_path)
             bar.close()
             wall = time.perf_counter() - wall0
             for part, seconds in self.stepper.seconds.items():
@@ -292,19 +438,70 @@ class Simulation:
             end = {"end_time": _utc_now(), "wall_time_s": wall, "steps": st.step,
                    "voxel_updates_per_s": summary["voxel_updates_per_s"],
                    **{f"time_{k.replace(': ', '_').replace('/', '')}_s": v
-                      for k, v in self.timer.seconds.items()}}
+                      for k, v in self.timer.seconds.items()},
+                   **(self.resume.provenance() if self.resume is not None else {})}
             t0 = time.perf_counter()
             writer.finish(end)
             self.timer.add("i/o", time.perf_counter() - t0)
+            checkpointer.finished(getattr(st, "comm", None))  # the result supersedes it
         except BaseException:
             writer.abort()
             raise
         self.log(self.timer.report())
+        cores = self.threads * (dec.size if dec is not None else 1)
+        if dec is not None and dec.size > 1:
+            self.log(f"halo exchange (inside the kernels' times, rank 0): {dec.seconds:.2f} s")
         self.log(f"{st.step} steps, {self.passes} lattice passes, "
                  f"{summary['voxel_updates_per_s']:.3g} voxel-updates/s "
-                 f"({summary['voxel_updates_per_s'] / self.threads:.3g} per thread), "
+                 f"({summary['voxel_updates_per_s'] / cores:.3g} per thread), "
                  f"wall {wall:.1f} s -> {out_path}")
         return summary
+
+
+def _silent(*_args, **_kwargs):
+    return None
+
+
+def _writes_blocks(writer) -> bool:
+    """Whether ``writer`` takes each rank's own block (the parallel HDF5 writer)."""
+    from mcsim.io.parallel_hdf5 import ParallelResultWriter
+
+    return isinstance(writer, ParallelResultWriter)
+
+
+class _NullWriter:
+    """What ranks other than 0 write through: nothing (rank 0 owns the result file)."""
+
+    def __init__(self):
+        self._n_snapshots = 0
+
+    def write_snapshot(self, *_args, **_kwargs) -> int:
+        self._n_snapshots += 1
+        return self._n_snapshots - 1
+
+    def __getattr__(self, name):
+        return _silent
+
+
+def _write_pore_series(writer, pores_group) -> None:
+    """Rewrite ``/pore_series`` from the scalars of every ``/pores/NNNN`` group (one row per
+    snapshot, in index order), each dataset with ``units`` and ``description`` attributes."""
+    from mcsim.pores import SCALAR_UNITS, SCALARS
+
+    keys = sorted(k for k in pores_group if k.isdigit())
+    table = {"snapshot_index": np.array([int(k) for k in keys], dtype=np.int64),
+             "time_s": np.array([pores_group[k].attrs["time_s"] for k in keys], dtype=np.float64),
+             "temperature_c": np.array([pores_group[k].attrs["temperature_c"] for k in keys],
+                                       dtype=np.float64)}
+    for name in SCALARS:
+        table[name] = np.array([pores_group[k][name][()] for k in keys], dtype=np.float64)
+    group = writer.write_group("pore_series", table)
+    units = {"snapshot_index": ("1", "index NNNN of the snapshot (and of /pores/NNNN)"),
+             "time_s": ("s", "simulated time of the snapshot"),
+             "temperature_c": ("degC", "furnace temperature at the snapshot"), **SCALAR_UNITS}
+    for name, (unit, text) in units.items():
+        group[name].attrs["units"] = unit
+        group[name].attrs["description"] = text
 
 
 def _report_datasets(report: dict) -> dict:
@@ -334,6 +531,13 @@ _SERIES = {
     "tm_rs_lithiated": ("quanta", "cumulative TM lithiated from rock salt"),
     "lioh_decomposed": ("quanta", "cumulative Li in LiOH turned to Li2O"),
     "nanopore_voxels_opened": ("1", "cumulative voxels emptied by rock-salt ripening (nanopores opened)"),
+    "grain_flips": ("1", "cumulative Potts grain-id flips (sintering grain growth)"),
+    "pore_swaps": ("1", "cumulative pore/solid swaps (sintering pore migration)"),
+    "vacancies_annihilated": ("1", "cumulative grain-boundary pore voxels filled, each matched by "
+                              "an outer-surface voxel removed (sintering densification)"),
+    "grain_growth_mcs": ("MCS", "cumulative Monte Carlo steps of sintering grain growth"),
+    "pore_migration_mcs": ("MCS", "cumulative Monte Carlo steps of sintering pore migration"),
+    "densification_mcs": ("MCS", "cumulative Monte Carlo steps of sintering densification"),
     "weight_pct": ("%", "simulated thermogravimetry: sample mass / initial mass"),
     "dtg_pct_per_min": ("%/min", "derivative of weight_pct over the last row interval"),
     "dta_w_per_g": ("W/g", "simulated DTA: reaction heat rate per gram of initial sample, exo > 0"),

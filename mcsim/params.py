@@ -21,6 +21,11 @@ class Parameter:
 
 _CARNEY = "Carney et al., J. Alloys Compd. 2015, doi:10.1016/j.jallcom.2015.03.256"
 _LIOH_DECOMP = "J. Nucl. Mater. 87 (1979), doi:10.1016/0022-3115(79)90137-5"
+# sintering rates (MCS/s), see the sintering entries below
+_GG_A = 7.0e8
+_PM_A = 2.8e6
+_VD_A = 7.0e8
+_VD_P = 5.0e-4
 
 #: The default set: NCM622 hydroxide with LiOH (MODEL.md sections 3 and 5).
 _NCM622_LIOH = {
@@ -78,6 +83,50 @@ _NCM622_LIOH = {
     "ripening_ea_j_per_mol": Parameter(
         100e3, "J/mol", "calibrated: nanopores visible in the 500 C sample (paper Fig. 3e)",
         doc="rock-salt ripening activation energy"),
+    # sintering (mcsim.processes.sintering): Potts kinetic Monte Carlo above an onset; each
+    # mechanism runs k = A exp(-Ea/RT) Monte Carlo steps (MCS) per second
+    "sinter_onset_c": Parameter(
+        600.0, "C", "MODEL.md section 3: sintering above ~600 C; primary grains of ~35 nm do not "
+        "grow at 600 C in 12 h (Nat. Commun. 2023, doi:10.1038/s41467-023-44583-3)",
+        lo=0.0, hi=2000.0, doc="below this temperature the sintering process does nothing"),
+    "grain_growth_a_per_s": Parameter(
+        _GG_A, "MCS/s", "calibrated: ~1000 Potts MCS in 12 h at 850 C (visible growth of the "
+        "primary grains; 0.024 MCS/s) and ~1 MCS in 12 h at 600 C (35 nm grains do not grow, "
+        "doi:10.1038/s41467-023-44583-3)", doc="Potts grain-growth attempt rate, pre-exponential"),
+    "grain_growth_ea_j_per_mol": Parameter(
+        225e3, "J/mol", "calibrated: the ratio of the 850 C and 600 C targets (1000 : 1 MCS in 12 h)",
+        doc="Potts grain-growth activation energy"),
+    "grain_growth_j_over_kt": Parameter(
+        2.0, "1", "Potts convention kT = 0.5 J_gb (Tikare et al., J. Am. Ceram. Soc. 2010): "
+        "boundaries rough enough not to pin on the lattice, growth Arrhenius through the rate",
+        lo=0.0, hi=50.0, doc="grain-boundary energy per unlike contact over the Potts temperature"),
+    "pore_migration_a_per_s": Parameter(
+        _PM_A, "MCS/s", "calibrated: ~60 pore-migration MCS in 12 h at 850 C (0.0014 MCS/s): "
+        "void walls smooth, while single-voxel nanopores, which random-walk at up to 6 swaps "
+        "per MCS, are not swept out of the grains wholesale (paper Fig. 3d, 4c)",
+        doc="pore-migration (surface-diffusion) attempt rate, pre-exponential"),
+    "pore_migration_ea_j_per_mol": Parameter(
+        200e3, "J/mol", "estimated: surface diffusion below the grain-growth activation energy",
+        doc="pore-migration activation energy"),
+    "pore_migration_j_over_kt": Parameter(
+        1.0, "1", "estimated: surface energy per solid/non-solid contact over kT; detaching a "
+        "pore voxel from a flat wall (dU = +18) is then ~1e-8 per attempt",
+        lo=0.0, hi=50.0, doc="surface energy per contact over kT for pore migration"),
+    "nanopore_mobility": Parameter(
+        0.0, "1", "calibrated: intragranular nanopores remain after 12 h at 850 C (paper Fig. "
+        "3d, 5); a pore detached from the boundaries inside a grain moves by lattice diffusion "
+        "far slower than a boundary pore, and at the boundary-pore rate single-voxel nanopores "
+        "random-walk out of 40 nm plates (1022 -> 16 in 6 h at 850 C)", lo=0.0, hi=1.0,
+        doc="pore-migration acceptance of a nanopore (inside one grain) relative to other pores"),
+    "densification_a_per_s": Parameter(
+        _VD_A, "MCS/s", "calibrated: ~1000 densification MCS in 12 h at 850 C (same budget as "
+        "grain growth)", doc="vacancy-annihilation attempt rate, pre-exponential"),
+    "densification_ea_j_per_mol": Parameter(
+        225e3, "J/mol", "estimated: grain-boundary diffusion, as grain growth",
+        doc="vacancy-annihilation activation energy"),
+    "densification_probability": Parameter(
+        _VD_P, "1", "calibrated: visible densification in 12 h at 850 C (paper Fig. 3c, 4d)",
+        lo=0.0, hi=1.0, doc="chance per MCS that a pore voxel on a grain boundary is annihilated"),
     # reaction enthalpies for the simulated DTA (positive: endothermic), per mol TM or Li
     "dehydration_dh_j_per_mol": Parameter(
         48.2e3, "J/mol", "standard enthalpies of formation: Ni(OH)2 -> NiO + H2O(g) (CRC Handbook)",

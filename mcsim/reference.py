@@ -32,7 +32,7 @@ import numpy as np
 
 from mcsim import phases as ph
 from mcsim import rng
-from mcsim.processes.reactions import SERIES_MAX, neg_expm1
+from mcsim.processes.reactions import LANES, SERIES_MAX, neg_expm1
 from mcsim.processes import slots as S
 
 __all__ = [
@@ -135,24 +135,63 @@ _INNER = (slice(1, -1),) * 3
 _TIE_RTOL = 2.0 ** -30  # far above the few-ulp difference between np.expm1 and libm expm1
 
 
-def _neg_expm1_for_compare(k, u, mask):
-    """``reactions.neg_expm1(k)`` for comparison with ``u`` where ``mask``.
+def _near(p, c):
+    """Where a probability ``p`` falls within (a hair of) the 2^-16 cell of the coarse lane
+    ``c``: only there can an ulp of ``p`` change a decision of :func:`_below_numpy`."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(p * LANES - (c + 0.5)) <= 0.5 + _TIE_RTOL * LANES
+
+
+def _neg_expm1_for_compare(k, c, mask):
+    """``reactions.neg_expm1(k)`` for decisions against the coarse lanes ``c`` where ``mask``.
 
     Below ``SERIES_MAX`` the kernel evaluates a Taylor series, which NumPy reproduces operation
     for operation; above it the kernel calls libm's expm1, which ``np.expm1`` may miss by an
-    ulp, so values whose comparison with ``u`` is that close are recomputed with ``math``.
-    Returns an array p with p[mask] usable for ``u < p`` decisions that match the kernel's bit
-    for bit (other entries are unspecified).
+    ulp, so values that close to a decision's threshold are recomputed with ``math``.
+    Returns an array p with p[mask] usable for :func:`_below_numpy` decisions that match the
+    kernel's bit for bit (other entries are unspecified).
     """
     x = np.asarray(k, dtype=np.float64)
     with np.errstate(all="ignore"):
         c2, c3, c4, c5, c6, c7 = 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040
         series = x * (1.0 - x * (c2 - x * (c3 - x * (c4 - x * (c5 - x * (c6 - x * c7))))))
         p = np.where(x < SERIES_MAX, series, -np.expm1(-x))
-    near = mask & (x >= SERIES_MAX) & (np.abs(u - p) <= _TIE_RTOL * np.abs(p))
+    near = mask & (x >= SERIES_MAX) & _near(p, c)
     if near.any():
         p[near] = [-math.expm1(-v) for v in x[near].tolist()]
     return p
+
+
+def _lanes_numpy(seed, gidx, step, sub):
+    """The 16-bit coarse lane of every global index in ``gidx`` (int64) in the block
+    (index // 16, step, sub, 0) of the reaction stream (:mod:`mcsim.processes.reactions`)."""
+    w = np.stack(philox4x64_numpy((gidx >> 4).astype(np.uint64), _U64(step), _U64(sub), _U64(0),
+                                  _U64(seed), _U64(rng.STREAM_REACTION)))
+    word = w[(gidx >> 2) & 3, np.arange(gidx.size)]
+    return ((word >> (16 * (gidx & 3)).astype(np.uint64)) & _U64(0xFFFF)).astype(np.int64)
+
+
+def _below_numpy(c, p, mask, seed, gidx, step, sub):
+    """``reactions.below`` element-wise where ``mask``: u < p for u = (c + f) / 2^16, the fine
+    part f (block (index, step, sub, 0)) drawn for the voxels whose lane ties floor(p 2^16).
+    False outside ``mask``; the work is done on the masked voxels only."""
+    out = np.zeros(c.shape, dtype=bool)
+    sel = np.flatnonzero(mask)
+    if sel.size == 0:
+        return out
+    cm = c.reshape(-1)[sel]
+    t = np.broadcast_to(p, c.shape).reshape(-1)[sel] * LANES
+    k = np.floor(t).astype(np.int64)
+    res = cm < k
+    tie = np.flatnonzero(cm == k)
+    if tie.size:
+        g = gidx.reshape(-1)[sel[tie]].astype(np.uint64)
+        f = (philox4x64_numpy(g, _U64(step), _U64(sub), _U64(0), _U64(seed),
+                              _U64(rng.STREAM_REACTION))[0] >> _S11).astype(np.float64) \
+            * _TWO_POW_MINUS_53
+        res[tie] = f < (t - k)[tie]
+    out.reshape(-1)[sel] = res
+    return out
 
 
 def _round_stochastic(x, u):
@@ -218,19 +257,14 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
     rs_draw = rs & supplied if krs > 0.0 else np.zeros_like(rs)
     draw = hyd_draw | rs_draw | src
 
-    # Uniforms keyed by global voxel index; zero where no draw is needed (never read there).
+    # Coarse lanes keyed by global voxel index (zero where no draw is needed: never read).
     gidx = ((oz + np.arange(nz, dtype=np.int64))[:, None, None] * gny
             + (oy + np.arange(ny, dtype=np.int64))[None, :, None]) * gnx \
         + (ox + np.arange(nx, dtype=np.int64))[None, None, :]
-    u0 = np.zeros(P.shape)
-    u1 = np.zeros(P.shape)
-    g = gidx[draw]
-    words = np.stack(uniform4_numpy(seed, rng.STREAM_REACTION, g >> 2, step))  # one block / 4 voxels
-    u0[draw] = words[g & 3, np.arange(g.size)]
-    gs = gidx[src]  # sources also use their group's second block: counter (index//4, step, 1, 0)
-    w = np.stack(philox4x64_numpy((gs >> 2).astype(np.uint64), _U64(step), _U64(1), _U64(0),
-                                  _U64(seed), _U64(rng.STREAM_REACTION)))
-    u1[src] = (w[gs & 3, np.arange(gs.size)] >> _S11).astype(np.float64) * _TWO_POW_MINUS_53
+    c0 = np.zeros(P.shape, dtype=np.int64)
+    c1 = np.zeros(P.shape, dtype=np.int64)
+    c0[draw] = _lanes_numpy(seed, gidx[draw], step, 0)
+    c1[src] = _lanes_numpy(seed, gidx[src], step, 1)  # sources: their group's second block
 
     # Layered oxide: count overfull voxels, anneal disorder.
     cnt[S.K_LAYERED_OVERFULL] += np.count_nonzero(lay & (a > full_lay))
@@ -238,16 +272,16 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
         D[anneal] = _round_stochastic(d * keep, dither)[anneal].astype(np.uint8)
 
     # Hydroxide: lithiation (to layered) competing with dehydration (to rock salt).
-    p_hyd = _neg_expm1_for_compare(total, u0, hyd_draw)
+    p_hyd = _neg_expm1_for_compare(total, c0, hyd_draw)
     with np.errstate(divide="ignore", invalid="ignore"):
         p_lith = p_hyd * (rate_l / total)
-    near = hyd_draw & (np.abs(u0 - p_lith) <= _TIE_RTOL * np.abs(p_lith))
+    near = hyd_draw & _near(p_lith, c0)
     if near.any():  # the split threshold follows p: recompute it from the exact p
         p_ex = np.array([neg_expm1.py_func(v) for v in total[near].tolist()])
         p_hyd[near] = p_ex
         p_lith[near] = p_ex * (rate_l[near] / total[near])
-    hit = hyd_draw & (u0 < p_hyd)
-    to_lay = hit & (u0 < p_lith)
+    hit = _below_numpy(c0, p_hyd, hyd_draw, seed, gidx, step, 2)
+    to_lay = _below_numpy(c0, p_lith, hit, seed, gidx, step, 2)
     to_rs = hit & ~to_lay
     hyd_left = hyd & ~hit
 
@@ -264,8 +298,8 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
 
     # Rock salt: lithiation to layered.
     if krs > 0.0:
-        p_rs = _neg_expm1_for_compare(krs * li_per_tm, u0, rs_draw)
-        rs_lith = rs_draw & (u0 < p_rs)
+        p_rs = _neg_expm1_for_compare(krs * li_per_tm, c0, rs_draw)
+        rs_lith = _below_numpy(c0, p_rs, rs_draw, seed, gidx, step, 2)
     else:
         rs_lith = np.zeros_like(rs)
     P[rs_lith] = ph.LAYERED
@@ -278,7 +312,7 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
     cnt[S.K_ROCKSALT_PARTIAL] += np.count_nonzero(rs_left & (a < full_rs))
 
     # Lithium sources: LiOH decomposition, then release of lithium to the mobile field.
-    dec = src & (p0 == ph.LIOH) & (u0 < p_dec)
+    dec = _below_numpy(c0, p_dec, src & (p0 == ph.LIOH) & (p_dec > 0.0), seed, gidx, step, 2)
     code = np.where(dec, np.uint8(ph.LI2O), p0)
     P[dec] = ph.LI2O
     decomposed = a[dec].sum()
@@ -298,7 +332,9 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
         contact |= (nb == ph.PORE) & (gz[sl] != 0)
     contact_only = float(coef[S.C_CONTACT_ONLY]) > 0.5
     rel = src & (a > 0) & (p_rel > 0.0) & (contact | (not contact_only))
-    n = np.minimum(_round_stochastic(a * p_rel, u1), a)
+    x_rel = a * p_rel
+    n_lo = np.floor(x_rel).astype(np.int64)
+    n = np.minimum(n_lo + _below_numpy(c1, x_rel - n_lo, src, seed, gidx, step, 3), a)
     n = np.where(rel, n, 0)
     a_new = a - n
     li_new = np.where(rel, (lv + n).astype(np.float32), L)

@@ -47,7 +47,8 @@ STREAM_SINTER = 8
 #: expanding layered oxide, molten-source infiltration (pair updates).
 STREAM_RESTRUCTURE = 9
 #: The fused per-voxel reaction kernel (release, lithiation vs dehydration, rock-salt
-#: lithiation, disorder annealing): one Philox block per voxel and step.
+#: lithiation, disorder annealing): 16-bit lanes of blocks shared by 16 voxels, see
+#: :mod:`mcsim.processes.reactions`.
 STREAM_REACTION = 10
 
 # Philox4x64 constants (Salmon et al., SC'11), all kept as np.uint64 so that Numba never

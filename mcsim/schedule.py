@@ -639,6 +639,11 @@ def _check_preset_number(option: str, value) -> None:
     """Validate rate (``*_c_per_min``) and duration (``*_min``) preset options."""
     if option.endswith("_c_per_min"):
         _rate(f"schedule.{option}", value)
+    elif option.endswith("hold_min"):  # a preset's hold may be 0 (left out)
+        key = f"schedule.{option}"
+        allowed = "must be a duration in minutes, 0 or more"
+        if _number(key, value, allowed) < 0.0:
+            raise ConfigError(key, value, allowed)
     elif option.endswith("_min"):
         _positive_minutes(f"schedule.{option}", value)
 
@@ -651,11 +656,19 @@ def _check_above(option: str, value, floor_c: float, what: str) -> float:
     return temp_c
 
 
+def _hold(minutes) -> list:
+    """A preset's hold step, or none for a hold of 0 minutes (so a sweep over hold times can
+    start at 0 h; an explicit step in a custom schedule must still last > 0 min)."""
+    if isinstance(minutes, (int, float)) and not isinstance(minutes, bool) and minutes == 0:
+        return []
+    return [{"hold_min": minutes}]
+
+
 def _steps_r_ncm(start_c: float, opts: dict) -> list:
     """Conventional one-step calcination: ramp, long hold, cool."""
     peak_c = _check_above("peak_c", opts["peak_c"], start_c, "start_c")
     return [{"ramp_c_per_min": opts["ramp_c_per_min"], "to_c": peak_c},
-            {"hold_min": opts["hold_min"]},
+            *_hold(opts["hold_min"]),
             {"cool_c_per_min": opts["cool_c_per_min"], "to_c": start_c}]
 
 
@@ -664,9 +677,9 @@ def _steps_ts_ncm(start_c: float, opts: dict) -> list:
     hold_c = _check_above("hold_c", opts["hold_c"], start_c, "start_c")
     peak_c = _check_above("peak_c", opts["peak_c"], hold_c, "hold_c")
     return [{"ramp_c_per_min": opts["ramp_c_per_min"], "to_c": hold_c},
-            {"hold_min": opts["hold_min"]},
+            *_hold(opts["hold_min"]),
             {"ramp_c_per_min": opts["ramp_c_per_min"], "to_c": peak_c},
-            {"hold_min": opts["peak_hold_min"]},
+            *_hold(opts["peak_hold_min"]),
             {"cool_c_per_min": opts["cool_c_per_min"], "to_c": start_c}]
 
 

@@ -83,6 +83,11 @@ class State:
     codes_ready: bool = False
     #: True while the state is the whole lattice (no neighbours to exchange halos with).
     lone: bool = True
+    #: The Cartesian communicator of a decomposed lattice (:mod:`mcsim.parallel`), else None;
+    #: processes reduce global quantities over it.
+    comm: object = field(default=None, repr=False)
+    #: The :class:`mcsim.parallel.Decomposition` that exchanges halos, else None.
+    decomposition: object = field(default=None, repr=False)
     #: Counts kept up to date by the kernels (e.g. hydroxide voxels left), used to switch off
     #: the time-step limits of processes that have nothing left to act on.
     census: dict = field(default_factory=dict)
@@ -94,7 +99,13 @@ class State:
 
     @property
     def n_voxels(self) -> int:
+        """Interior voxels of this subdomain."""
         return int(np.prod(self.shape))
+
+    @property
+    def n_global_voxels(self) -> int:
+        """Voxels of the whole lattice (every subdomain together)."""
+        return int(np.prod(self.global_shape))
 
     def interior(self, name: str) -> np.ndarray:
         """A view of the interior (halo excluded) of field ``name``."""
@@ -164,6 +175,11 @@ class State:
         On a lone domain this re-applies the inert boundary; a decomposed lattice replaces
         this method's behaviour by a halo exchange with the neighbouring subdomains.
         """
+        if self.lone:
+            return
+        if self.decomposition is not None:  # one message per direction for all the fields
+            self.decomposition.exchange(*(getattr(self, name) for name in names))
+            return
         for name in names:
             self.exchange_field(getattr(self, name))
 
@@ -199,9 +215,13 @@ class State:
 
         On a lone domain the halo is the inert boundary written by :meth:`fill_halo`, and no
         kernel writes outside the interior, so there is nothing to refresh; a decomposed
-        lattice exchanges the neighbours' edge voxels here.
+        lattice exchanges the neighbours' edge voxels here (edges and corners included; the
+        halo outside the global lattice stays zero), see :mod:`mcsim.parallel`.
         """
         if self.lone:
+            return
+        if self.decomposition is not None:
+            self.decomposition.exchange(arr)
             return
         self._zero_halo(arr)
 

@@ -8,6 +8,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from mcsim.parallel import allreduce_int
 from mcsim.processes import build_processes
 from mcsim.processes import slots as S
 from mcsim.processes.reactions import reaction_kernel, retire_kernel
@@ -73,16 +74,23 @@ class Stepper:
         if counts[S.K_SPENT] > 0:
             retire_kernel(state.phase, state.amount, state.li, state.dirty_flags())
         state.exchange_halo()
+        if state.comm is not None:  # global tallies and counts: every rank takes the same steps
+            both = allreduce_int(state.comm, np.concatenate([tallies, counts]))
+            tallies, counts = both[:S.N_TALLY], both[S.N_TALLY:]
         self.seconds["reactions"] += time.perf_counter() - t0
         self.passes += 1
         state.census.update(zip(S.COUNT_NAMES, (int(c) for c in counts)))
         out = dict(zip(S.TALLY_NAMES, (int(t) for t in tallies)))
-        for name in ("transport", "restructure"):
+        for name in ("transport", "restructure", "sintering"):
             p = self.by_name[name]
             t0 = time.perf_counter()
             extra = p.advance(state, dt_s, temperature_c)
             self.seconds[name] += time.perf_counter() - t0
             self.passes += extra.get("transport_substeps", 0) + 3 * ("nanopore_voxels_opened" in extra)
+            # sintering: a Potts MCS and a densification MCS visit every voxel once, a pore-
+            # migration MCS every face pair (3 axes) once
+            self.passes += (extra.get("grain_growth_mcs", 0) + 3 * extra.get("pore_migration_mcs", 0)
+                            + extra.get("densification_mcs", 0))
             out.update(extra)
         state.time_s += dt_s
         state.step += 1

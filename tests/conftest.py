@@ -53,6 +53,10 @@ def run_tiny(path, extra_sets=(), *, simulation_hook=None):
     return types.SimpleNamespace(path=Path(path), cfg=cfg, sim=sim, summary=summary)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mpi: runs ranks under the mpich wheel's mpiexec")
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     """The root of the mcsim checkout (holds runs/, analysis/, tests/)."""

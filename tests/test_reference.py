@@ -58,14 +58,42 @@ def test_uniform4_numpy_equals_rng_uniform4(block):
 
 
 def test_expm1_thresholds_match_the_kernel_at_ties():
-    from mcsim.processes.reactions import neg_expm1
+    """Decisions of the NumPy reference equal the kernel's for lanes at and next to every
+    threshold floor(p 2^16), where an ulp of expm1 or the fine part could tip them."""
+    from mcsim.processes.reactions import LANES, below, neg_expm1
 
     gen = np.random.default_rng(3)
     k = np.concatenate([gen.random(5000) * 3, gen.random(5000) * 0.01])  # both branches
     exact = np.array([neg_expm1(v) for v in k])
-    for u in (exact, np.nextafter(exact, 0), np.nextafter(exact, 1)):
-        p = reference._neg_expm1_for_compare(k, u, np.ones(k.shape, bool))
-        np.testing.assert_array_equal(u < p, u < exact)
+    gidx = gen.integers(0, 2**40, size=k.size)
+    mask = np.ones(k.size, bool)
+    for shift in (-1, 0, 1):
+        c = np.clip(np.floor(exact * LANES).astype(np.int64) + shift, 0, 65535)
+        p = reference._neg_expm1_for_compare(k, c, mask)
+        got = reference._below_numpy(c, p, mask, 11, gidx, 5, 2)
+        want = [below(int(ci), float(e), 11, int(g), 5, 2) for ci, e, g in zip(c, exact, gidx)]
+        np.testing.assert_array_equal(got, want)
+
+
+def test_lane_decisions_have_the_right_probability():
+    """u = (c + f) / 2^16 is uniform: the share of u < p over many voxels is p, also for p
+    below one lane (2^-16), where every decision goes through the fine part."""
+    from mcsim.processes.reactions import LANES
+
+    n = 400_000
+    gidx = np.arange(n, dtype=np.int64)
+    c = reference._lanes_numpy(9, gidx, 3, 0)
+    assert c.min() >= 0 and c.max() < LANES
+    mask = np.ones(n, bool)
+    for p in (0.3, 0.01, 3.0 / LANES):
+        rate = reference._below_numpy(c, np.full(n, p), mask, 9, gidx, 3, 2).mean()
+        assert abs(rate - p) < 5 * np.sqrt(p * (1 - p) / n), (p, rate)
+    # below one lane: only voxels with c == 0 can pass, then with probability p 2^16
+    p = 0.25 / LANES
+    hits = reference._below_numpy(c, np.full(n, p), mask, 9, gidx, 3, 2)
+    assert np.all(c[hits] == 0)
+    zero = np.count_nonzero(c == 0)
+    assert abs(hits.sum() - 0.25 * zero) < 5 * np.sqrt(0.25 * 0.75 * zero) + 1
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,9 @@ from mcsim.io.xdmf import read_xdmf_references
 from mcsim.schedule import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_CONFIGS = sorted((ROOT / "runs").glob("*.toml"))
+# runs/sweep-*.toml are sweep files (mcsim sweep), checked in tests/test_sweep.py
+RUN_CONFIGS = sorted(p for p in (ROOT / "runs").glob("*.toml")
+                     if not p.name.startswith("sweep-"))
 ANALYSIS_SCRIPTS = sorted(p for p in (ROOT / "analysis").glob("*.py") if p.name != "__init__.py")
 
 

@@ -59,6 +59,14 @@ def test_ts_ncm_options():
     assert s.segments[0].duration_s == pytest.approx((400 - 25) / 2 * MIN)
 
 
+def test_preset_holds_of_zero_minutes_are_left_out():
+    """A sweep over hold times may start at 0 h: the preset then has no hold step."""
+    zero = Schedule.preset("TS-NCM", hold_min=0)
+    some = Schedule.preset("TS-NCM", hold_min=60)
+    assert some.duration_s - zero.duration_s == pytest.approx(3600.0)
+    assert zero.temperature_c(zero.time_at_c(250.0) + 60.0) > 250.0  # no plateau at 250 C
+
+
 def test_quasi_equilibrium_default_steps():
     s = Schedule.preset("quasi-equilibrium")
     temps = list(range(100, 851, 25))

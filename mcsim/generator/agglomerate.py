@@ -499,6 +499,16 @@ def _validate(radius_um, voxel_nm, porosity, grain_length_nm, grain_width_nm,
 # ==========================================================================================
 # stages
 # ==========================================================================================
+def check_arguments(*, radius_um=1.0, voxel_nm=10.0, porosity=0.25, grain_length_nm=300.0,
+                    grain_width_nm=150.0, grain_thickness_nm=50.0, size_cv=0.2, li_source="LiOH",
+                    li_to_tm=1.05, source_diameter_nm=300.0, placement="particles",
+                    margin_nm=None, seed=1) -> None:
+    """Raise ConfigError for arguments :func:`generate_agglomerate` would refuse (same keys)."""
+    _validate(radius_um, voxel_nm, porosity, grain_length_nm, grain_width_nm,
+              grain_thickness_nm, size_cv, li_source, li_to_tm, source_diameter_nm, placement,
+              margin_nm, seed)
+
+
 def _fibonacci_sphere(m, rng):
     """``m`` nearly uniform unit vectors (Fibonacci spiral, random rotation)."""
     k = np.arange(m) + 0.5

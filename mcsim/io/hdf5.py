@@ -18,7 +18,7 @@ from mcsim.io.xdmf import write_xdmf
 from mcsim.phases import NAMES
 
 #: Version of the on-disk layout described in ``mcsim/io/SCHEMA.md`` ("major.minor").
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 #: Suffix of the file a run writes into until :meth:`ResultWriter.finish` renames it.
 PARTIAL_SUFFIX = ".partial"
@@ -306,6 +306,91 @@ class ResultWriter:
             shape = (len(self.phases),) if name == "phase_fraction" else ()
             self._register_series(name, shape)
         f.flush()
+
+    @classmethod
+    def resume(cls, path, *, rows: int | None = None, snapshots: int | None = None,
+               buffer_rows: int = 1024) -> "ResultWriter":
+        """Reopen the unfinished ``path.partial`` of a run and go on appending to it.
+
+        Used by a restart (:mod:`mcsim.checkpoint`): the checkpoint holds a copy of the
+        partial file as it was when the checkpoint was written, which the restart puts back
+        at ``path.partial`` before calling this. Rows and snapshots then continue where that
+        copy ends, so the finished file equals the one an uninterrupted run writes.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Final result path; ``path.partial`` must exist and have ``complete = false``.
+        rows, snapshots : int, optional
+            Time-series rows and snapshots the file must hold (checked when given).
+        buffer_rows : int, optional
+            As for the constructor.
+
+        Returns
+        -------
+        ResultWriter
+            An open writer; ``describe`` the series again before appending rows.
+
+        Raises
+        ------
+        IncompleteResultError
+            If the partial file is unreadable, already complete, of another schema version,
+            or does not hold ``rows`` rows and ``snapshots`` snapshots.
+        """
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        self.partial = partial_path(self.path)
+        try:
+            f = h5py.File(self.partial, "r+")
+        except OSError as err:
+            raise IncompleteResultError(f"cannot reopen {self.partial}: {err}") from err
+        try:
+            if _complete_flag(f) or f.attrs.get("schema_version") != SCHEMA_VERSION:
+                raise IncompleteResultError(
+                    f"{self.partial} is complete or of another schema version; cannot resume")
+            group = f["timeseries"]
+            lengths = {name: group[name].shape[0] for name in group}
+            n_rows = lengths.get("time_s", 0)
+            if any(n != n_rows for n in lengths.values()) or (rows is not None and n_rows != rows):
+                raise IncompleteResultError(
+                    f"{self.partial}: time series hold {sorted(set(lengths.values()))} rows, "
+                    f"expected {rows if rows is not None else n_rows}")
+            n_snap = len(f["snapshots"]) if "snapshots" in f else 0
+            if snapshots is not None and n_snap != snapshots:
+                raise IncompleteResultError(
+                    f"{self.partial}: holds {n_snap} snapshots, expected {snapshots}")
+        except BaseException:
+            f.close()
+            raise
+        self.grid_shape = tuple(int(n) for n in f.attrs["grid_shape"])
+        self.voxel_nm = float(f.attrs["voxel_nm"])
+        self.phases = tuple(str(p) for p in group["phase_fraction"].attrs["phases"])
+        self._buffer_rows = int(buffer_rows)
+        self._t0 = time.perf_counter()
+        self._rows_written = n_rows
+        self._n_buffered = 0
+        self._row_shape = {name: tuple(group[name].shape[1:]) for name in group}
+        self._buffer = {name: [] for name in self._row_shape}
+        self._descriptions = {}
+        self._n_snapshots = n_snap
+        self._state = "open"
+        self._file = f
+        return self
+
+    def sync(self) -> dict:
+        """Write buffered rows and flush the partial file, so that a copy of it taken now is
+        a readable result file up to this instant.
+
+        Returns
+        -------
+        dict
+            ``path`` (the partial file), ``rows`` (time-series rows in it) and ``snapshots``
+            (snapshots in it): what :meth:`resume` checks a copy against.
+        """
+        self._check_open()
+        self._flush_timeseries()
+        self._file.flush()
+        return {"path": self.partial, "rows": self._rows_written, "snapshots": self._n_snapshots}
 
     # -- context manager -------------------------------------------------------------------
     def __enter__(self):

@@ -11,7 +11,7 @@ from mcsim.io.hdf5 import PARTIAL_SUFFIX, partial_path
 
 _INCOMPLETE = "*** INCOMPLETE ***"
 _SNAPSHOTS_SHOWN = 20
-_KNOWN_GROUPS = ("config", "provenance", "timeseries", "snapshots")
+_KNOWN_GROUPS = ("config", "provenance", "timeseries", "snapshots", "pores", "pore_series")
 
 
 def _text(value) -> str:
@@ -110,6 +110,24 @@ def _snapshots(f: h5py.File, lines: list) -> None:
                      f"{float(attrs.get('temperature_c', np.nan)):>14.6g}")
 
 
+def _pores(f: h5py.File, lines: list) -> None:
+    """The pore scalars of the last ``/pores/NNNN`` group (the final state of a finished run)."""
+    pores = f.get("pores")
+    keys = sorted(k for k in pores if k.isdigit()) if pores is not None else []
+    if not keys:
+        return
+    from mcsim.pores import SCALAR_UNITS, SCALARS
+
+    group = pores[keys[-1]]
+    lines.append(f"pore statistics ({len(keys)} snapshots in /pores, /pore_series); last "
+                 f"[{_text(group.attrs.get('label', keys[-1]))}], "
+                 f"t = {float(group.attrs.get('time_s', np.nan)) / 60:.4g} min, "
+                 f"{float(group.attrs.get('temperature_c', np.nan)):.6g} degC:")
+    for name in SCALARS:
+        if name in group:
+            lines.append(f"  {name:<32} {_text(group[name][()]):>12} {SCALAR_UNITS[name][0]}")
+
+
 def _other_groups(f: h5py.File, lines: list) -> None:
     for name, obj in f.items():
         if name in _KNOWN_GROUPS or not isinstance(obj, h5py.Group):
@@ -173,5 +191,6 @@ def summarize(path) -> str:
         _provenance(f, lines)
         _timeseries(f, lines)
         _snapshots(f, lines)
+        _pores(f, lines)
         _other_groups(f, lines)
     return "\n".join(lines)

@@ -103,6 +103,9 @@ def write_xdmf(h5_path, xmf_path=None) -> Path:
             out.write(b"\n")
             out.flush()
             os.fsync(out.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it owner-only; a sidecar is for sharing
         os.replace(tmp, xmf_path)
     except BaseException:
         if os.path.exists(tmp):

@@ -10,6 +10,7 @@ from mcsim.processes.lithiation import TopotacticLithiation
 from mcsim.processes.release import ContactRelease, SourceRelease
 from mcsim.processes.restructure import PairRestructuring
 from mcsim.processes.rocksalt import RocksaltLithiation
+from mcsim.processes.sintering import PottsSintering
 from mcsim.processes.transport import ExplicitDiffusion, SuperTimeStepping
 
 
@@ -19,7 +20,7 @@ def _neglect(name: str) -> type:
 
 #: process name -> {variant name -> class}; the first variant is the default. Within one step
 #: the local reactions (release, lithiation, dehydration, rocksalt_lithiation, disorder) act
-#: together in the fused kernel, then transport sub-cycles, then restructuring.
+#: together in the fused kernel, then transport sub-cycles, then restructuring, then sintering.
 REGISTRY: dict[str, dict[str, type]] = {
     "release": {"first-order": SourceRelease, "contact": ContactRelease,
                 "none": _neglect("release")},
@@ -31,6 +32,7 @@ REGISTRY: dict[str, dict[str, type]] = {
     "transport": {"rkl1": SuperTimeStepping, "explicit": ExplicitDiffusion,
                   "none": _neglect("transport")},
     "restructure": {"pairs": PairRestructuring, "none": _neglect("restructure")},
+    "sintering": {"potts": PottsSintering, "none": _neglect("sintering")},
 }
 
 

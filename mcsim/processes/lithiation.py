@@ -41,7 +41,7 @@ class TopotacticLithiation(Process):
         # is lifted once fewer than STRAGGLERS of the lattice's voxels are supplied hydroxide:
         # the last few then convert with the probabilities of the lithium they hold, instead
         # of holding the whole lattice to sub-second steps.
-        if state.census.get("hydroxide_supplied", 1) <= STRAGGLERS * state.n_voxels:
+        if state.census.get("hydroxide_supplied", 1) <= STRAGGLERS * state.n_global_voxels:
             return math.inf
         return event_dt_limit(self.rate(temperature_c), self.numerics["max_event_probability"])
 

@@ -2,13 +2,23 @@
 
 Release from the source, LiOH decomposition, lithiation against dehydration, rock-salt
 lithiation and disorder annealing act on a voxel's own fields only, so they are applied in one
-sweep over the lattice; a Philox block (four uniforms) serves four consecutive global voxel
-indices, one word each (source voxels, which need two numbers, also use the group's second
-block). Each
-process module documents its rule and fills its slots of the coefficient vector
-(:mod:`mcsim.processes.slots`); a process switched off leaves its slots at their neutral value.
-Voxels are independent, so the sweep is parallel over z-planes and its result does not depend
-on the number of threads; the random numbers are keyed by global voxel index and step.
+sweep over the lattice. Each process module documents its rule and fills its slots of the
+coefficient vector (:mod:`mcsim.processes.slots`); a process switched off leaves its slots at
+their neutral value. Voxels are independent, so the sweep is parallel over z-planes and its
+result does not depend on the number of threads; the random numbers are keyed by global voxel
+index and step.
+
+Random numbers. Every decision of the sweep is a comparison ``u < p`` of a voxel's uniform with
+a probability (an event, or the stochastic rounding of a released amount). A voxel's uniform is
+``u = (c + f) / 2^16``: its top 16 bits ``c`` are one 16-bit lane of a Philox block shared by 16
+consecutive global indices (a block has 256 bits), and its fine part ``f`` (53 bits) comes from a
+block of the voxel's own, drawn only when ``c`` alone cannot decide the comparison, i.e. when
+``c == floor(p 2^16)`` (probability 2^-16 per comparison). ``c`` and ``f`` are independent and
+uniform, so ``u`` is exactly uniform to 69 bits and every decision has exactly the probability
+it should; one Philox block then serves 16 voxels instead of one, which is most of the sweep's
+cost saved. Source voxels, which make two independent decisions, use the lanes of two blocks.
+Counters: lanes (index // 16, step, 0 or 1, 0), fine parts (index, step, 2 or 3, 0), stream
+:data:`mcsim.rng.STREAM_REACTION`, key word 0 the seed.
 """
 
 from __future__ import annotations
@@ -25,8 +35,47 @@ from mcsim.processes import slots as S
 
 @numba.njit(inline="always")
 def _round_stochastic(x, u):
+    """floor(x) + (u < frac(x)) for a float uniform ``u`` (disorder annealing's shared dither)."""
     n = int(x)
     if u < x - n:
+        n += 1
+    return n
+
+
+#: 2^16: the coarse part of a voxel's uniform has 16 bits.
+LANES = 65536.0
+_M16 = np.uint64(0xFFFF)
+_SUB_FINE = (2, 3)
+
+
+@numba.njit(inline="always")
+def _lane(w0, w1, w2, w3, g):
+    """The 16-bit lane of global index ``g`` in its group's block (16 indices per block)."""
+    k = (g >> 2) & 3
+    w = w0 if k == 0 else (w1 if k == 1 else (w2 if k == 2 else w3))
+    return np.int64((w >> np.uint64(16 * (g & 3))) & _M16)
+
+
+@numba.njit(inline="always")
+def below(c, p, seed, g, step, sub):
+    """Whether ``u < p`` for the uniform ``u = (c + f) / 2^16`` of voxel ``g`` whose coarse part
+    is ``c``; the fine part ``f`` (sub-counter ``sub``) is drawn only on a tie of ``c`` with
+    ``floor(p 2^16)``. Exact: ``p 2^16`` and its fractional part are computed without rounding."""
+    t = p * LANES
+    k = np.int64(t)
+    if c < k:
+        return True
+    if c > k:
+        return False
+    f, _, _, _ = rng.uniform_sub(seed, rng.STREAM_REACTION, g, step, sub)
+    return f < t - k
+
+
+@numba.njit(inline="always")
+def _round_below(x, c, seed, g, step, sub):
+    """floor(x) + (u < frac(x)) for x >= 0 with the voxel's uniform ``u`` (see :func:`below`)."""
+    n = int(x)
+    if below(c, x - n, seed, g, step, sub):
         n += 1
     return n
 
@@ -43,17 +92,6 @@ def neg_expm1(x):
     if x < SERIES_MAX:
         return x * (1.0 - x * (_C2 - x * (_C3 - x * (_C4 - x * (_C5 - x * (_C6 - x * _C7))))))
     return -math.expm1(-x)
-
-
-@numba.njit(inline="always")
-def _word(q0, q1, q2, q3, k):
-    if k == 0:
-        return q0
-    if k == 1:
-        return q1
-    if k == 2:
-        return q2
-    return q3
 
 
 @numba.njit(inline="always")
@@ -143,18 +181,19 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
         zi = z - 1
         for y in range(1, ny + 1):
             row = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1
-            # One Philox block serves four consecutive global indices (one word each): the
+            # One Philox block serves 16 consecutive global indices (a 16-bit lane each): the
             # block of the current group is computed when a voxel of it first needs a draw.
+            zero = np.uint64(0)
             cur = np.int64(-1)
             cur1 = np.int64(-1)
-            q0 = q1 = q2 = q3 = 0.0
-            r0 = r1 = r2 = r3 = 0.0
+            q0 = q1 = q2 = q3 = zero
+            r0 = r1 = r2 = r3 = zero
             for x in range(1, nx + 1):
                 c = phase[z, y, x]
                 if c == ph.PORE:
                     continue
                 g = row + x
-                grp = g >> 2
+                grp = g >> 4
                 if c == ph.LAYERED:
                     if amount[z, y, x] > full_lay:
                         cnt[zi, S.K_LAYERED_OVERFULL] += 1
@@ -171,17 +210,18 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                     total = rate_l + kd
                     if total > 0.0:
                         if grp != cur:
-                            q0, q1, q2, q3 = rng.uniform4(seed, rng.STREAM_REACTION, grp, step)
+                            q0, q1, q2, q3 = rng.philox4x64(grp, step, 0, 0, seed,
+                                                            rng.STREAM_REACTION)
                             cur = grp
-                        u0 = _word(q0, q1, q2, q3, g & 3)
+                        c0 = _lane(q0, q1, q2, q3, g)
                         if lv <= 0.0:
                             p = p_dry
                         elif lv >= a:
                             p = p_wet
                         else:
                             p = neg_expm1(total)
-                        if u0 < p:
-                            if u0 < p * (rate_l / total):
+                        if below(c0, p, seed, g, step, 2):
+                            if below(c0, p * (rate_l / total), seed, g, step, 2):
                                 phase[z, y, x] = ph.LAYERED
                                 dirty[z, y, x] = 1
                                 li[z, y, x] = lv - a
@@ -202,10 +242,11 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                     lv = li[z, y, x]
                     if lv > 0.0 and krs > 0.0:
                         if grp != cur:
-                            q0, q1, q2, q3 = rng.uniform4(seed, rng.STREAM_REACTION, grp, step)
+                            q0, q1, q2, q3 = rng.philox4x64(grp, step, 0, 0, seed,
+                                                            rng.STREAM_REACTION)
                             cur = grp
-                        u0 = _word(q0, q1, q2, q3, g & 3)
-                        if u0 < neg_expm1(krs * min(1.0, lv / a)):
+                        if below(_lane(q0, q1, q2, q3, g), neg_expm1(krs * min(1.0, lv / a)),
+                                 seed, g, step, 2):
                             phase[z, y, x] = ph.LAYERED
                             dirty[z, y, x] = 1
                             li[z, y, x] = lv - a
@@ -218,16 +259,18 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                     if a < full_rs:
                         cnt[zi, S.K_ROCKSALT_PARTIAL] += 1
                     continue
-                # lithium sources: the group's word, and the word of the group's second block
-                if grp != cur:
-                    q0, q1, q2, q3 = rng.uniform4(seed, rng.STREAM_REACTION, grp, step)
-                    cur = grp
-                u0 = _word(q0, q1, q2, q3, g & 3)
-                if grp != cur1:
-                    r0, r1, r2, r3 = rng.uniform_sub(seed, rng.STREAM_REACTION, grp, step, 1)
-                    cur1 = grp
-                u1 = _word(r0, r1, r2, r3, g & 3)
-                if c == ph.LIOH and u0 < p_dec:
+                # lithium sources: the voxel's lane in the group's block (decomposition) and in
+                # the group's second block (rounding of the released amount), each drawn only
+                # when its decision is not certain
+                if c == ph.LIOH and p_dec > 0.0:
+                    if grp != cur:
+                        q0, q1, q2, q3 = rng.philox4x64(grp, step, 0, 0, seed,
+                                                        rng.STREAM_REACTION)
+                        cur = grp
+                    decomposes = below(_lane(q0, q1, q2, q3, g), p_dec, seed, g, step, 2)
+                else:
+                    decomposes = False
+                if decomposes:
                     c = ph.LI2O
                     phase[z, y, x] = c
                     tal[zi, S.T_LIOH_DECOMPOSED] += a
@@ -239,7 +282,16 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                 else:
                     p = p_co3
                 if a > 0 and p > 0.0 and (not contact_only or _in_contact(phase, grain, z, y, x)):
-                    n = min(_round_stochastic(a * p, u1), a)
+                    x_rel = a * p
+                    if x_rel != int(x_rel):
+                        if grp != cur1:
+                            r0, r1, r2, r3 = rng.philox4x64(grp, step, 1, 0, seed,
+                                                            rng.STREAM_REACTION)
+                            cur1 = grp
+                        n = min(_round_below(x_rel, _lane(r0, r1, r2, r3, g), seed, g, step, 3),
+                                a)
+                    else:
+                        n = min(int(x_rel), a)
                     a -= n
                     amount[z, y, x] = a
                     li[z, y, x] += n

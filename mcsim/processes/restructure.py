@@ -7,7 +7,18 @@ coordinate along that axis has that parity with its upper neighbour; the pairs o
 disjoint, so they can be updated in parallel, and six sweeps (3 axes x 2 parities) visit
 every neighbour pair once per step. Parities are of global coordinates and random numbers are
 keyed by the lower voxel's global index, step and sweep, so the result does not depend on
-threads. Pair rules:
+threads.
+
+Each sweep is one kernel call followed by a halo refresh. On a decomposed lattice
+(:mod:`mcsim.parallel`) a pair that straddles two subdomains is updated by both: a rank
+processes every pair of the sweep with EITHER end in its interior (the lower end, the anchor,
+may be in the lower halo layer, the upper end in the upper halo layer), as long as both ends
+are inside the global lattice. The pair rules read and write only the pair's two voxels, and
+the halo holds the neighbour's current values, so both ranks compute the same update from the
+same data and the same random number (keyed by the anchor's global index); the halo exchange
+after the sweep then overwrites each rank's halo copy with the owner's identical values. A
+voxel emptied into a nanopore is counted by the rank that owns the pair's anchor only. On one
+rank the anchors are exactly today's, so results are unchanged. Pair rules:
 
 ripening
     Two rock-salt voxels of the same grain, either below full: with probability
@@ -33,6 +44,7 @@ import numpy as np
 from mcsim import phases as ph
 from mcsim import rng
 from mcsim.processes.base import Process, arrhenius, event_probability
+from mcsim.parallel import allreduce_int
 from mcsim.state import full_amount_table
 
 
@@ -106,10 +118,14 @@ def _candidate(ci, cj, ai, aj, p_inf, full_rs, full_lay):
 
 
 @numba.njit(parallel=True, cache=True)
-def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
-                       oz, oy, ox, gny, gnx, dirty):
-    """Six conflict-free pair sweeps (axis z, y, x; parity 0, 1). Returns voxels emptied.
+def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
+                             oz, oy, ox, gny, gnx, axis, parity, a_lo, a_hi, dirty):
+    """One conflict-free pair sweep along ``axis`` (0 z, 1 y, 2 x) pairing voxels of global
+    coordinate parity ``parity`` with their upper neighbour. Returns the voxels emptied.
 
+    ``a_lo`` and ``a_hi`` bound the local index (halo included: 0 is the lower halo layer) of
+    the pair's lower voxel along ``axis``; the other two axes run over the interior. Only
+    pairs whose anchor is in the interior (index >= 1) count towards the return value.
     Infiltration only fills pores inside the particle (grain id != 0, see
     :meth:`mcsim.state.State.from_microstructure`).
     """
@@ -118,41 +134,65 @@ def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, s
     nx = phase.shape[2] - 2
     full_rs = np.int64(full[ph.ROCKSALT])
     full_lay = np.int64(full[ph.LAYERED])
-    emptied = np.zeros(nz + 1, dtype=np.int64)
-    for axis in range(3):
-        dz = 1 if axis == 0 else 0
-        dy = 1 if axis == 1 else 0
-        dx = 1 if axis == 2 else 0
-        for parity in range(2):
-            sub = 1 + 2 * axis + parity
-            for z in numba.prange(1, nz + 1 - dz):
-                gz = oz + z - 1
-                if dz == 1 and gz % 2 != parity:
+    dz = 1 if axis == 0 else 0
+    dy = 1 if axis == 1 else 0
+    dx = 1 if axis == 2 else 0
+    z0, z1 = (a_lo, a_hi) if dz == 1 else (1, nz)
+    y0, y1 = (a_lo, a_hi) if dy == 1 else (1, ny)
+    x0, x1 = (a_lo, a_hi) if dx == 1 else (1, nx)
+    sub = 1 + 2 * axis + parity
+    emptied = np.zeros(nz + 2, dtype=np.int64)
+    for z in numba.prange(z0, z1 + 1):
+        gz = oz + z - 1
+        if dz == 1 and gz % 2 != parity:
+            continue
+        for y in range(y0, y1 + 1):
+            gy = oy + y - 1
+            if dy == 1 and gy % 2 != parity:
+                continue
+            row = (gz * gny + gy) * gnx + ox - 1
+            for x in range(x0, x1 + 1):
+                if dx == 1 and (ox + x - 1) % 2 != parity:
                     continue
-                for y in range(1, ny + 1 - dy):
-                    gy = oy + y - 1
-                    if dy == 1 and gy % 2 != parity:
-                        continue
-                    row = (gz * gny + gy) * gnx + ox - 1
-                    for x in range(1, nx + 1 - dx):
-                        if dx == 1 and (ox + x - 1) % 2 != parity:
-                            continue
-                        ci = phase[z, y, x]
-                        cj = phase[z + dz, y + dy, x + dx]
-                        if not _candidate(ci, cj, amount[z, y, x], amount[z + dz, y + dy, x + dx],
-                                          p_inf, full_rs, full_lay):
-                            continue
-                        u0, u1, u2, u3 = rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, row + x,
-                                                         step, sub)
-                        r = _move(phase, grain, amount, li, disorder, dirty, z, y, x, z + dz, y + dy,
-                                  x + dx, u0, u1, p_rip, p_inf, full_rs, full_lay)
-                        if r < 0:
-                            r = _move(phase, grain, amount, li, disorder, dirty, z + dz, y + dy,
-                                      x + dx,
-                                      z, y, x, u0, u1, p_rip, p_inf, full_rs, full_lay)
-                        if r > 0:
-                            emptied[z] += r
+                ci = phase[z, y, x]
+                cj = phase[z + dz, y + dy, x + dx]
+                if not _candidate(ci, cj, amount[z, y, x], amount[z + dz, y + dy, x + dx],
+                                  p_inf, full_rs, full_lay):
+                    continue
+                u0, u1, u2, u3 = rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, row + x, step, sub)
+                r = _move(phase, grain, amount, li, disorder, dirty, z, y, x, z + dz, y + dy,
+                          x + dx, u0, u1, p_rip, p_inf, full_rs, full_lay)
+                if r < 0:
+                    r = _move(phase, grain, amount, li, disorder, dirty, z + dz, y + dy, x + dx,
+                              z, y, x, u0, u1, p_rip, p_inf, full_rs, full_lay)
+                if r > 0 and z * dz + y * dy + x * dx >= 1:
+                    emptied[z] += r
     return emptied.sum()
+
+
+def anchor_range(state, axis: int) -> tuple[int, int]:
+    """Local anchor indices (halo included) of the pairs along ``axis`` this subdomain updates:
+    every pair with either end in the interior and both ends inside the global lattice."""
+    n = state.shape[axis]
+    o = state.offset[axis]
+    lo = 0 if o > 0 else 1
+    hi = n if o + n < state.global_shape[axis] else n - 1
+    return lo, hi
+
+
+def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
+                       oz, oy, ox, gny, gnx, dirty):
+    """The six sweeps (axis z, y, x; parity 0, 1) on a lone domain, without halo refreshes
+    in between. Returns voxels emptied. (The engine calls the sweeps one by one, see
+    :meth:`PairRestructuring.advance`.)"""
+    emptied = 0
+    for axis in range(3):
+        n = phase.shape[axis] - 2
+        for parity in range(2):
+            emptied += restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf,
+                                                full, seed, step, oz, oy, ox, gny, gnx, axis,
+                                                parity, 1, n - 1, dirty)
+    return emptied
 
 
 class PairRestructuring(Process):
@@ -175,10 +215,18 @@ class PairRestructuring(Process):
         p_inf = 0.0
         if temperature_c >= self.params["source_melt_c"]:
             p_inf = event_probability(self.params["infiltration_rate_per_s"], dt_s)
-        emptied = restructure_kernel(state.phase, state.grain, state.amount, state.li,
-                                     state.disorder, p_rip, p_inf, _FULL, self.seed, state.step,
-                                     *state.offset, *state.global_shape[1:], state.dirty_flags())
-        state.exchange_halo()
+        emptied = 0
+        dirty = state.dirty_flags()
+        for axis in range(3):
+            a_lo, a_hi = anchor_range(state, axis)
+            for parity in range(2):
+                emptied += restructure_sweep_kernel(
+                    state.phase, state.grain, state.amount, state.li, state.disorder, p_rip,
+                    p_inf, _FULL, self.seed, state.step, *state.offset,
+                    *state.global_shape[1:], axis, parity, a_lo, a_hi, dirty)
+                state.exchange_halo()  # the next sweep's straddling pairs read the halo
+        if state.comm is not None:
+            emptied = allreduce_int(state.comm, [emptied])[0]
         return {"nanopore_voxels_opened": int(emptied)}
 
     def describe(self):

@@ -77,18 +77,30 @@ def face_codes_kernel(phase, grain, mobility, codes):
 @numba.njit(parallel=True, cache=True)
 def refresh_face_codes_kernel(phase, grain, mobility, codes, dirty):
     """Recompute the face classes of the voxels that changed (``dirty``) and of their six
-    neighbours only; no other voxel's classes can have changed. Returns how many voxels were
-    flagged (the caller clears the flags when there were any)."""
+    neighbours only; no other voxel's classes can have changed. A first pass marks the rows
+    (z, y) holding a flag, so rows with no flagged voxel in them or in the four rows around
+    them are skipped whole. Returns how many voxels, halo included, were flagged (the caller
+    clears the flags when there were any)."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
-    flagged = np.zeros(nz, dtype=np.int64)
+    rows = np.zeros((nz + 2, ny + 2), dtype=np.uint8)
+    flagged = np.zeros(nz + 2, dtype=np.int64)
+    for z in numba.prange(nz + 2):
+        for y in range(ny + 2):
+            n = 0
+            for x in range(nx + 2):
+                n += dirty[z, y, x]
+            if n > 0:
+                rows[z, y] = 1
+                flagged[z] += n
     for z in numba.prange(1, nz + 1):
         for y in range(1, ny + 1):
+            if not (rows[z, y] | rows[z - 1, y] | rows[z + 1, y] | rows[z, y - 1]
+                    | rows[z, y + 1]):
+                continue
             for x in range(1, nx + 1):
-                d = dirty[z, y, x]
-                flagged[z - 1] += d
-                if (d | dirty[z - 1, y, x] | dirty[z + 1, y, x] | dirty[z, y - 1, x]
+                if (dirty[z, y, x] | dirty[z - 1, y, x] | dirty[z + 1, y, x] | dirty[z, y - 1, x]
                         | dirty[z, y + 1, x] | dirty[z, y, x - 1] | dirty[z, y, x + 1]):
                     codes[z, y, x] = _code_at(phase, grain, mobility, z, y, x)
     return flagged.sum()
@@ -96,9 +108,17 @@ def refresh_face_codes_kernel(phase, grain, mobility, codes, dirty):
 
 def prepare_face_codes(state) -> np.ndarray:
     """The state's face classes, brought up to date: computed in full the first time, then
-    refreshed around the voxels that the kernels flagged as changed since the last call."""
+    refreshed around the voxels that the kernels flagged as changed since the last call.
+
+    On a decomposed lattice the flags are halo-exchanged first: a voxel the neighbouring rank
+    changed at the edge of its block changes the classes of this block's voxels next to it.
+    The classes of the two sides of a face between blocks are computed by each rank from the
+    same (halo-exchanged) phases and grains, so they agree and transport stays conservative.
+    """
     codes = state.face_codes()
     dirty = state.dirty_flags()
+    if not state.lone:
+        state.exchange_field(dirty)
     if not state.codes_ready:
         face_codes_kernel(state.phase, state.grain, MOBILITY, codes)
         state.codes_ready = True

@@ -1,7 +1,8 @@
 """Validation of mcsim: analytic limits of the kinetic kernels and the paper's targets.
 
 Importing this package registers every check module with :mod:`mcsim.validate.harness`:
-:mod:`mcsim.validate.analytic` always, :mod:`mcsim.validate.paper` when it exists.
+:mod:`mcsim.validate.analytic` always, :mod:`mcsim.validate.paper` and
+:mod:`mcsim.validate.microstructure` when they exist.
 Run them with ``mcsim validate`` or :func:`mcsim.validate.harness.main`.
 """
 
@@ -15,5 +16,7 @@ from mcsim.validate.harness import CheckResult, format_table, main, register, ru
 
 if importlib.util.find_spec("mcsim.validate.paper") is not None:
     importlib.import_module("mcsim.validate.paper")
+if importlib.util.find_spec("mcsim.validate.microstructure") is not None:
+    importlib.import_module("mcsim.validate.microstructure")
 
 __all__ = ["CheckResult", "format_table", "main", "register", "run_checks", "to_json"]

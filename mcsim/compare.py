@@ -1,0 +1,504 @@
+"""``mcsim compare``: the conventional (R-NCM) and the two-step (TS-NCM) calcination of one
+particle, side by side.
+
+The paper's central comparison (MODEL.md section 5, item 7): the same secondary particle,
+same seed, calcined on the conventional schedule (5 C/min to 850 C, 12 h) and on the two-step
+one (hold 6 h at 250 C first, so that lithiation wins over dehydration everywhere). R-NCM
+should end with intragranular nanopores concentrated in the core and intergranular voids near
+the centre, TS-NCM denser with few nanopores. This module runs (or reads) the two results
+and tabulates, with the difference (B - A) and ratio (B / A), the final transition-metal
+phase shares, porosity, nanopore density in the core and shell, central void fraction,
+internal pore surface, mean grain size and the nanopore and void counts -- all read back
+from the result files (the final ``/pores/NNNN`` group and ``/timeseries``, see
+``mcsim/io/SCHEMA.md``) -- and draws ``analysis/compare_runs.py``.
+
+Configurations
+--------------
+``mcsim compare [--config BASE.toml] [--set KEY=VALUE ...] [--seed N]`` builds two
+configurations from one base (the built-in default when no file is given): everything but the
+schedule is shared, ``schedule.preset`` is ``R-NCM`` for run A and ``TS-NCM`` for run B.
+
+* Schedule options of the base file (``hold_min``, ``peak_c``, ...) apply only to the run
+  whose preset the file names (a base written for R-NCM leaves TS-NCM on its own preset
+  defaults; a base for another preset leaves both on their defaults); ``schedule.start_c``
+  applies to both; ``schedule.steps`` to neither.
+* A schedule option given with ``--set`` applies to every one of the two presets that has
+  it (``--set schedule.peak_c=800`` changes both, ``--set schedule.hold_c=200`` only
+  TS-NCM); one that neither preset has is a configuration error, and so is
+  ``--set schedule.preset``.
+* ``--seed N`` sets ``seed`` (the particle and every random stream) of both runs.
+
+Runs and reuse
+--------------
+The runs execute one after the other in this process (each :class:`mcsim.engine.Simulation`
+uses the configured ``numerics.threads``) and write ``DIR/r-ncm.h5`` and ``DIR/ts-ncm.h5``.
+With ``--reuse`` a complete result already at that path is read instead of rerun when its
+stored ``/config`` equals the requested one (apart from the keys that never change results,
+:data:`mcsim.sweep.NON_RESULT_KEYS`: threads, log and checkpoint settings) and it holds pore
+statistics. ``--results A.h5 B.h5`` compares two finished results instead (any two runs);
+an unfinished or unreadable file is refused before anything is written.
+
+Outputs: the table on standard output, ``--json FILE`` (the same numbers, machine-readable)
+and the figure ``DIR/compare.png`` + ``.pdf`` (``--no-figure`` to skip it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from mcsim.errors import ConfigError
+
+__all__ = ["RUNS", "ROWS", "preset_configs", "read_summary", "compare_summaries",
+           "format_table", "to_json", "run_pair", "add_arguments", "main", "CompareError"]
+
+#: (file stem, schedule preset) of run A and run B.
+RUNS = (("r-ncm", "R-NCM"), ("ts-ncm", "TS-NCM"))
+
+#: Table rows: (key in the summary, label, units).
+ROWS = (
+    ("final_hydroxide", "TM share in TM(OH)2 (final)", "1"),
+    ("final_rocksalt", "TM share in rock salt (final)", "1"),
+    ("final_layered", "TM share in layered (final)", "1"),
+    ("porosity", "porosity (r <= R)", "1"),
+    ("nanopore_fraction", "nanopore volume fraction", "1"),
+    ("void_fraction", "void volume fraction", "1"),
+    ("nanopore_density_core_per_um3", "nanopore density, core r/R < 0.5", "1/um^3"),
+    ("nanopore_density_shell_per_um3", "nanopore density, shell r/R >= 0.7", "1/um^3"),
+    ("central_void_fraction", "central void fraction r/R < 0.3", "1"),
+    ("internal_surface_per_um", "internal surface / solid volume", "1/um"),
+    ("mean_grain_nm", "mean grain size (equiv. diameter)", "nm"),
+    ("nanopore_count", "nanopores (intragranular)", "1"),
+    ("void_count", "voids (intergranular + open)", "1"),
+)
+
+#: Name of the figure files in the output folder (``.png`` and ``.pdf``).
+FIGURE_STEM = "compare"
+
+_SCHEDULE_SHARED = ("start_c",)
+
+
+class CompareError(Exception):
+    """A result cannot be compared: missing, unfinished, unreadable or without the data."""
+
+
+# ==========================================================================================
+# configurations
+# ==========================================================================================
+def _preset_options(preset: str) -> tuple:
+    """The options a schedule preset accepts (from :mod:`mcsim.schedule`)."""
+    from mcsim import schedule
+
+    return tuple(schedule._PRESET_BUILDERS[preset][1])  # read-only use of the preset table
+
+
+def _read_base(config_path) -> dict:
+    if config_path is None:
+        return {}
+    p = Path(config_path)
+    if not p.is_file():
+        raise ConfigError("--config", str(config_path), "file not found")
+    try:
+        return tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--config", str(config_path), f"is not valid TOML: {exc}") from None
+
+
+def _assign(user: dict, keys: list, value, assignment: str) -> None:
+    node = user
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ConfigError("--set", assignment, f"{k} is not a table")
+    node[keys[-1]] = value
+
+
+def preset_configs(config_path=None, sets=(), seed: int | None = None,
+                   threads: int | None = None) -> dict:
+    """The validated configurations of the two runs, keyed by file stem (``r-ncm``, ``ts-ncm``).
+
+    Parameters
+    ----------
+    config_path : str or os.PathLike, optional
+        Base configuration (TOML); the built-in default when None.
+    sets : sequence of str
+        ``section.key=value`` overrides (values read as TOML), applied to both runs; schedule
+        options only to the presets that have them (see the module docstring).
+    seed : int, optional
+        Seed of both runs (overrides the base and ``--set seed``).
+    threads : int, optional
+        ``numerics.threads`` of both runs.
+
+    Returns
+    -------
+    dict
+        ``{"r-ncm": cfg_a, "ts-ncm": cfg_b}``, each validated by :func:`mcsim.config.validate`.
+
+    Raises
+    ------
+    ConfigError
+        A bad base file or override (named by its key), ``--set schedule.preset``, or a
+        schedule option neither preset accepts.
+    """
+    from mcsim import config
+
+    user = _read_base(config_path)
+    base_sched = user.pop("schedule", {})
+    if not isinstance(base_sched, dict):
+        raise ConfigError("schedule", base_sched, "must be a table")
+    base_preset = base_sched.get("preset", config.SCHEMA["schedule"]["preset"].default)
+    set_sched: dict = {}
+    for assignment in sets:
+        keys, value = config.parse_set(assignment)
+        if keys[0] == "schedule":
+            if len(keys) != 2:
+                raise ConfigError("--set", assignment, "schedule options are plain keys, "
+                                  "e.g. schedule.hold_c=200")
+            if keys[1] == "preset":
+                raise ConfigError("schedule.preset", value, "is chosen by mcsim compare "
+                                  "(R-NCM and TS-NCM); leave it out")
+            if keys[1] == "steps":
+                raise ConfigError("schedule.steps", value, "not allowed: mcsim compare runs "
+                                  "the R-NCM and TS-NCM presets")
+            set_sched[keys[1]] = value
+        else:
+            _assign(user, keys, value, assignment)
+    if seed is not None:
+        if not (isinstance(seed, int) and seed >= 0):
+            raise ConfigError("--seed", seed, "must be an integer >= 0")
+        user["seed"] = seed
+    if threads is not None:
+        user.setdefault("numerics", {})["threads"] = threads
+    options = {preset: _preset_options(preset) for _, preset in RUNS}
+    for key, value in set_sched.items():
+        if key not in _SCHEDULE_SHARED and not any(key in opts for opts in options.values()):
+            allowed = sorted({*_SCHEDULE_SHARED, *(o for opts in options.values() for o in opts)})
+            raise ConfigError(f"schedule.{key}", value,
+                              f"is an option of neither R-NCM nor TS-NCM; allowed: "
+                              f"{', '.join(allowed)}")
+    out = {}
+    for stem, preset in RUNS:
+        sched = {"preset": preset}
+        for key, value in base_sched.items():
+            if key in _SCHEDULE_SHARED or (base_preset == preset and key in options[preset]):
+                sched[key] = value
+        for key, value in set_sched.items():
+            if key in _SCHEDULE_SHARED or key in options[preset]:
+                sched[key] = value
+        run_user = copy.deepcopy(user)
+        run_user["schedule"] = sched
+        out[stem] = config.validate(config._merge(config.defaults(), run_user))
+    return out
+
+
+# ==========================================================================================
+# reading results
+# ==========================================================================================
+def _final_pores(f) -> tuple[dict, str]:
+    """Scalars of the final pore statistics and where they came from."""
+    from mcsim.pores import SCALARS
+
+    names = (*SCALARS, "pore_count", "intergranular_count", "open_count")
+    pores = f.get("pores")
+    keys = sorted(k for k in pores if k.isdigit()) if pores is not None else []
+    if keys:
+        g = pores[keys[-1]]
+        return ({n: float(g[n][()]) for n in names if n in g}
+                | {"pores_time_s": float(g.attrs.get("time_s", math.nan)),
+                   "pores_label": str(g.attrs.get("label", keys[-1]))}, f"/pores/{keys[-1]}")
+    # results written before the pore statistics existed: compute them from the last snapshot
+    snaps = f.get("snapshots")
+    if snaps is None or not len(snaps) or "geometry" not in f:
+        raise CompareError(f"{f.filename}: no /pores group and no snapshot to compute pore "
+                           "statistics from")
+    from mcsim.pores import pore_statistics
+
+    key = sorted(snaps)[-1]
+    s = snaps[key]
+    stats = pore_statistics(s["phase"][()], s["grain"][()],
+                            np.asarray(f["geometry/center_vox"][()], dtype=np.float64),
+                            float(f["geometry/radius_vox"][()]), float(f.attrs["voxel_nm"]))
+    return ({n: float(stats[n]) for n in names}
+            | {"pores_time_s": float(s.attrs.get("time_s", math.nan)),
+               "pores_label": str(s.attrs.get("label", key))},
+            f"computed from /snapshots/{key}")
+
+
+def read_summary(path) -> dict:
+    """The final-state figures of one finished result file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A complete result file.
+
+    Returns
+    -------
+    dict
+        ``path``, ``preset`` (``schedule.preset`` of its ``/config``), ``seed``,
+        ``grid_shape``, ``end_time_s``, ``final_hydroxide`` / ``final_rocksalt`` /
+        ``final_layered`` (last ``tm_phase_fraction`` row), every scalar of
+        :data:`mcsim.pores.SCALARS` (plus ``pore_count``, ``intergranular_count``,
+        ``open_count``) from the last ``/pores/NNNN`` group, ``pores_time_s``,
+        ``pores_label`` and ``pores_source`` (where the pore figures came from).
+
+    Raises
+    ------
+    CompareError
+        A missing, unfinished (``complete`` not true, or only a ``.partial``), unreadable
+        file, or one without the time series.
+    """
+    from mcsim.io.hdf5 import IncompleteResultError, open_result
+
+    try:
+        f = open_result(path)
+    except (IncompleteResultError, FileNotFoundError) as exc:
+        raise CompareError(str(exc)) from None
+    with f:
+        try:
+            cfg = tomllib.loads(f["config"].asstr()[()])
+            ts = f["timeseries"]
+            tmf = np.asarray(ts["tm_phase_fraction"][-1], dtype=np.float64)
+            end = float(ts["time_s"][-1])
+        except (KeyError, IndexError, ValueError, tomllib.TOMLDecodeError) as exc:
+            raise CompareError(f"{path}: cannot read /config or /timeseries ({exc})") from None
+        pores, source = _final_pores(f)
+        out = {"path": str(path), "preset": str(cfg.get("schedule", {}).get("preset", "?")),
+               "seed": int(f.attrs.get("seed", -1)),
+               "grid_shape": [int(n) for n in f.attrs.get("grid_shape", [])],
+               "end_time_s": end, "final_hydroxide": float(tmf[0]),
+               "final_rocksalt": float(tmf[1]), "final_layered": float(tmf[2]),
+               **pores, "pores_source": source}
+    return out
+
+
+def compare_summaries(a: dict, b: dict) -> list:
+    """One dict per row of :data:`ROWS`: ``key``, ``label``, ``units``, ``a``, ``b``,
+    ``difference`` (b - a) and ``ratio`` (b / a; NaN when a is 0 or either is NaN)."""
+    rows = []
+    for key, label, units in ROWS:
+        va, vb = float(a.get(key, math.nan)), float(b.get(key, math.nan))
+        ratio = vb / va if va != 0 and math.isfinite(va) and math.isfinite(vb) else math.nan
+        rows.append({"key": key, "label": label, "units": units, "a": va, "b": vb,
+                     "difference": vb - va, "ratio": ratio})
+    return rows
+
+
+def _num(v: float) -> str:
+    if not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if v == int(v) and abs(v) < 1e9:
+        return f"{int(v)}"
+    if v == 0 or 1e-3 <= abs(v) < 1e5:
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
+    return f"{v:.3e}"
+
+
+def format_table(a: dict, b: dict, rows: list | None = None) -> str:
+    """The side-by-side table (plain text) of two summaries."""
+    rows = rows if rows is not None else compare_summaries(a, b)
+    name_a = f"A: {a['preset']}"
+    name_b = f"B: {b['preset']}"
+    head = ("quantity", "units", name_a, name_b, "B - A", "B / A")
+    body = [(r["label"], r["units"], _num(r["a"]), _num(r["b"]), _num(r["difference"]),
+             f"{r['ratio']:.3f}" if math.isfinite(r["ratio"]) else "-") for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(head)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    out = [f"A = {a['path']} ({a['preset']}, seed {a['seed']}, final pores: {a['pores_source']})",
+           f"B = {b['path']} ({b['preset']}, seed {b['seed']}, final pores: {b['pores_source']})",
+           line(head), line(["-" * w for w in widths])]
+    out += [line(row) for row in body]
+    notes = []
+    if a["seed"] != b["seed"] or a["grid_shape"] != b["grid_shape"]:
+        notes.append(f"note: the runs differ in seed ({a['seed']} vs {b['seed']}) or grid "
+                     f"({a['grid_shape']} vs {b['grid_shape']}): not the same particle")
+    return "\n".join(out + notes)
+
+
+def _json_num(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
+
+
+def to_json(a: dict, b: dict, rows: list | None = None, figure=()) -> str:
+    """The comparison as JSON: ``{"a": summary, "b": summary, "rows": [...], "figure": [...]}``
+    (NaN written as null)."""
+    rows = rows if rows is not None else compare_summaries(a, b)
+    clean = lambda d: {k: _json_num(v) for k, v in d.items()}  # noqa: E731
+    return json.dumps({"a": clean(a), "b": clean(b), "rows": [clean(r) for r in rows],
+                       "figure": [str(p) for p in figure]}, indent=2)
+
+
+# ==========================================================================================
+# running
+# ==========================================================================================
+def _reusable(path: Path, cfg: dict) -> tuple[bool, str]:
+    """Whether ``path`` is a complete result of ``cfg`` holding pore statistics."""
+    import h5py
+
+    from mcsim.io.hdf5 import is_complete
+    from mcsim.sweep import NON_RESULT_KEYS
+
+    if not is_complete(path):
+        return False, "no complete result there"
+
+    def comparable(c):
+        c = copy.deepcopy(c)
+        for section, key in NON_RESULT_KEYS:
+            c.get(section, {}).pop(key, None)
+        return c
+
+    try:
+        with h5py.File(path, "r") as f:
+            stored = tomllib.loads(f["config"].asstr()[()])
+            has_pores = "pore_series" in f
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
+        return False, f"cannot be read back ({exc})"
+    if comparable(stored) != comparable(cfg):
+        return False, "holds another configuration"
+    if not has_pores:
+        return False, "holds no pore statistics (written before schema 1.2)"
+    return True, "same configuration"
+
+
+def run_pair(cfgs: dict, out_dir, *, reuse: bool = False, progress: bool = False,
+             log=print) -> dict:
+    """Run (or reuse) the two configurations, one after the other; return their result paths.
+
+    Parameters
+    ----------
+    cfgs : dict
+        ``{"r-ncm": cfg, "ts-ncm": cfg}`` from :func:`preset_configs`.
+    out_dir : str or os.PathLike
+        Folder of ``r-ncm.h5`` and ``ts-ncm.h5`` (created).
+    reuse : bool
+        Read a complete result of the same configuration instead of rerunning it.
+    progress : bool
+        Progress bar or log lines of each run.
+    log : callable
+        Receives the runs' log lines, prefixed by the run's name.
+
+    Returns
+    -------
+    dict
+        ``{"r-ncm": Path, "ts-ncm": Path}``.
+    """
+    from mcsim.engine import Simulation
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for stem, _preset in RUNS:
+        path = out_dir / f"{stem}.h5"
+        cfg = cfgs[stem]
+        if reuse:
+            ok, why = _reusable(path, cfg)
+            if ok:
+                log(f"[{stem}] reusing {path} ({why})")
+                paths[stem] = path
+                continue
+            if path.exists() or Path(str(path) + ".partial").exists():
+                log(f"[{stem}] not reusing {path}: {why}; running it")
+        sim = Simulation(cfg, log=lambda *a, _s=stem: log(f"[{_s}] " + " ".join(map(str, a))))
+        sim.run(path, progress=progress)
+        paths[stem] = path
+    return paths
+
+
+def make_figure(path_a, path_b, out_dir, formats=("png", "pdf")) -> list:
+    """Draw ``analysis/compare_runs.py`` into ``out_dir/compare.<format>``; return the paths."""
+    from mcsim.plot import load_script
+
+    module = load_script("compare_runs")
+    first = Path(out_dir) / f"{FIGURE_STEM}.{formats[0]}"
+    module.plot(path_a, path_b, first, formats=list(formats[1:]))
+    return [first.with_suffix("." + fmt) for fmt in formats]
+
+
+# ==========================================================================================
+# command line
+# ==========================================================================================
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``mcsim compare`` arguments to ``parser``."""
+    parser.add_argument("--config", metavar="BASE.toml", default=None,
+                        help="base configuration (default: the built-in default)")
+    parser.add_argument("--set", dest="sets", metavar="SECTION.KEY=VALUE", action="append",
+                        default=[], help="override one key of both runs (value read as TOML; "
+                        "schedule options go to the presets that have them; repeatable)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of both runs")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="Numba threads (overrides numerics.threads)")
+    parser.add_argument("-o", "--output-dir", metavar="DIR", default=None,
+                        help="folder of r-ncm.h5, ts-ncm.h5 and the figure (default: "
+                             "mcsim-compare; with --results: the first result's folder)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="read complete results of the same configuration in DIR instead "
+                             "of rerunning them")
+    parser.add_argument("--results", nargs=2, metavar=("A.h5", "B.h5"), default=None,
+                        help="compare two finished results instead of running")
+    parser.add_argument("--json", metavar="FILE", default=None,
+                        help="also write the comparison as JSON")
+    parser.add_argument("--no-figure", action="store_true", help="do not draw the figure")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar or log lines while running")
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    """Carry out parsed ``mcsim compare`` arguments; return the exit status.
+
+    0 on success; 1 when a result cannot be compared (missing, unfinished, unreadable): the
+    message goes to stderr and nothing is written. Configuration errors raise
+    :class:`ConfigError` (exit 2 in :mod:`mcsim.cli`), before any run starts.
+    """
+    def log(line):
+        print(line, file=sys.stderr, flush=True)
+
+    if args.results is not None:
+        given = [name for name, v in (("--config", args.config), ("--set", args.sets),
+                                      ("--seed", args.seed), ("--reuse", args.reuse))
+                 if v not in (None, [], False)]
+        if given:
+            raise ConfigError("--results", " ".join(args.results),
+                              f"compares two finished results; it takes no {', '.join(given)}")
+        path_a, path_b = (Path(p) for p in args.results)
+        out_dir = Path(args.output_dir) if args.output_dir else path_a.resolve().parent
+    else:
+        cfgs = preset_configs(args.config, args.sets, args.seed, args.threads)
+        out_dir = Path(args.output_dir or "mcsim-compare")
+        paths = run_pair(cfgs, out_dir, reuse=args.reuse, progress=not args.no_progress,
+                         log=log if not args.no_progress else (lambda *_: None))
+        path_a, path_b = paths["r-ncm"], paths["ts-ncm"]
+    try:
+        a, b = read_summary(path_a), read_summary(path_b)
+    except CompareError as exc:
+        print(f"mcsim compare: error: {exc}", file=sys.stderr)
+        return 1
+    rows = compare_summaries(a, b)
+    figure = []
+    if not args.no_figure:
+        from mcsim.plot import PlotError
+
+        try:
+            figure = make_figure(path_a, path_b, out_dir)
+        except PlotError as exc:
+            log(f"mcsim compare: no figure: {exc}")
+    print(format_table(a, b, rows))
+    for p in figure:
+        print(f"figure: {p}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(to_json(a, b, rows, figure), encoding="utf-8")
+    return 0

@@ -1,0 +1,262 @@
+"""Microstructure checks: the pore analysis on known shapes, and the paper's R-NCM vs TS-NCM
+ordering of nanopores and central voids (MODEL.md section 5, item 7).
+
+``known_shapes`` (exact, the same in quick and full mode apart from the sizes): a solid
+sphere of two grains (split by a plane) holds a digitised ball of odd diameter and a cylinder
+of odd diameter inside grain 1, a slab straddling the grain boundary and a channel open to the
+outside. :func:`mcsim.pores.pore_statistics` must return, with no tolerance: every pore's
+voxel count (the carved voxels), its equivalent diameter ``(6V/pi)^(1/3)`` (to float
+rounding), its class (ball and cylinder intragranular, slab intergranular, channel open), the
+local thickness (every ball voxel exactly the ball's diameter; every cylinder and slab voxel
+at least half a diameter away from the shape's ends exactly its diameter / thickness, and no
+voxel above it), the porosity and the grain volumes.
+
+``rncm_vs_tsncm`` (the paper's ordering): for seeds 1, 2, 3 the particle is calcined on
+R-NCM and on TS-NCM (:func:`mcsim.compare.preset_configs`, preset defaults) and the final
+pore statistics are compared: TS-NCM must have a lower core nanopore density
+(``nanopore_density_core_per_um3``) and a smaller ``central_void_fraction`` than R-NCM for
+every seed. Full mode: the default particle (R = 0.6 um, 154^3 voxels; six whole schedules).
+Quick mode: the test suite's tiny particle shrunk to R = 0.15 um (grains 100 x 60 x 30 nm,
+40^3 voxels, one thread), with the default diffusivities: a smoke version whose lithium fronts cross the
+particle sooner than on the default one. (Scaling the diffusivities by (R/0.6 um)^2 as
+:mod:`mcsim.validate.paper` does keeps the front timing but shrinks the time steps around
+300 C so much that one quick run takes minutes, too slow for the test suite.) The model is not
+tuned to pass: a failure is reported as such, with the per-seed numbers in the detail line.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mcsim.validate.harness import CheckResult, register
+
+GROUP = "microstructure"
+SEEDS = (1, 2, 3)
+QUICK_RADIUS_UM = 0.15
+
+
+def _result(name, target, simulated, tolerance, passed, detail=""):
+    return CheckResult(GROUP, name, target, float(simulated), tolerance, bool(passed), detail)
+
+
+# ==========================================================================================
+# (a) known shapes
+# ==========================================================================================
+def known_shapes(ball_d: int = 7, cyl_d: int = 5, slab_t: int = 3, radius: int = 30):
+    """A two-grain solid sphere with four carved pores of known geometry.
+
+    Returns
+    -------
+    phase, grain : numpy.ndarray
+        The fields (layered oxide inside the sphere, pore outside; grain 1 below the middle
+        plane, 2 above; carved pore voxels keep their grain id, the open channel too).
+    center : tuple of float
+    shapes : dict
+        Per shape: ``mask`` (bool array of its voxels), ``cls`` (expected class code),
+        ``diameter`` (expected local thickness, voxels) and ``core`` (the voxels whose local
+        thickness must equal ``diameter``).
+    """
+    from mcsim import phases as ph
+
+    n = 2 * radius + 6
+    c = (n - 1) / 2.0
+    cz = cy = cx = int(c)  # grid point next to the centre, shapes centred on voxels
+    z, y, x = np.ogrid[:n, :n, :n]
+    inside = (z - c) ** 2 + (y - c) ** 2 + (x - c) ** 2 <= radius ** 2
+    phase = np.where(inside, ph.LAYERED, ph.PORE).astype(np.uint8)
+    grain = np.where(inside, np.where(z < cz, 1, 2), 0).astype(np.int32)
+    shapes = {}
+    # a ball of odd diameter, centred on a voxel, in grain 1
+    bz, by, bx = cz - radius // 3, cy, cx - radius // 3
+    ball = (z - bz) ** 2 + (y - by) ** 2 + (x - bx) ** 2 <= (ball_d / 2) ** 2
+    shapes["ball"] = dict(mask=ball, cls=0, diameter=ball_d, core=ball)
+    # a cylinder along x, odd diameter, axis on voxel centres, in grain 1
+    kz, ky = cz - radius // 3, cy + radius // 3
+    half_len = radius // 3
+    disc = (z - kz) ** 2 + (y - ky) ** 2 <= (cyl_d / 2) ** 2
+    along = (x >= cx - half_len) & (x <= cx + half_len)
+    cyl = disc & along
+    core = disc & (x >= cx - half_len + cyl_d // 2 + 1) & (x <= cx + half_len - cyl_d // 2 - 1)
+    shapes["cylinder"] = dict(mask=cyl, cls=0, diameter=cyl_d, core=core)
+    # a slab across the grain boundary (z = cz - t//2 .. cz + t//2)
+    s0, s1 = cz - slab_t // 2, cz + slab_t // 2 + 1
+    w = radius // 3
+    lat_y = (y >= cy - w) & (y <= cy + w)
+    lat_x = (x >= cx + 2) & (x <= cx + 2 + 2 * w)
+    slab = (z >= s0) & (z < s1) & lat_y & lat_x
+    m = slab_t // 2 + 1
+    core = ((z >= s0) & (z < s1) & (y >= cy - w + m) & (y <= cy + w - m)
+            & (x >= cx + 2 + m) & (x <= cx + 2 + 2 * w - m))
+    shapes["slab"] = dict(mask=slab, cls=1, diameter=slab_t, core=core)
+    # a straight 1x1 channel from the outside into grain 2 (open)
+    chan = (z == cz + radius // 2) & (y == cy) & (x >= cx + radius - 6) & inside
+    shapes["channel"] = dict(mask=chan, cls=2, diameter=1, core=chan)
+    for s in shapes.values():
+        s["mask"] = np.broadcast_to(s["mask"], (n, n, n)).copy()
+        s["core"] = np.broadcast_to(s["core"], (n, n, n)).copy() & s["mask"]
+        phase[s["mask"]] = ph.PORE
+    return phase, grain, (c, c, c), shapes
+
+
+def _shape_checks(ball_d, cyl_d, slab_t, radius, voxel_nm=10.0) -> tuple[dict, list]:
+    from mcsim.pores import _TM_LUT, local_thickness, pore_statistics
+
+    phase, grain, center, shapes = known_shapes(ball_d, cyl_d, slab_t, radius)
+    s = pore_statistics(phase, grain, center, radius, voxel_nm)
+    p = s["pores"]
+    errors = {"volume": 0, "diameter": 0.0, "class": 0, "thickness": 0, "centroid": 0.0}
+    lines = []
+    inside_pore = phase == 0
+    z, y, x = np.ogrid[tuple(slice(0, n) for n in phase.shape)]
+    inside = (z - center[0]) ** 2 + (y - center[1]) ** 2 + (x - center[2]) ** 2 <= radius ** 2
+    lt = local_thickness(np.pad(inside_pore & inside, 1))[1:-1, 1:-1, 1:-1]
+    for name, sh in shapes.items():
+        mask = sh["mask"] & inside
+        v = int(mask.sum())
+        hits = np.flatnonzero(p["volume_voxels"] == v)
+        idx = [i for i in hits
+               if np.allclose(p["centroid_vox"][i], np.argwhere(mask).mean(axis=0), atol=1e-9)]
+        if len(idx) != 1:
+            errors["volume"] += 1
+            lines.append(f"{name}: no pore of {v} voxels at its centroid")
+            continue
+        i = idx[0]
+        d_exact = (6.0 * v * voxel_nm ** 3 / math.pi) ** (1.0 / 3.0)
+        errors["diameter"] = max(errors["diameter"],
+                                 abs(p["equivalent_diameter_nm"][i] - d_exact) / d_exact)
+        errors["class"] += int(p["pore_class"][i] != sh["cls"])
+        if sh["cls"] != 2:  # the open channel's thickness is not asked
+            core = sh["core"] & inside
+            errors["thickness"] += int(np.count_nonzero(lt[core] != sh["diameter"]))
+            errors["thickness"] += int(np.count_nonzero(lt[mask] > sh["diameter"]))
+        lines.append(f"{name}: {v} vox, d_eq {p['equivalent_diameter_nm'][i]:.2f} nm, class "
+                     f"{int(p['pore_class'][i])} (want {sh['cls']})"
+                     + (f", LT {sh['diameter']} on {int((sh['core'] & inside).sum())} core vox"
+                        if sh["cls"] != 2 else ""))
+    # the local-thickness histograms of pore_statistics against the per-voxel values
+    grid_nm = s["local_thickness"]["edges_nm"]
+    for cls_name, codes in (("nanopore", (0,)), ("void", (1, 2))):
+        sel = np.zeros(phase.shape, bool)
+        for sh in shapes.values():
+            if sh["cls"] in codes:
+                sel |= sh["mask"] & inside
+        want = [int(np.count_nonzero(np.isclose(lt[sel] * voxel_nm, e))) for e in grid_nm[:-1]]
+        errors["thickness"] += int(np.abs(np.subtract(
+            want, s["local_thickness"][f"{cls_name}_voxels"])).sum())
+    n_pore = int(np.count_nonzero(inside_pore & inside))
+    particle = int(inside.sum())
+    errors["porosity"] = abs(s["porosity"] - n_pore / particle)
+    tm = _TM_LUT[phase] & (grain > 0)
+    vols = [int(np.count_nonzero(tm & (grain == g))) for g in (1, 2)]
+    g = s["grains"]
+    errors["grains"] = int(s["grain_count"] != 2 or list(g["volume_voxels"]) != vols)
+    errors["count"] = int(s["pore_count"] != len(shapes) or s["nanopore_count"] != 2
+                          or s["void_count"] != 2)
+    return errors, lines
+
+
+@register(GROUP)
+def check_known_shapes(quick: bool) -> list[CheckResult]:
+    """(a) Pore analysis of carved shapes of known size: exact."""
+    sizes = [(7, 5, 3, 30)] if quick else [(7, 5, 3, 30), (13, 9, 5, 48)]
+    out = []
+    for ball_d, cyl_d, slab_t, radius in sizes:
+        err, lines = _shape_checks(ball_d, cyl_d, slab_t, radius)
+        tag = f"ball {ball_d}, cylinder {cyl_d}, slab {slab_t} vox in R = {radius}"
+        detail = f"{tag}: " + "; ".join(lines)
+        sfx = f"_r{radius}"
+        out.append(_result(f"shapes_volume_class{sfx}", "carved voxels, expected classes",
+                           err["volume"] + err["class"] + err["count"], "0 mismatches",
+                           err["volume"] + err["class"] + err["count"] == 0, detail))
+        out.append(_result(f"shapes_equivalent_diameter{sfx}", "(6V/pi)^(1/3)", err["diameter"],
+                           "rel. error <= 1e-12", err["diameter"] <= 1e-12, tag))
+        out.append(_result(f"shapes_local_thickness{sfx}", "shape diameter / thickness",
+                           err["thickness"], "0 voxels off", err["thickness"] == 0,
+                           f"{tag}: every ball voxel, every cylinder/slab voxel > d/2 from the "
+                           "ends at the diameter, none above"))
+        out.append(_result(f"shapes_porosity_grains{sfx}", "exact counts",
+                           err["porosity"] + err["grains"], "0", err["porosity"] == 0
+                           and err["grains"] == 0, tag))
+    return out
+
+
+# ==========================================================================================
+# (b) R-NCM vs TS-NCM
+# ==========================================================================================
+def _quick_sets() -> list[str]:
+    return [f"particle.radius_um={QUICK_RADIUS_UM}",
+            "particle.grain_length_nm=100", "particle.grain_width_nm=60",
+            "particle.grain_thickness_nm=30", "lithium.source_diameter_nm=80",
+            "numerics.threads=1"]  # results do not depend on threads; one is fastest here
+
+
+def _core_nanopore_voxels(path) -> int:
+    import h5py
+
+    from mcsim.diagnostics import CORE_MAX
+
+    with h5py.File(path, "r") as f:
+        key = sorted(k for k in f["pores"] if k.isdigit())[-1]
+        p = f["pores"][key]["pores"]
+        sel = (p["pore_class"][()] == 0) & (p["centroid_r_over_r"][()] < CORE_MAX)
+        return int(p["volume_voxels"][()][sel].sum())
+
+
+def ordering_table(quick: bool, seeds=SEEDS, log=None) -> list[dict]:
+    """Run R-NCM and TS-NCM for every seed; one row of final pore figures per seed."""
+    from mcsim.compare import preset_configs, read_summary, run_pair
+
+    sets = [*(_quick_sets() if quick else []), "output.snapshot_temperatures_c=[]",
+            "output.timeseries_interval_s=600"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            cfgs = preset_configs(None, sets, seed)
+            paths = run_pair(cfgs, Path(tmp) / f"seed{seed}", log=log or (lambda *_: None))
+            row = {"seed": seed}
+            for stem, path in paths.items():
+                s = read_summary(path)
+                row[stem] = {k: s[k] for k in ("nanopore_density_core_per_um3",
+                                               "central_void_fraction", "porosity",
+                                               "nanopore_count", "final_layered")}
+                row[stem]["core_nanopore_voxels"] = _core_nanopore_voxels(path)
+            rows.append(row)
+    return rows
+
+
+def format_ordering(rows: list[dict]) -> str:
+    """The per-seed table as one line per seed (R-NCM / TS-NCM)."""
+    parts = []
+    for r in rows:
+        a, b = r["r-ncm"], r["ts-ncm"]
+        parts.append(f"seed {r['seed']}: core nanopores {a['nanopore_density_core_per_um3']:.0f}"
+                     f" / {b['nanopore_density_core_per_um3']:.0f} per um^3 "
+                     f"({a['core_nanopore_voxels']} / {b['core_nanopore_voxels']} vox), "
+                     f"central void {a['central_void_fraction']:.3f} / "
+                     f"{b['central_void_fraction']:.3f}, porosity {a['porosity']:.3f} / "
+                     f"{b['porosity']:.3f}")
+    return "R-NCM / TS-NCM: " + "; ".join(parts)
+
+
+@register(GROUP)
+def check_rncm_vs_tsncm(quick: bool) -> list[CheckResult]:
+    """(b) TS-NCM: fewer core nanopores and a smaller central void than R-NCM, every seed."""
+    return ordering_results(ordering_table(quick), quick)
+
+
+def ordering_results(rows: list[dict], quick: bool) -> list[CheckResult]:
+    """The two verdicts of :func:`check_rncm_vs_tsncm` from the per-seed rows."""
+    detail = format_ordering(rows) + (f" (quick: R = {QUICK_RADIUS_UM} um)"
+                                      if quick else " (default particle)")
+    dens = [r["ts-ncm"]["nanopore_density_core_per_um3"]
+            / max(r["r-ncm"]["nanopore_density_core_per_um3"], 1e-300) for r in rows]
+    void = [r["ts-ncm"]["central_void_fraction"] / max(r["r-ncm"]["central_void_fraction"],
+                                                        1e-300) for r in rows]
+    return [_result("tsncm_fewer_core_nanopores", "TS/R < 1 for every seed", max(dens),
+                    "max ratio < 1", all(d < 1 for d in dens), detail),
+            _result("tsncm_smaller_central_void", "TS/R < 1 for every seed", max(void),
+                    "max ratio < 1", all(v < 1 for v in void), detail)]
