@@ -99,6 +99,9 @@ SCHEMA: dict = {
             "interrupted-ramp samples)", lo=-273.15, hi=2000.0),
         "snapshot_times_min": Key("float_list", [], "snapshots at these times", lo=0.0, hi=1e7),
         "final_snapshot": Key("bool", True, "write a snapshot at the end of the schedule"),
+        "pore_statistics": Key("bool", True, "pore and grain statistics (/pores, /pore_series) "
+                               "at every snapshot; on several MPI ranks they gather phase and "
+                               "grain (5 B/voxel) to rank 0"),
         "timeseries_interval_s": Key("float", 60.0, "simulated time between timeseries rows",
                                      lo=1e-6, hi=1e7),
         "log_interval_s": Key("float", 30.0, "wall time between progress log lines in batch jobs",

@@ -278,7 +278,8 @@ class Simulation:
                            attrs={"time_s": st.time_s, "label": label,
                                   "temperature_c": float(self.schedule.temperature_c(st.time_s))})
         self.timer.add("i/o", time.perf_counter() - t0)
-        self.pore_snapshot(writer, index, label, fields)
+        if self.cfg["output"]["pore_statistics"]:
+            self.pore_snapshot(writer, index, label, fields)
 
     def pore_snapshot(self, writer, index: int, label: str, fields: dict) -> dict | None:
         """Pore statistics of snapshot ``index``: ``/pores/NNNN`` and the ``/pore_series`` table.
@@ -359,20 +360,32 @@ class Simulation:
                  f"{self.threads} threads, "
                  f"schedule {cfg['schedule']['preset']} ({self.schedule.duration_s / 60:.0f} min)")
         snaps = self.snapshot_times()
+        if self.decomposition is not None and self.decomposition.size > 1 \
+                and cfg["output"]["pore_statistics"]:
+            self.log("note: pore statistics gather phase and grain (5 B/voxel) to rank 0 at each "
+                     "snapshot; output.pore_statistics = false switches them off")
         interval = cfg["output"]["timeseries_interval_s"]
         t_end = self.schedule.duration_s
         breakpoints = sorted({float(b) for b in self.schedule.breakpoints_s if 0 < b < t_end})
         root = self.decomposition is None or self.decomposition.rank == 0
         bar = Progress(t_end, cfg["output"]["log_interval_s"], enabled=progress and root)
-        if root and self.resume is not None:  # restart: the result so far, from the checkpoint
-            writer = self.resume.open_writer(out_path)
+        split = self.decomposition is not None and self.decomposition.size > 1
+        if self.resume is not None:  # restart: the result so far, from the checkpoint
+            main = self.resume.open_writer(out_path) if root else None
+            if split:  # later snapshots: every rank its own block, in new part files
+                from mcsim.io.parallel_hdf5 import ParallelResultWriter
+
+                writer = ParallelResultWriter(self.decomposition.cart, out_path,
+                                              local_offset=st.offset, local_shape=st.shape,
+                                              grid_shape=st.global_shape, resume_main=main)
+            else:
+                writer = main if root else _NullWriter()
         else:
             kwargs = dict(config_toml=_config.to_toml(cfg), seed=cfg["seed"],
                           mcsim_version=mcsim.__version__,
                           provenance=self.provenance() if root else {},
                           grid_shape=st.global_shape, voxel_nm=st.voxel_nm)
-            if self.decomposition is not None and self.decomposition.size > 1 \
-                    and self.resume is None:  # every rank writes its own block
+            if split:  # every rank writes its own block
                 from mcsim.io.parallel_hdf5 import ParallelResultWriter
 
                 writer = ParallelResultWriter(self.decomposition.cart, out_path,

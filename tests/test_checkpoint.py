@@ -634,3 +634,11 @@ def test_run_killed_on_two_ranks_continues_on_three_and_on_one_bit_identically(t
         assert [d for d in differences(tmp_path / "ref.h5", tmp_path / name)
                 if d[:2] != ("attribute", "provenance") or d[2] not in ("mpi_ranks", "mpi_dims")
                 ] == [], name
+    # the 3-rank segment kept writing blocks per rank: its snapshots read 3 new part files,
+    # the first segment's snapshots still read the 2 restored ones, and nothing else is left
+    with h5py.File(tmp_path / "out.h5", "r") as f:
+        sources = [sorted({Path(v.file_name).name for v in g["phase"].virtual_sources()})
+                   for _, g in sorted(f["snapshots"].items())]
+    assert all(len(s) in (2, 3) for s in sources) and len(sources[-1]) == 3, sources
+    used = {n for s in sources for n in s}
+    assert {p.name for p in (tmp_path / "out.h5.parts").iterdir()} == used

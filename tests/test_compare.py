@@ -12,6 +12,7 @@ import io
 import json
 import math
 import shutil
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -240,3 +241,17 @@ def test_rncm_vs_tsncm_quick_verdicts_follow_the_numbers():
     for r in rows:
         assert (f"central void {r['r-ncm']['central_void_fraction']:.3f} / "
                 f"{r['ts-ncm']['central_void_fraction']:.3f}") in text
+
+
+def test_compare_runs_script_runs_alone_from_the_two_files(pair, tmp_path):
+    """analysis/compare_runs.py, run as a script on the two results, writes PNG and PDF."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "analysis" / "compare_runs.py"
+    out = tmp_path / "cmp.png"
+    proc = subprocess.run([sys.executable, str(script), str(pair["dir"] / "r-ncm.h5"),
+                           str(pair["dir"] / "ts-ncm.h5"), "-o", str(out), "--pdf"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 10_000 and out.with_suffix(".pdf").stat().st_size > 1_000

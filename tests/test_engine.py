@@ -272,3 +272,14 @@ def test_run_failing_midway_leaves_only_incomplete_partial(tiny_run, tmp_path, m
     with h5py.File(partial, "r") as f:
         assert bool(f.attrs["complete"]) is False
         assert f["timeseries/time_s"].shape[0] >= 1
+
+
+def test_pore_statistics_can_be_switched_off(tiny_run, tmp_path):
+    """output.pore_statistics = false: snapshots without /pores and /pore_series."""
+    import h5py
+
+    run = tiny_run(tmp_path / "nopores.h5", ("output.pore_statistics=false",
+                                             "schedule.to_c=250"))
+    with h5py.File(run.path, "r") as f:
+        assert len(f["snapshots"]) > 0
+        assert "pores" not in f and "pore_series" not in f

@@ -311,36 +311,54 @@ def _portable(exc: BaseException | None):
     return cls, f"{type(exc).__name__}: {exc}" if cls is RuntimeError else str(exc)
 
 
+def _write_virtual_snapshot(self, time_s: float, temperature_c: float, dtypes: dict,
+                            sources: list, attrs: dict | None = None) -> int:
+    """Write ``/snapshots/NNNN`` of the ResultWriter ``self`` with one VDS per field mapping
+    every rank's block.
+
+    ``dtypes`` maps field name to dtype; ``sources`` lists ``(file, offset, shape)`` per
+    rank, ``file`` relative to the main file's directory. Returns the index ``NNNN``.
+    """
+    self._check_open()
+    self._flush_timeseries()
+    index = self._n_snapshots
+    key = f"{index:04d}"
+    group = self._file.require_group("snapshots").create_group(key)
+    group.attrs["time_s"] = float(time_s)
+    group.attrs["temperature_c"] = float(temperature_c)
+    _write_attrs(group, attrs or {})
+    for name, dtype in dtypes.items():
+        layout = h5py.VirtualLayout(shape=self.grid_shape, dtype=dtype)
+        for file_name, offset, shape in sources:
+            if math.prod(shape) == 0:
+                continue
+            target = tuple(slice(o, o + s) for o, s in zip(offset, shape))
+            layout[target] = h5py.VirtualSource(file_name, f"/snapshots/{key}/{name}",
+                                                shape=shape, dtype=dtype)
+        group.create_virtual_dataset(name, layout, fillvalue=_missing_fill(dtype))
+    self._n_snapshots += 1
+    self._file.flush()
+    return index
+
+
+def _referenced_parts(main) -> set:
+    """Names of the part files the snapshot virtual datasets of ``main`` (an open
+    ResultWriter) read: after a restart these include an earlier segment's parts."""
+    names = set()
+    snaps = main._file.get("snapshots")
+    if snaps is None:
+        return names
+    for group in snaps.values():
+        for dset in group.values():
+            if isinstance(dset, h5py.Dataset) and dset.is_virtual:
+                names.update(Path(v.file_name).name for v in dset.virtual_sources())
+    return names
+
+
 class _MainWriter(ResultWriter):
     """ResultWriter of rank 0, which can also write a snapshot made of virtual datasets."""
 
-    def write_virtual_snapshot(self, time_s: float, temperature_c: float, dtypes: dict,
-                               sources: list, attrs: dict | None = None) -> int:
-        """Write ``/snapshots/NNNN`` with one VDS per field mapping every rank's block.
-
-        ``dtypes`` maps field name to dtype; ``sources`` lists ``(file, offset, shape)`` per
-        rank, ``file`` relative to the main file's directory. Returns the index ``NNNN``.
-        """
-        self._check_open()
-        self._flush_timeseries()
-        index = self._n_snapshots
-        key = f"{index:04d}"
-        group = self._file.require_group("snapshots").create_group(key)
-        group.attrs["time_s"] = float(time_s)
-        group.attrs["temperature_c"] = float(temperature_c)
-        _write_attrs(group, attrs or {})
-        for name, dtype in dtypes.items():
-            layout = h5py.VirtualLayout(shape=self.grid_shape, dtype=dtype)
-            for file_name, offset, shape in sources:
-                if math.prod(shape) == 0:
-                    continue
-                target = tuple(slice(o, o + s) for o, s in zip(offset, shape))
-                layout[target] = h5py.VirtualSource(file_name, f"/snapshots/{key}/{name}",
-                                                    shape=shape, dtype=dtype)
-            group.create_virtual_dataset(name, layout, fillvalue=_missing_fill(dtype))
-        self._n_snapshots += 1
-        self._file.flush()
-        return index
+    write_virtual_snapshot = _write_virtual_snapshot
 
 
 class ParallelResultWriter:
@@ -366,6 +384,11 @@ class ParallelResultWriter:
         ``config_toml``, ``seed``, ``mcsim_version``, ``provenance``, ``grid_shape``,
         ``voxel_nm``, ``phases``, ``buffer_rows`` as for ResultWriter (used by rank 0; every
         rank needs ``grid_shape``).
+    resume_main : mcsim.io.hdf5.ResultWriter, optional
+        Rank 0 of a restarted run: the main file reopened by
+        :meth:`mcsim.io.hdf5.ResultWriter.resume` (the other ranks pass None). Snapshots
+        continue its numbering in a new generation of part files; the earlier segment's
+        parts, which its snapshots read, are kept.
 
     Raises
     ------
@@ -394,7 +417,8 @@ class ParallelResultWriter:
     ...     w.finish()
     """
 
-    def __init__(self, comm, path, *, local_offset, local_shape, **resultwriter_kwargs):
+    def __init__(self, comm, path, *, local_offset, local_shape, resume_main=None,
+                 **resultwriter_kwargs):
         self.path = Path(path)
         self.partial = partial_path(self.path)
         self.comm = comm
@@ -421,18 +445,21 @@ class ParallelResultWriter:
 
         # 1. every rank checks its block; rank 0 picks the generation; nothing is created yet
         error = block = generation = None
+        resumed = 0
         try:
             grid = _grid(resultwriter_kwargs.get("grid_shape"))
             block = _block(local_offset, local_shape, grid)
             if self.rank == 0:
                 generation = self._next_generation()
+                if resume_main is not None:
+                    resumed = int(resume_main._n_snapshots)
         except (ValueError, OSError) as exc:
             error = exc
-        gathered = comm.allgather((_portable(error), block, generation))
+        gathered = comm.allgather((_portable(error), block, (generation, resumed)))
         self._raise_first([g[0] for g in gathered], error)
         self.grid_shape = grid
         self.local_offset, self.local_shape = block
-        self.generation = gathered[0][2]
+        self.generation, self._n_snapshots = gathered[0][2]
         self._blocks = [g[1] for g in gathered]  # (offset, shape) of every rank
         check_tiling(grid, [b[0] for b in self._blocks], [b[1] for b in self._blocks])
 
@@ -441,7 +468,8 @@ class ParallelResultWriter:
         error = None
         try:
             if self.rank == 0:
-                self._main = _MainWriter(path, **resultwriter_kwargs)
+                self._main = resume_main if resume_main is not None else \
+                    _MainWriter(path, **resultwriter_kwargs)
             self.parts_dir.mkdir(parents=True, exist_ok=True)
             self._part = h5py.File(partial_path(self.part_path), "w")
             attrs = self._part.attrs
@@ -630,8 +658,8 @@ class ParallelResultWriter:
             self._part.flush()
             if self._main is not None:
                 dtypes = {name: np.dtype(code) for name, code in gathered[0][1].items()}
-                self._main.write_virtual_snapshot(time_s, temperature_c, dtypes,
-                                                  self._sources, attrs)
+                _write_virtual_snapshot(self._main, time_s, temperature_c, dtypes,
+                                        self._sources, attrs)
         except Exception as exc:  # noqa: BLE001 - reported to every rank below
             error = exc
         try:
@@ -681,8 +709,10 @@ class ParallelResultWriter:
             self._close_local()
             raise
         error = None
+        keep = set()
         if self._main is not None:
             try:
+                keep = _referenced_parts(self._main)
                 self._main.finish(provenance_end)
             except Exception as exc:  # noqa: BLE001 - reported to every rank below
                 error = exc
@@ -691,17 +721,17 @@ class ParallelResultWriter:
         outcome = self.comm.bcast(_portable(error), root=0)
         self._raise_first([outcome], error)
         if self.rank == 0:
-            self._remove_parts(keep_generation=self.generation)
+            self._remove_parts(keep_generation=self.generation, keep_names=keep)
         return self.path
 
-    def _remove_parts(self, keep_generation: int | None) -> None:
-        """Delete part files of other generations (no longer referenced); warn on failure."""
+    def _remove_parts(self, keep_generation: int | None, keep_names=()) -> None:
+        """Delete part files of other generations that no snapshot reads; warn on failure."""
         if not self.parts_dir.is_dir():
             return
         try:
             for entry in os.scandir(self.parts_dir):
                 m = _PART_RE.match(entry.name)
-                if m and int(m.group(1)) != keep_generation:
+                if m and int(m.group(1)) != keep_generation and entry.name not in keep_names:
                     os.unlink(entry.path)
             if keep_generation is None and not any(os.scandir(self.parts_dir)):
                 self.parts_dir.rmdir()
