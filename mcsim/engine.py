@@ -264,13 +264,8 @@ class Simulation:
     def snapshot(self, writer, label: str) -> None:
         t0 = time.perf_counter()
         st = self.state
+        # each rank passes its own block (the parallel writer on a split lattice)
         fields = {name: st.interior(name) for name in ("phase", "grain", "amount", "li", "disorder")}
-        if self.decomposition is not None and self.decomposition.size > 1 \
-                and not _writes_blocks(writer):
-            # a serial writer on rank 0 (a restarted run): the blocks are gathered to rank 0
-            from mcsim.parallel import gather_field
-
-            fields = {k: gather_field(self.decomposition, v) for k, v in fields.items()}
         index = writer.write_snapshot(st.time_s, float(self.schedule.temperature_c(st.time_s)),
                                       fields, attrs={"label": label, "step": st.step})
         image = self.profiles(st)["_image"]
@@ -299,7 +294,7 @@ class Simulation:
         st = self.state
         phase, grain = fields["phase"], fields["grain"]
         dec = self.decomposition
-        if dec is not None and dec.size > 1 and _writes_blocks(writer):
+        if dec is not None and dec.size > 1:
             from mcsim.parallel import gather_field  # collective: every rank sends its block
 
             phase, grain = gather_field(dec, phase), gather_field(dec, grain)
@@ -473,13 +468,6 @@ class Simulation:
 
 def _silent(*_args, **_kwargs):
     return None
-
-
-def _writes_blocks(writer) -> bool:
-    """Whether ``writer`` takes each rank's own block (the parallel HDF5 writer)."""
-    from mcsim.io.parallel_hdf5 import ParallelResultWriter
-
-    return isinstance(writer, ParallelResultWriter)
 
 
 class _NullWriter:

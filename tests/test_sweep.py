@@ -264,12 +264,20 @@ def _read_index(path: Path) -> dict:
     return out
 
 
+def _require_mpiexec() -> None:
+    """The mpich wheel is a dependency: a missing mpiexec is a failure, not a skip (the
+    wheel does not exist for Windows, where these tests cannot run)."""
+    if not MPIEXEC.is_file():
+        if sys.platform == "win32":
+            pytest.skip("the mpich wheel (and its mpiexec) is not installed on Windows")
+        pytest.fail(f"no mpiexec next to {sys.executable}: install the 'mpich' wheel")
+
+
 @pytest.fixture(scope="module")
 def sweep_history(tmp_path_factory, tiny_sets):
     """Phase 1: mpiexec -n 2, run 1 failed by the hook. Phase 2: one rank, run 2's result
     deleted, no hook. Returns what each phase printed and left behind."""
-    if not MPIEXEC.is_file():
-        pytest.skip(f"no mpiexec next to {sys.executable}")
+    _require_mpiexec()
     tmp = tmp_path_factory.mktemp("sweep")
     cfg = config.load(sets=[*tiny_sets, *SHORT_SETS])
     _write(tmp / "base.toml", config.to_toml(cfg))
@@ -520,8 +528,7 @@ def test_sweep_map_refuses_to_average_over_another_swept_key(tmp_path):
 
 @pytest.mark.mpi
 def test_config_error_under_mpiexec_exits_2_on_every_rank_without_output(tmp_path, base_file):
-    if not MPIEXEC.is_file():
-        pytest.skip(f"no mpiexec next to {sys.executable}")
+    _require_mpiexec()
     path = _sweep(tmp_path, "ranks_per_run = 4\n")
     proc = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "mcsim", "sweep",
                            str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path)

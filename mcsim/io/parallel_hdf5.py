@@ -434,6 +434,9 @@ class ParallelResultWriter:
         self._state = "open"
 
         if self.n_ranks == 1:
+            if resume_main is not None:
+                raise ValueError("resume_main is for several ranks; one rank continues with the "
+                                 "resumed ResultWriter itself")
             grid = _grid(resultwriter_kwargs.get("grid_shape"))
             offset, shape = _block(local_offset, local_shape, grid)
             if offset != (0, 0, 0) or shape != grid:
