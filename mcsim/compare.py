@@ -224,7 +224,8 @@ def _final_pores(f) -> tuple[dict, str]:
     s = snaps[key]
     stats = pore_statistics(s["phase"][()], s["grain"][()],
                             np.asarray(f["geometry/center_vox"][()], dtype=np.float64),
-                            float(f["geometry/radius_vox"][()]), float(f.attrs["voxel_nm"]))
+                            float(f["geometry/radius_vox"][()]), float(f.attrs["voxel_nm"]),
+                            outline="tags")
     return ({n: float(stats[n]) for n in names}
             | {"pores_time_s": float(s.attrs.get("time_s", math.nan)),
                "pores_label": str(s.attrs.get("label", key))},

@@ -129,6 +129,25 @@ def radial_kernel(phase, amount, disorder, oz, oy, ox, cz, cy, cx, radius, nbins
     return shells.sum(axis=0), image
 
 
+def shell_density(shells, full) -> np.ndarray:
+    """Solid volume fraction of each shell from the shell sums of :func:`radial_kernel`: a
+    voxel's fill is its amount over the full amount of its phase (``full``)."""
+    shells = np.asarray(shells, dtype=np.float64)
+    fill = np.zeros(shells.shape[0])
+    for code in range(1, ph.N_PHASES):
+        fill += shells[:, 2 + code] / full[code]
+    return fill / np.maximum(shells[:, 0], 1.0)
+
+
+def core_shell_contrast(values) -> float:
+    """Mean of a radial profile over the shell (r/R >= SHELL_MIN) minus its mean over the
+    core (r/R < CORE_MAX), for profiles on equal-width bins of r/R."""
+    values = np.asarray(values, dtype=np.float64)
+    edges = np.linspace(0.0, 1.0, values.size + 1)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    return float(values[mid >= SHELL_MIN].mean() - values[mid < CORE_MAX].mean())
+
+
 class Profiles:
     """Radial profiles, core-shell descriptors and the projected mass-thickness image."""
 
@@ -144,19 +163,12 @@ class Profiles:
                                       *state.center_vox, state.radius_vox, self.nbins,
                                       SLAB_HALF_WIDTH * state.radius_vox)
         shells = allreduce_int(self.comm, shells).astype(np.float64)
-        voxels = np.maximum(shells[:, 0], 1.0)
         amounts = shells[:, 2:]
         tm = amounts[:, [ph.HYDROXIDE, ph.ROCKSALT, ph.LAYERED]]
         tm_sum = np.maximum(tm.sum(axis=1), 1.0)
         frac = tm / tm_sum[:, None]
-        # solid volume fraction of each shell: a voxel's fill is amount / full amount
-        fill = np.zeros(self.nbins)
-        for code in range(1, ph.N_PHASES):
-            fill += amounts[:, code] / self.full[code]
-        density = fill / voxels
+        density = shell_density(shells, self.full)
         layered = frac[:, 2]
-        core = self.mid < CORE_MAX
-        shell = self.mid >= SHELL_MIN
         # radius where the layered fraction first reaches 50 % going outwards from the centre
         r50 = 1.0
         if layered[0] >= 0.5:
@@ -175,8 +187,8 @@ class Profiles:
             "radial_hydroxide": frac[:, 0], "radial_rocksalt": frac[:, 1],
             "radial_layered": layered, "radial_density": density,
             "core_shell_r50": r50,
-            "contrast_layered": layered[shell].mean() - layered[core].mean(),
-            "contrast_density": density[shell].mean() - density[core].mean(),
+            "contrast_layered": core_shell_contrast(layered),
+            "contrast_density": core_shell_contrast(density),
             "tem_core": img["core"], "tem_shell": img["shell"],
             "disorder_mean": disorder_mean,
             "_image": img["image"],

@@ -301,7 +301,8 @@ class Simulation:
         if phase is None or grain is None:  # ranks other than 0
             self.timer.add("diagnostics: pores", time.perf_counter() - t0)
             return None
-        stats = pores.pore_statistics(phase, grain, st.center_vox, st.radius_vox, st.voxel_nm)
+        stats = pores.pore_statistics(phase, grain, st.center_vox, st.radius_vox, st.voxel_nm,
+                                      outline="tags")
         self.timer.add("diagnostics: pores", time.perf_counter() - t0)
         t0 = time.perf_counter()
         temp = float(self.schedule.temperature_c(st.time_s))
@@ -535,7 +536,9 @@ _SERIES = {
     "grain_flips": ("1", "cumulative Potts grain-id flips (sintering grain growth)"),
     "pore_swaps": ("1", "cumulative pore/solid swaps (sintering pore migration)"),
     "vacancies_annihilated": ("1", "cumulative grain-boundary pore voxels filled, each matched by "
-                              "an outer-surface voxel removed (sintering densification)"),
+                              "a surface voxel removed (sintering densification)"),
+    "vacancies_inward": ("1", "cumulative annihilated vacancies that went to the voids inside "
+                         "the particle (a rigid shell template) rather than the outer surface"),
     "grain_growth_mcs": ("MCS", "cumulative Monte Carlo steps of sintering grain growth"),
     "pore_migration_mcs": ("MCS", "cumulative Monte Carlo steps of sintering pore migration"),
     "densification_mcs": ("MCS", "cumulative Monte Carlo steps of sintering densification"),

@@ -26,6 +26,7 @@ _GG_A = 7.0e8
 _PM_A = 2.8e6
 _VD_A = 7.0e8
 _VD_P = 5.0e-4
+_TPL_K = 0.75
 
 #: The default set: NCM622 hydroxide with LiOH (MODEL.md sections 3 and 5).
 _NCM622_LIOH = {
@@ -127,6 +128,15 @@ _NCM622_LIOH = {
     "densification_probability": Parameter(
         _VD_P, "1", "calibrated: visible densification in 12 h at 850 C (paper Fig. 3c, 4d)",
         lo=0.0, hi=1.0, doc="chance per MCS that a pore voxel on a grain boundary is annihilated"),
+    "template_inward_per_contrast": Parameter(
+        _TPL_K, "1", "calibrated: R-NCM's central void grows during sintering while TS-NCM "
+        "stays compact (paper Fig. 3a-c, 4b-d: lithiation templates the particle's outline as a "
+        "rigid dense shell while the dehydrating core shrinks; in sintering the core grains are "
+        "drawn outwards, leaving voids near the centre)", lo=0.0, hi=100.0,
+        doc="share of the vacancies annihilated in sintering that go to the voids inside the "
+            "particle instead of its outer surface, per unit rise of the core-shell "
+            "solid-fraction contrast during calcination (clipped at 1; 0 switches the "
+            "template off)"),
     # reaction enthalpies for the simulated DTA (positive: endothermic), per mol TM or Li
     "dehydration_dh_j_per_mol": Parameter(
         48.2e3, "J/mol", "standard enthalpies of formation: Ni(OH)2 -> NiO + H2O(g) (CRC Handbook)",

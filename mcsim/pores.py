@@ -10,12 +10,19 @@ time series.
 Definitions
 -----------
 * A voxel is *inside* the particle when its centre lies at ``r <= R`` from the particle
-  centre; inside voxels are binned into 10 equal shells of r/R (shell ``b`` holds
-  ``b/10 <= r/R < (b+1)/10``, r = R in the outermost), as in :mod:`mcsim.diagnostics`.
-  Core = r/R < 0.5, shell = r/R >= 0.7, centre = r/R < 0.3.
+  centre (R: the particle's initial radius) and, with ``outline="tags"`` (what the engine
+  uses), it is not a voxel of the outside world: a pore or lithium-source voxel with grain
+  id 0, the engine's tag of everything outside the particle (pores inside carry -1 or a
+  grain id, :mod:`mcsim.state`). A particle that densifies gives up outer-surface voxels to
+  the outside, so porosity and densities then follow its current outline within R rather
+  than the whole sphere. ``outline="sphere"`` (the default, for arrays without the engine's
+  tags, such as a generated microstructure) takes every voxel with ``r <= R``. Inside voxels
+  are binned into 10 equal shells of r/R (shell ``b`` holds ``b/10 <= r/R < (b+1)/10``,
+  r = R in the outermost), as in :mod:`mcsim.diagnostics`. Core = r/R < 0.5, shell =
+  r/R >= 0.7, centre = r/R < 0.3.
 * A *pore* is a face-connected (6-connected) component of pore voxels (phase 0) inside the
-  particle. Pore voxels outside the sphere are the outside world; the sphere must lie inside
-  the array, and the array's faces count as outside.
+  particle. The other pore voxels are the outside world; the sphere must lie inside the
+  array, and the array's faces count as outside.
 * Class of a pore (uint8 code, names in :data:`PORE_CLASS_NAMES`): ``open`` (2) when a pore
   voxel of it shares a face with an outside pore voxel; otherwise ``intragranular`` (0) when
   every non-pore voxel sharing a face with it is a transition-metal voxel (hydroxide, rock
@@ -112,7 +119,7 @@ SCALARS = (
 
 #: Units and one-line descriptions of :data:`SCALARS` (for ``ResultWriter.describe``).
 SCALAR_UNITS = {
-    "porosity": ("1", "pore voxels inside the particle (r <= R) / voxels inside"),
+    "porosity": ("1", "pore voxels inside the particle (r <= R, not outside) / voxels inside"),
     "nanopore_fraction": ("1", "intragranular-pore voxels / voxels inside the particle"),
     "void_fraction": ("1", "intergranular + open pore voxels / voxels inside the particle"),
     "open_fraction": ("1", "open pore voxels (connected to the outside) / voxels inside"),
@@ -528,7 +535,7 @@ def _histogram(values, volumes, edges):
 # everything
 # ==========================================================================================
 def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
-                    n_size_bins=N_SIZE_BINS) -> dict:
+                    n_size_bins=N_SIZE_BINS, outline="sphere") -> dict:
     """Porosity, pores, size distributions, local thickness and grain statistics.
 
     Parameters
@@ -545,6 +552,9 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
         Voxel edge, nm.
     n_size_bins : int
         Log-spaced bins of the equivalent-diameter histograms.
+    outline : {"sphere", "tags"}
+        What is inside the particle: every voxel with r <= R, or those of them that are not
+        tagged as outside (pore or lithium source with grain id 0; see the module docstring).
 
     Returns
     -------
@@ -575,8 +585,12 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
                                                            radius_vox, voxel_nm)
     if not (isinstance(n_size_bins, (int, np.integer)) and 1 <= n_size_bins <= 1000):
         raise ConfigError("n_size_bins", n_size_bins, "must be an integer in [1, 1000]")
+    if outline not in ("sphere", "tags"):
+        raise ConfigError("outline", outline, 'must be "sphere" or "tags"')
     p, g, origin = _box(phase, grain, center, radius)
     shell = _shell_index(p.shape, origin, center, radius)
+    if outline == "tags":
+        shell[(g == 0) & ~_TM_LUT[p]] = _OUTSIDE  # the outside world inside the sphere
     pore = p == ph.PORE
     porosity, by_shell, shell_voxels = porosity_profile(pore, shell)
     del pore

@@ -20,6 +20,7 @@ import pytest
 
 from mcsim import cli
 from mcsim import compare as cmp
+from mcsim.io.hdf5 import SCHEMA_VERSION
 from mcsim.pores import SCALARS, pore_statistics
 
 #: A 0.15 um particle on shortened schedules: both presets to 300 C, 5 min holds, fast cool.
@@ -89,12 +90,12 @@ def test_engine_writes_pores_for_every_snapshot_and_matching_series(small_run):
         last = f["snapshots"][snaps[-1]]
         want = pore_statistics(last["phase"][()], last["grain"][()],
                                f["geometry/center_vox"][()], float(f["geometry/radius_vox"][()]),
-                               float(f.attrs["voxel_nm"]))
+                               float(f.attrs["voxel_nm"]), outline="tags")
         got = f["pores"][snaps[-1]]
         for name in (*SCALARS, "pore_count"):
             assert float(got[name][()]) == pytest.approx(float(want[name]), nan_ok=True)
         assert np.array_equal(got["pores/volume_voxels"][()], want["pores"]["volume_voxels"])
-        assert f.attrs["schema_version"] == "1.2"
+        assert f.attrs["schema_version"] == SCHEMA_VERSION
 
 
 def test_info_prints_the_final_pore_scalars(small_run):

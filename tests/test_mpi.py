@@ -62,7 +62,9 @@ threads = 1
 #: Sintering switched on for the short ramp: onset 400 C and temperature-independent rates,
 #: so the last 100 C of the ramp (5 min) do about 12 grain-growth, 6 pore-migration and 12
 #: densification MCS, with a densification probability high enough that vacancies are
-#: annihilated and paired with surface voxels gathered from every rank.
+#: annihilated and paired with surface voxels gathered from every rank, and a shell template
+#: coupling that sends about half of them to the inner voids (the contrast rises by ~0.025
+#: during the ramp).
 SINTER_SETS = (
     "model.overrides.sinter_onset_c=400",
     "model.overrides.grain_growth_a_per_s=0.04", "model.overrides.grain_growth_ea_j_per_mol=0",
@@ -71,6 +73,7 @@ SINTER_SETS = (
     "model.overrides.densification_a_per_s=0.04",
     "model.overrides.densification_ea_j_per_mol=0",
     "model.overrides.densification_probability=0.05",
+    "model.overrides.template_inward_per_contrast=20",
 )
 
 #: Wall-clock timings of the generator: the only datasets that may differ between runs.
@@ -198,11 +201,12 @@ def test_contact_release_split_along_x(runs):
 
 def test_sintering_split_along_y_and_x(runs):
     """Potts grain growth (26-neighbour colour sweeps), pore-migration swaps across block
-    faces and the gathered densification pairing: 4 ranks (1 x 2 x 2, blocks 31/30 in y and
-    x) write the 1-rank file."""
+    faces and the gathered densification pairing with outer and inner sinks: 4 ranks
+    (1 x 2 x 2, blocks 31/30 in y and x) write the 1-rank file."""
     data, _ = _datasets(runs["sinter_n1"][0])
-    for series in ("grain_flips", "pore_swaps", "vacancies_annihilated"):
+    for series in ("grain_flips", "pore_swaps", "vacancies_annihilated", "vacancies_inward"):
         assert data[f"timeseries/{series}"][-1] > 0, series
+    assert data["timeseries/vacancies_inward"][-1] < data["timeseries/vacancies_annihilated"][-1]
     path, prov, _ = runs["sinter_yx4"]
     assert list(prov["mpi_dims"]) == [1, 2, 2]
     assert _assert_same(runs["sinter_n1"][0], path) > 100

@@ -211,6 +211,33 @@ def test_local_thickness_histogram_splits_nanopores_and_voids():
     assert lt["nanopore_volume_fraction"][k5] == 1.0 and lt["void_volume_fraction"][k7] == 1.0
 
 
+def test_tagged_outline_leaves_out_the_outside_world_inside_the_sphere():
+    """outline="tags": voxels tagged as outside (pore or source with grain 0) within r <= R
+    are not particle: a particle whose outer layer receded keeps its porosity."""
+    phase, grain, c, r, inside = _solid_particle(n=40, radius=18.0)
+    n = phase.shape[0]
+    z, y, x = np.indices(phase.shape)
+    rr = np.sqrt((z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2)
+    pores = inside & ((x + y + z) % 7 == 0) & (rr < 15.0)
+    phase[pores] = ph.PORE
+    grain[pores] = -1  # intergranular pores inside, as the engine tags them
+    receded = inside & (rr > 16.0)  # the outer layer went to the outside world
+    phase[receded] = ph.PORE
+    grain[receded] = 0
+    blob = inside & (x == n - 3) & (rr > 16.0)  # source outside the particle, within R
+    phase[blob] = ph.LIOH
+    tags = pore_statistics(phase, grain, c, r, VOX, outline="tags")
+    sphere = pore_statistics(phase, grain, c, r, VOX)
+    particle = inside & ~receded
+    assert tags["particle_voxels"] == particle.sum()
+    assert tags["porosity"] == pores.sum() / particle.sum()
+    assert sphere["particle_voxels"] == inside.sum()
+    assert sphere["porosity"] == (pores.sum() + (receded & ~blob).sum()) / inside.sum()
+    assert tags["open_count"] == 0 and tags["void_count"] == tags["intergranular_count"]
+    with pytest.raises(ConfigError, match="outline"):
+        pore_statistics(phase, grain, c, r, VOX, outline="hull")
+
+
 def test_porosity_by_shell_sums_back_to_the_overall_porosity():
     m = synthetic_particle(64, 300, seed=2)
     s = pore_statistics(m.phase, m.grain, m.center_vox, m.radius_vox, m.voxel_nm)

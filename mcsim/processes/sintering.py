@@ -17,12 +17,21 @@ Grain growth (Q-state Potts, 26 neighbours)
     Pores never give their label to a solid. Eight colour sub-sweeps by the parities of the
     global coordinates (gz % 2, gy % 2, gx % 2): two voxels of one colour differ by 2 along
     some axis, so they are never 26-neighbours, and a voxel's update reads only voxels of
-    other colours. A voxel whose 26 neighbours all carry its own grain id cannot change and is
-    skipped by 26 integer compares before any random number is drawn (the hot path; a voxel
-    whose only foreign neighbours are pores draws and then does nothing, which gives the same
-    result because every voxel's numbers are its own). One Philox block serves the four
-    voxels of one colour in an 8-voxel stretch of a row (64 bits each: 32 pick the neighbour,
-    32 the acceptance), keyed by the stretch's first global index, the MCS and the colour.
+    other colours. The four colours of one z parity are done plane by plane (each plane reads
+    only its neighbour planes, of the other parity, which do not change meanwhile), so a plane
+    and its neighbours are loaded into cache once for four sub-sweeps; a lattice split in y or
+    x runs the colours one at a time with halo exchanges between them, with the same result.
+    For the sweep, the grain ids of non-solid voxels that carry a positive id (nanopores)
+    get their sign bit set, so that grain > 0 means "solid of that grain" and the kernel reads
+    no phase; n_g - n_g' is then summed over the 3 x 3 x 3 box as nine 3-lane vector rows
+    (:func:`_box_diff`). Random numbers: every solid site of a colour draws a 16-bit lane v of
+    a Philox block shared by the 16 sites of that colour in a 32-voxel stretch of a row
+    (counter: the stretch's first global index, the MCS, the colour). For v < 65520 = 26 x
+    2520 the neighbour is v // 2520 and the acceptance lane c = v % 2520, independent and
+    exactly uniform; the move is accepted when c < floor(2520 a), or, on the tie
+    c == floor(2520 a), when the fine part of the voxel's own block is below the fraction
+    (exact acceptance a, as in :mod:`mcsim.processes.reactions`). The 16 lanes v >= 65520 draw
+    both from the voxel's own block.
 
 Pore migration (surface diffusion)
     A pore voxel a inside the particle (grain id != 0) swaps with a solid face neighbour b.
@@ -85,6 +94,9 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from mcsim import phases as ph
 from mcsim import rng
@@ -96,17 +108,30 @@ SOLID_MIN = ph.HYDROXIDE
 # Sub-counters of the Philox counter (the third word): one per sub-sweep or purpose, so the
 # mechanisms never share a block even when their MCS indices coincide.
 SUB_GRAIN_GROWTH = 0      # + colour (0..7)
+SUB_GG_REDRAW = 8         # grain growth: a voxel's own block when its lane is >= 65520
+SUB_GG_FINE = 9           # grain growth: the fine part of a voxel's acceptance uniform
 SUB_PORE_MIGRATION = 16   # + 12 * axis + sub-sweep (0..35)
 SUB_EVENT = 64            # densification: the event uniform of a pore
 SUB_EVENT_KEY = 65        # densification: the ordering key of an event
 SUB_SURFACE_KEY = 66      # densification: the ordering key of a surface voxel
+SUB_INNER_KEY = 67        # densification: the ordering key of an inner-void surface voxel
+
+#: Simulated seconds between two probes of the core-shell solid-fraction contrast while the
+#: lithiated shell forms (:meth:`PottsSintering.probe_template`).
+TEMPLATE_PROBE_S = 60.0
 
 MECHANISMS = ("grain_growth", "pore_migration", "densification")
 
-_MASK32 = np.uint64(0xFFFFFFFF)
-_SHIFT32 = np.uint64(32)
+#: The grain-growth colours by call: two plane-fused groups, or one colour at a time.
+_GROUPS_FUSED = (np.arange(4, dtype=np.int64), np.arange(4, 8, dtype=np.int64))
+_GROUPS_SINGLE = tuple(np.array([c], dtype=np.int64) for c in range(8))
+
+_MASK16 = np.uint64(0xFFFF)
+#: A grain-growth lane v < 65520 = 26 * 2520 gives the neighbour v // 2520 and the acceptance
+#: lane v % 2520, independent and uniform (the rest is a voxel's own block).
+_ACCEPT_LEVELS = 2520
+_LANE_SPLIT = 26 * _ACCEPT_LEVELS
 _SHIFT11 = np.uint64(11)
-_TWO_M32 = 1.0 / 4294967296.0
 _TWO_M53 = 1.0 / 9007199254740992.0
 
 _FIELD_NAMES = ("phase", "grain", "amount", "li", "disorder")
@@ -218,109 +243,186 @@ def contact_shell_kernel(phase, s):
 # grain growth
 
 
+@intrinsic
+def _box_diff(typingctx, flat, i, sz, sy, g, g2):
+    """Sum over the 3 x 3 x 3 box around flat index ``i`` of a 1-D int32 array of
+    ``(a == g) - (a == g2)``; ``sz``, ``sy`` are the flat strides of z and y.
+
+    Written as LLVM IR so that each of the box's nine rows is one 3-lane vector load and two
+    vector compares (any LLVM target lowers <3 x i32>); the loads never leave the box."""
+    if not (isinstance(flat, types.Array) and flat.ndim == 1 and flat.dtype == types.int32):
+        return None
+    sig = types.int64(flat, types.int64, types.int64, types.int64, types.int32, types.int32)
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        i, sz, sy, g, g2 = args[1:]
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        vec = ir.VectorType(i32, 3)
+
+        def splat(x):
+            v = ir.Constant(vec, ir.Undefined)
+            for k in range(3):
+                v = builder.insert_element(v, x, ir.Constant(i32, k))
+            return v
+
+        gs, g2s = splat(g), splat(g2)
+        acc = ir.Constant(vec, [0, 0, 0])
+        for dz in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                row = builder.add(builder.mul(sz, ir.Constant(i64, dz)),
+                                  builder.mul(sy, ir.Constant(i64, dy)))
+                start = builder.sub(builder.add(i, row), ir.Constant(i64, 1))
+                v = builder.load(builder.bitcast(builder.gep(data, [start]), vec.as_pointer()),
+                                 align=4)
+                same = builder.zext(builder.icmp_signed("==", v, gs), vec)
+                other = builder.zext(builder.icmp_signed("==", v, g2s), vec)
+                acc = builder.add(acc, builder.sub(same, other))
+        tot = builder.extract_element(acc, ir.Constant(i32, 0))
+        for k in (1, 2):
+            tot = builder.add(tot, builder.extract_element(acc, ir.Constant(i32, k)))
+        return builder.sext(tot, i64)
+
+    return sig, codegen
+
+
 @numba.njit(inline="always")
-def _offsets27(shape):
-    """Flat offsets of the 27 voxels of a 3 x 3 x 3 box (centre at index 13), k = 9 dz + 3 dy
-    + dx with dz, dy, dx in 0..2 for -1..1."""
+def _offsets26(shape):
+    """Flat offsets of the 26 neighbours of a voxel, k = 9 dz + 3 dy + dx over dz, dy, dx in
+    0..2 for -1..1, the centre (k = 13) left out."""
     sy = shape[2]
     sz = shape[1] * shape[2]
-    off = np.empty(27, dtype=np.int64)
+    off = np.empty(26, dtype=np.int64)
+    j = 0
     for k in range(27):
-        off[k] = (k // 9 - 1) * sz + ((k // 3) % 3 - 1) * sy + (k % 3 - 1)
+        if k != 13:
+            off[j] = (k // 9 - 1) * sz + ((k // 3) % 3 - 1) * sy + (k % 3 - 1)
+            j += 1
     return off
 
 
+@numba.njit(inline="always")
+def _lane16(w0, w1, w2, w3, j):
+    """16-bit lane ``j`` (0..15) of a Philox block."""
+    k = j >> 2
+    w = w0 if k == 0 else (w1 if k == 1 else (w2 if k == 2 else w3))
+    return np.int64((w >> np.uint64(16 * (j & 3))) & _MASK16)
+
+
 @numba.njit(parallel=True, cache=True)
-def grain_growth_kernel(phase, grain, dirty, accept, seed, mcs, colour, oz, oy, ox, gny, gnx):
-    """One colour sub-sweep of the Potts grain growth over the interior.
+def mark_nonsolid_kernel(phase, grain):
+    """Set the sign bit of the grain id of every non-solid voxel whose id is positive
+    (nanopores, source inside a grain), halo included, so that while it is set grain > 0
+    holds exactly on the solid voxels of that grain (:func:`grain_growth_kernel`)."""
+    pf = phase.reshape(phase.size)
+    gf = grain.reshape(grain.size)
+    for i in numba.prange(pf.size):
+        g = gf[i]
+        gf[i] = g | (np.int32((g > 0) & (pf[i] < SOLID_MIN)) << np.int32(31))
+
+
+@numba.njit(parallel=True, cache=True)
+def unmark_nonsolid_kernel(phase, grain):
+    """Undo :func:`mark_nonsolid_kernel` (grain ids of marked voxels are below -1)."""
+    pf = phase.reshape(phase.size)
+    gf = grain.reshape(grain.size)
+    for i in numba.prange(pf.size):
+        g = gf[i]
+        gf[i] = g & ~(np.int32((g < -1) & (pf[i] < SOLID_MIN)) << np.int32(31))
+
+
+@numba.njit(parallel=True, cache=True)
+def grain_growth_kernel(grain, dirty, accept, seed, mcs, colours, oz, oy, ox, gny, gnx):
+    """Colour sub-sweeps of the Potts grain growth over the interior, on a grain field marked
+    by :func:`mark_nonsolid_kernel` (grain > 0 exactly on solid voxels).
+
+    The colours (all of one z parity) are done plane by plane: for each plane of that parity
+    (in parallel), every colour of ``colours`` in order. That equals doing the colours one
+    after the other over the whole lattice, because a site of a plane reads only that plane
+    and its two neighbour planes, which are of the other parity and unchanged; the caller
+    passes one colour at a time when the lattice is split in y or x (whose halos must be
+    exchanged between colours).
 
     Parameters
     ----------
-    phase, grain, dirty : ndarray
+    grain, dirty : ndarray
         C-contiguous fields with a one-voxel halo; ``grain`` of flipped voxels is rewritten,
         ``dirty`` set.
     accept : float64 array (53)
         :func:`grain_growth_accept_table`.
     seed, mcs : int
         Philox key word and counter (the grain-growth MCS index).
-    colour : int
-        0..7: parities (gz % 2, gy % 2, gx % 2) = (colour >> 2 & 1, colour >> 1 & 1, colour & 1).
+    colours : int64 array
+        Colours 0..7 of one z parity: (gz % 2, gy % 2, gx % 2) = (c >> 2 & 1, c >> 1 & 1, c & 1).
     oz, oy, ox, gny, gnx : int
         Global offset of the first interior voxel, global row lengths.
 
     Returns
     -------
     int64 array (2,)
-        Flips, and sites that drew random numbers (boundary sites).
+        Flips, and candidate attempts (the picked neighbour is a solid of another grain).
     """
-    nz = phase.shape[0] - 2
-    ny = phase.shape[1] - 2
-    nx = phase.shape[2] - 2
-    pf = phase.reshape(phase.size)
+    nz = grain.shape[0] - 2
+    ny = grain.shape[1] - 2
+    nx = grain.shape[2] - 2
     gf = grain.reshape(grain.size)
     df = dirty.reshape(dirty.size)
-    off = _offsets27(phase.shape)
-    cz = (colour >> 2) & 1
-    cy = (colour >> 1) & 1
-    cx = colour & 1
-    z0 = 1 + (cz - oz) % 2
-    y0 = 1 + (cy - oy) % 2
-    x0 = 1 + (cx - ox) % 2
+    off = _offsets26(grain.shape)
+    sy = np.int64(nx + 2)
+    sz = np.int64((ny + 2) * (nx + 2))
+    z0 = 1 + (((colours[0] >> 2) & 1) - oz) % 2
     nzc = (nz - z0) // 2 + 1 if z0 <= nz else 0
     out = np.zeros((max(nzc, 1), 2), dtype=np.int64)
-    sub = SUB_GRAIN_GROWTH + colour
     key1 = rng.STREAM_SINTER
     for k in numba.prange(nzc):
         z = z0 + 2 * k
         flips = 0
-        drawn = 0
-        for y in range(y0, ny + 1, 2):
-            rowg = ((oz + z - 1) * gny + (oy + y - 1)) * gnx
-            base = (z * (ny + 2) + y) * (nx + 2)
-            cur = np.int64(-1)
-            w0 = w1 = w2 = w3 = np.uint64(0)
-            for x in range(x0, nx + 1, 2):
-                i = base + x
-                if pf[i] < SOLID_MIN:
-                    continue
-                g = gf[i]
-                unlike = False
-                for m in range(27):
-                    if gf[i + off[m]] != g:
-                        unlike = True
-                        break
-                if not unlike:
-                    continue  # the fast skip: every neighbour carries this grain's id
-                gx = ox + x - 1
-                grp = gx >> 3
-                if grp != cur:
-                    w0, w1, w2, w3 = rng.philox4x64(rowg + (grp << 3), mcs, sub, 0, seed, key1)
-                    cur = grp
-                jw = (gx >> 1) & 3
-                w = w0 if jw == 0 else (w1 if jw == 1 else (w2 if jw == 2 else w3))
-                drawn += 1
-                n = np.int64(((w & _MASK32) * np.uint64(26)) >> _SHIFT32)
-                n += n >= 13
-                jn = i + off[n]
-                g2 = gf[jn]
-                if pf[jn] < SOLID_MIN or g2 == g:
-                    continue
-                same = 0
-                other = 0
-                for m in range(27):
-                    j = i + off[m]
-                    sol = pf[j] >= SOLID_MIN
-                    gn = gf[j]
-                    same += sol & (gn == g)
-                    other += sol & (gn == g2)
-                d = same - other - 1  # the voxel itself was counted in ``same``
-                u = np.float64(w >> _SHIFT32) * _TWO_M32
-                if u < accept[d + 26]:
-                    gf[i] = g2
-                    df[i] = 1
-                    flips += 1
+        tried = 0
+        for colour in colours:
+            y0 = 1 + (((colour >> 1) & 1) - oy) % 2
+            x0 = 1 + ((colour & 1) - ox) % 2
+            sub = SUB_GRAIN_GROWTH + colour
+            for y in range(y0, ny + 1, 2):
+                rowg = ((oz + z - 1) * gny + (oy + y - 1)) * gnx
+                base = (z * (ny + 2) + y) * (nx + 2)
+                cur = np.int64(-1)
+                w0 = w1 = w2 = w3 = np.uint64(0)
+                for x in range(x0, nx + 1, 2):
+                    i = base + x
+                    g = gf[i]
+                    if g <= 0:
+                        continue
+                    gx = ox + x - 1
+                    grp = gx >> 5
+                    if grp != cur:
+                        w0, w1, w2, w3 = rng.philox4x64(rowg + (grp << 5), mcs, sub, 0, seed,
+                                                        key1)
+                        cur = grp
+                    v = _lane16(w0, w1, w2, w3, (gx >> 1) & 15)
+                    if v < _LANE_SPLIT:  # neighbour v // 2520, acceptance lane v % 2520
+                        n = v // _ACCEPT_LEVELS
+                        c = v - _ACCEPT_LEVELS * n
+                    else:  # 16 of 65536 lanes: both from the voxel's own block
+                        q0, q1, _, _ = rng.philox4x64(rowg + gx, mcs, SUB_GG_REDRAW, 0, seed,
+                                                      key1)
+                        n = np.int64(rng._mulhi64(q0, np.uint64(26)))
+                        c = np.int64(rng._mulhi64(q1, np.uint64(_ACCEPT_LEVELS)))
+                    g2 = gf[i + off[n]]
+                    d = _box_diff(gf, i, sz, sy, g, g2) - 1  # the site itself counted once
+                    t = accept[d + 26] * _ACCEPT_LEVELS
+                    kk = np.int64(t)
+                    ok = c < kk
+                    if c == kk:  # a tie of the coarse lane: the fine part decides
+                        f0, _, _, _ = rng.philox4x64(rowg + gx, mcs, SUB_GG_FINE, 0, seed, key1)
+                        ok = np.float64(f0 >> _SHIFT11) * _TWO_M53 < t - kk
+                    cand = (g2 != g) & (g2 > 0)
+                    flip = ok & cand
+                    tried += cand
+                    gf[i] = g2 if flip else g
+                    df[i] = df[i] | flip
+                    flips += flip
         out[k, 0] = flips
-        out[k, 1] = drawn
+        out[k, 1] = tried
     return out.sum(axis=0)
 
 
@@ -490,10 +592,10 @@ def _grain_boundary_choice(phase, grain, z, y, x):
 
 @numba.njit(parallel=True, cache=True)
 def densify_events_kernel(phase, grain, p, seed, mcs, oz, oy, ox, gny, gnx, counts, fill,
-                          out_idx, out_key, out_grain):
+                          out_idx, out_key, out_grain, out_dir):
     """Grain-boundary pores annihilated in this MCS. With ``fill`` false, count them per plane
     into ``counts``; with ``fill`` true, write them at the plane offsets ``counts`` (global
-    index, ordering key, grain id the pore takes)."""
+    index, ordering key, grain id the pore takes, uniform that picks the vacancy's sink)."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
@@ -520,19 +622,27 @@ def densify_events_kernel(phase, grain, p, seed, mcs, oz, oy, ox, gny, gnx, coun
                 if choice == 0:
                     continue
                 if fill:
-                    k0, _, _, _ = rng.philox4x64(gi, mcs, SUB_EVENT_KEY, 0, seed, rng.STREAM_SINTER)
+                    k0, k1, _, _ = rng.philox4x64(gi, mcs, SUB_EVENT_KEY, 0, seed,
+                                                  rng.STREAM_SINTER)
                     out_idx[pos + n] = gi
                     out_key[pos + n] = k0
                     out_grain[pos + n] = choice
+                    out_dir[pos + n] = np.float64(k1 >> _SHIFT11) * _TWO_M53
                 n += 1
         if not fill:
             counts[z - 1] = n
 
 
 @numba.njit(parallel=True, cache=True)
-def surface_kernel(phase, grain, seed, mcs, oz, oy, ox, gny, gnx, counts, fill, out_idx, out_key):
-    """Outer-surface voxels (solid with a face-neighbour pore of grain 0); two passes as
-    :func:`densify_events_kernel` (global index and ordering key)."""
+def surface_kernel(phase, grain, seed, mcs, oz, oy, ox, gny, gnx, label, sub, cz, cy, cx, counts,
+                   fill, out_idx, out_key):
+    """Solid voxels with a face-neighbour pore of grain id ``label``: the outer surface
+    (label 0) or the surface of the voids inside the particle (label -1, leaving out voxels
+    that also touch the outside, so the two kinds never overlap); two passes as
+    :func:`densify_events_kernel` (global index and ordering key). The key is a Philox word
+    (sub-counter ``sub``); for the inner surface its top 24 bits are replaced by the distance,
+    in whole voxels, from the particle centre (cz, cy, cx), so inner voxels order innermost
+    first and randomly within a one-voxel shell."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
@@ -546,24 +656,34 @@ def surface_kernel(phase, grain, seed, mcs, oz, oy, ox, gny, gnx, counts, fill, 
             for x in range(1, nx + 1):
                 if phase[z, y, x] < SOLID_MIN:
                     continue
-                out = False
+                hit = False
+                outer = False
                 for k in range(6):
                     zz = z + (k == 1) - (k == 0)
                     yy = y + (k == 3) - (k == 2)
                     xx = x + (k == 5) - (k == 4)
-                    if phase[zz, yy, xx] == ph.PORE and grain[zz, yy, xx] == 0:
-                        out = True
-                if not out:
+                    if phase[zz, yy, xx] == ph.PORE:
+                        if grain[zz, yy, xx] == label:
+                            hit = True
+                        if grain[zz, yy, xx] == 0:
+                            outer = True
+                if not hit or (label != 0 and outer):  # the two kinds never share a voxel
                     continue
                 if fill:
                     gi = rowg + x
                     grp = gi >> 2
                     if grp != cur:
-                        w0, w1, w2, w3 = rng.philox4x64(grp, mcs, SUB_SURFACE_KEY, 0, seed,
+                        w0, w1, w2, w3 = rng.philox4x64(grp, mcs, sub, 0, seed,
                                                         rng.STREAM_SINTER)
                         cur = grp
                     j = gi & 3
                     w = w0 if j == 0 else (w1 if j == 1 else (w2 if j == 2 else w3))
+                    if label != 0:
+                        dz = oz + z - 1 - cz
+                        dy = oy + y - 1 - cy
+                        dx = ox + x - 1 - cx
+                        shell = np.uint64(int(math.sqrt(dz * dz + dy * dy + dx * dx)))
+                        w = (shell << np.uint64(40)) | (w >> np.uint64(24))
                     out_idx[pos + n] = gi
                     out_key[pos + n] = w
                 n += 1
@@ -612,17 +732,22 @@ def _fields(state):
 
 
 def grain_growth_mcs(state, accept, seed, mcs):
-    """One Potts MCS: eight colour sub-sweeps, each followed by a grain halo exchange.
-    A generator; returns (flips, boundary sites)."""
-    flips = drawn = 0
-    for colour in range(8):
-        f, d = grain_growth_kernel(state.phase, state.grain, state.dirty_flags(), accept,
-                                   np.uint64(seed), np.uint64(mcs), colour, *state.offset,
+    """One Potts MCS: the eight colours, as two plane-fused groups of four (one per z parity)
+    or, on a lattice split in y or x, one by one, each followed by a grain halo exchange, on a
+    grain field marked for the kernel. A generator; returns (flips, candidate attempts)."""
+    whole_rows = tuple(state.shape[1:]) == tuple(state.global_shape[1:])
+    groups = (_GROUPS_FUSED if whole_rows else _GROUPS_SINGLE)
+    mark_nonsolid_kernel(state.phase, state.grain)
+    flips = tried = 0
+    for colours in groups:
+        f, t = grain_growth_kernel(state.grain, state.dirty_flags(), accept, np.uint64(seed),
+                                   np.uint64(mcs), colours, *state.offset,
                                    *state.global_shape[1:])
         flips += int(f)
-        drawn += int(d)
+        tried += int(t)
         yield ("exchange", (state.grain,))
-    return flips, drawn
+    unmark_nonsolid_kernel(state.phase, state.grain)
+    return flips, tried
 
 
 def pore_migration_mcs(state, accept, seed, mcs, nano_mobility=1.0):
@@ -643,59 +768,102 @@ def pore_migration_mcs(state, accept, seed, mcs, nano_mobility=1.0):
     return swaps
 
 
-def densification_mcs(state, p, seed, mcs, contacts=True):
-    """One densification MCS (see the module docstring); returns the annihilated vacancies.
-    With ``contacts``, s is recounted around every changed voxel."""
-    off = (*state.offset, *state.global_shape[1:])
-    ev_idx, ev_key, ev_grain = _two_pass(
-        densify_events_kernel, state,
-        (state.phase, state.grain, float(p), np.uint64(seed), np.uint64(mcs), *off),
-        (np.int64, np.uint64, np.int32))
-    parts = yield ("allgather", (ev_idx, ev_key, ev_grain))
-    ev_idx = np.concatenate([a[0] for a in parts])
-    ev_key = np.concatenate([a[1] for a in parts])
-    ev_grain = np.concatenate([a[2] for a in parts])
-    n_ev = ev_idx.size
-    if n_ev == 0:
-        return 0
-    order = _key_order(ev_key, ev_idx)
-    ev_idx, ev_grain = ev_idx[order], ev_grain[order]
+def _open_nanopores(state, idx):
+    """Nanopores (pore voxels tagged with a grain id) that share a face with the voxels of
+    global index ``idx``, which just became pore, join that pore: tag -1. Interior voxels
+    only; every rank does it for its own part of the global list."""
+    if idx.size == 0:
+        return
+    gny, gnx = state.global_shape[1:]
+    gz, rem = np.divmod(idx, gny * gnx)
+    gy, gx = np.divmod(rem, gnx)
+    for dz, dy, dx in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)):
+        loc = [g + d - o + 1 for g, d, o in zip((gz, gy, gx), (dz, dy, dx), state.offset)]
+        mine = np.ones(idx.shape, dtype=bool)
+        for c, n in zip(loc, state.shape):
+            mine &= (c >= 1) & (c <= n)
+        z, y, x = (c[mine] for c in loc)
+        nano = (state.phase[z, y, x] == ph.PORE) & (state.grain[z, y, x] > 0)
+        state.grain[z[nano], y[nano], x[nano]] = -1
+
+
+def _sinks(state, label, sub, n, seed, mcs, off):
+    """The globally first ``n`` surface voxels of kind ``label`` (see :func:`surface_kernel`)
+    by key, with the contents they give up; a generator (one allgather)."""
+    c = state.center_vox
     sf_idx, sf_key = _two_pass(surface_kernel, state,
-                               (state.phase, state.grain, np.uint64(seed), np.uint64(mcs), *off),
+                               (state.phase, state.grain, np.uint64(seed), np.uint64(mcs), *off,
+                                np.int32(label), np.uint64(sub), float(c[0]), float(c[1]),
+                                float(c[2])),
                                (np.int64, np.uint64))
-    order = _key_order(sf_key, sf_idx)[:n_ev]  # the globally first n_ev are among these
+    order = _key_order(sf_key, sf_idx)[:n]  # the globally first n are among these
     sf_idx, sf_key = sf_idx[order], sf_key[order]
     (sz, sy, sx), _ = _local(state, sf_idx)
     payload = (sf_idx, sf_key, state.phase[sz, sy, sx], state.amount[sz, sy, sx],
                state.li[sz, sy, sx], state.disorder[sz, sy, sx])
     parts = yield ("allgather", payload)
     cols = [np.concatenate([a[i] for a in parts]) for i in range(6)]
-    order = _key_order(cols[1], cols[0])[:n_ev]
-    sf_idx, _, sf_phase, sf_amount, sf_li, sf_dis = (c[order] for c in cols)
-    n = sf_idx.size
-    ev_idx, ev_grain = ev_idx[:n], ev_grain[:n]
+    order = _key_order(cols[1], cols[0])[:n]
+    return [col[order] for i, col in enumerate(cols) if i != 1]
+
+
+def densification_mcs(state, p, seed, mcs, contacts=True, inward=0.0):
+    """One densification MCS (see the module docstring); returns the annihilated vacancies
+    and how many of them went to the voids inside the particle. Each event's vacancy goes
+    inside with probability ``inward`` (the template rigidity), else to the outer surface.
+    With ``contacts``, s is recounted around every changed voxel."""
+    off = (*state.offset, *state.global_shape[1:])
+    ev_idx, ev_key, ev_grain, ev_dir = _two_pass(
+        densify_events_kernel, state,
+        (state.phase, state.grain, float(p), np.uint64(seed), np.uint64(mcs), *off),
+        (np.int64, np.uint64, np.int32, np.float64))
+    parts = yield ("allgather", (ev_idx, ev_key, ev_grain, ev_dir))
+    ev_idx, ev_key, ev_grain, ev_dir = (np.concatenate([a[i] for a in parts]) for i in range(4))
+    if ev_idx.size == 0:
+        return 0, 0
+    order = _key_order(ev_key, ev_idx)
+    ev_idx, ev_grain, ev_dir = ev_idx[order], ev_grain[order], ev_dir[order]
+    inward = ev_dir < inward
+    n_in = int(np.count_nonzero(inward))
+    pairs = []  # (events, their grain choices, sinks, the grain id a sink's pore takes)
+    for sel, label, sub in ((~inward, 0, SUB_SURFACE_KEY), (inward, -1, SUB_INNER_KEY)):
+        k = ev_idx.size - n_in if label == 0 else n_in
+        if k == 0:
+            continue
+        sink = yield from _sinks(state, label, sub, k, seed, mcs, off)
+        m = sink[0].size
+        pairs.append((ev_idx[sel][:m], ev_grain[sel][:m], sink, label))
     dirty = state.dirty_flags()
-    (ez, ey, ex), mine = _local(state, ev_idx)
-    ez, ey, ex = ez[mine], ey[mine], ex[mine]
-    state.phase[ez, ey, ex] = sf_phase[mine]
-    state.amount[ez, ey, ex] = sf_amount[mine]
-    state.li[ez, ey, ex] += sf_li[mine]
-    state.disorder[ez, ey, ex] = sf_dis[mine]
-    state.grain[ez, ey, ex] = ev_grain[mine]
-    dirty[ez, ey, ex] = 1
-    (qz, qy, qx), mine = _local(state, sf_idx)
-    qz, qy, qx = qz[mine], qy[mine], qx[mine]
-    for arr in (state.phase, state.grain, state.amount, state.li, state.disorder):
-        arr[qz, qy, qx] = 0
-    dirty[qz, qy, qx] = 1
+    n = n_inner = 0
+    changed = []
+    for e_idx, e_grain, (sf_idx, sf_phase, sf_amount, sf_li, sf_dis), label in pairs:
+        n += sf_idx.size
+        n_inner += sf_idx.size if label != 0 else 0
+        changed += [e_idx, sf_idx]
+        (ez, ey, ex), mine = _local(state, e_idx)
+        ez, ey, ex = ez[mine], ey[mine], ex[mine]
+        state.phase[ez, ey, ex] = sf_phase[mine]
+        state.amount[ez, ey, ex] = sf_amount[mine]
+        state.li[ez, ey, ex] += sf_li[mine]
+        state.disorder[ez, ey, ex] = sf_dis[mine]
+        state.grain[ez, ey, ex] = e_grain[mine]
+        dirty[ez, ey, ex] = 1
+        (qz, qy, qx), mine = _local(state, sf_idx)
+        qz, qy, qx = qz[mine], qy[mine], qx[mine]
+        for arr in (state.phase, state.amount, state.li, state.disorder):
+            arr[qz, qy, qx] = 0
+        state.grain[qz, qy, qx] = label
+        dirty[qz, qy, qx] = 1
+    for _, _, (sf_idx, *_), _ in pairs:
+        _open_nanopores(state, sf_idx)
     yield ("exchange", _fields(state))
-    if contacts:
+    if contacts and changed:
         s = contact_field(state)
-        (az, ay, ax), _ = _local(state, np.concatenate([ev_idx, sf_idx]))
+        (az, ay, ax), _ = _local(state, np.concatenate(changed))
         contact_refresh_kernel(state.phase, s, az.astype(np.int64), ay.astype(np.int64),
                                ax.astype(np.int64))
         yield ("exchange", (s,))
-    return n
+    return n, n_inner
 
 
 def drive(state, gen):
@@ -737,17 +905,63 @@ class PottsSintering(Process):
         super().__init__(params, numerics, seed)
         #: MCS accumulators tau_m (the integer part is the number of MCS done).
         self.tau = {m: 0.0 for m in MECHANISMS}
+        #: The shell template (:meth:`probe_template`): the core-shell solid-fraction contrast
+        #: at the first probe and the largest seen before sintering began (NaN: not probed
+        #: yet), and the simulated time of the next probe.
+        self.contrast0 = math.nan
+        self.contrast_max = math.nan
+        self.next_probe_s = 0.0
         self._gg_table = grain_growth_accept_table(params["grain_growth_j_over_kt"])
         self._pm_table = pore_migration_accept_table(params["pore_migration_j_over_kt"])
 
     def state_dict(self) -> dict:
-        """The MCS accumulators, as plain floats (for checkpoints)."""
-        return {f"tau_{m}": float(self.tau[m]) for m in MECHANISMS}
+        """The MCS accumulators and the template memory, as plain floats (for checkpoints)."""
+        return {**{f"tau_{m}": float(self.tau[m]) for m in MECHANISMS},
+                "contrast0": float(self.contrast0), "contrast_max": float(self.contrast_max),
+                "next_probe_s": float(self.next_probe_s)}
 
     def load_state_dict(self, d: dict) -> None:
-        """Restore the accumulators saved by :meth:`state_dict`."""
+        """Restore what :meth:`state_dict` saved."""
         for m in MECHANISMS:
             self.tau[m] = float(d[f"tau_{m}"])
+        self.contrast0 = float(d["contrast0"])
+        self.contrast_max = float(d["contrast_max"])
+        self.next_probe_s = float(d["next_probe_s"])
+
+    # -- the lithiated shell as a template --------------------------------------------------
+    def sintering_started(self) -> bool:
+        """Whether any sintering MCS has been done (any accumulator past zero)."""
+        return any(v > 0.0 for v in self.tau.values())
+
+    def probe_template(self, state) -> None:
+        """Record the core-shell solid-fraction contrast (shell r/R >= 0.7 minus core r/R < 0.5,
+        as ``contrast_density`` of the time series) every :data:`TEMPLATE_PROBE_S` simulated
+        seconds until sintering begins: the first value and the largest."""
+        if self.sintering_started() or state.time_s < self.next_probe_s \
+                or state.radius_vox <= 0.0:
+            return
+        from mcsim.diagnostics import core_shell_contrast, radial_kernel, shell_density
+        from mcsim.parallel import allreduce_int
+        from mcsim.state import full_amount_table
+
+        shells, _ = radial_kernel(state.phase, state.amount, state.disorder, *state.offset,
+                                  *state.center_vox, state.radius_vox, 10, -1.0)
+        shells = allreduce_int(getattr(state, "comm", None), shells)
+        c = core_shell_contrast(shell_density(shells, full_amount_table()))
+        if math.isnan(self.contrast0):
+            self.contrast0 = self.contrast_max = c
+        self.contrast_max = max(self.contrast_max, c)
+        while self.next_probe_s <= state.time_s:
+            self.next_probe_s += TEMPLATE_PROBE_S
+
+    def template_rigidity(self) -> float:
+        """Share of the annihilated vacancies that go to the voids inside the particle, 0..1:
+        ``template_inward_per_contrast`` times the rise of the core-shell contrast over its
+        first value (its largest before sintering), clipped; 0 if nothing was probed."""
+        if math.isnan(self.contrast_max):
+            return 0.0
+        rise = self.contrast_max - self.contrast0
+        return min(1.0, max(0.0, self.params["template_inward_per_contrast"] * rise))
 
     def rates_mcs_per_s(self, temperature_c: float) -> dict:
         """k_m(T) of every mechanism in MCS/s (0 at or below the onset)."""
@@ -772,7 +986,9 @@ class PottsSintering(Process):
         Returns the tallies."""
         pr = self.params
         tallies = {"grain_flips": 0, "pore_swaps": 0, "vacancies_annihilated": 0,
-                   "grain_growth_mcs": 0, "pore_migration_mcs": 0, "densification_mcs": 0}
+                   "vacancies_inward": 0, "grain_growth_mcs": 0, "pore_migration_mcs": 0,
+                   "densification_mcs": 0}
+        inward = self.template_rigidity()
         pm = todo["pore_migration"][1] > 0
         if pm:
             yield from recount_contacts(state)
@@ -789,12 +1005,16 @@ class PottsSintering(Process):
                 tallies["pore_migration_mcs"] += 1
             first, n = todo["densification"]
             if i < n:
-                tallies["vacancies_annihilated"] += yield from densification_mcs(
-                    state, pr["densification_probability"], self.seed, first + i, contacts=pm)
+                n_all, n_in = yield from densification_mcs(
+                    state, pr["densification_probability"], self.seed, first + i, contacts=pm,
+                    inward=inward)
+                tallies["vacancies_annihilated"] += n_all
+                tallies["vacancies_inward"] += n_in
                 tallies["densification_mcs"] += 1
         return tallies
 
     def advance(self, state, dt_s, temperature_c):
+        self.probe_template(state)
         if temperature_c <= self.params["sinter_onset_c"]:
             return {}
         todo = self.mcs_for(dt_s, temperature_c)
