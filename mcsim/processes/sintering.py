@@ -65,14 +65,31 @@ Pore migration (surface diffusion)
 Densification (vacancy annihilation at grain boundaries)
     Each MCS, a pore voxel inside the particle whose 26-neighbourhood holds solid voxels of at
     least two grains is annihilated with probability p: it is filled and the same volume leaves
-    at the particle's outer surface. The events are paired with outer-surface voxels (solid
-    with a face-neighbour pore of grain 0), both lists ordered by a Philox key of the global
-    index, i-th with i-th; unpaired events are dropped. The pore takes phase, amount and
-    disorder of its partner, adds its lithium, and takes the most frequent grain id among its
-    solid neighbours (ties: the smallest id), decided before any voxel changes; the partner
-    becomes outside pore (grain 0). A pore whose solid neighbours all belong to one grain is
-    never annihilated: intragranular nanopores survive. The lists are global
-    (:func:`_allgather`), so the pairing is the same for any number of threads or ranks.
+    at a sink. Each event draws a second uniform: below the template rigidity (below) its
+    vacancy goes to the voids inside the particle, else to the outer surface. Sinks are solid
+    voxels with a face-neighbour pore of grain 0 (outer surface) or, if not that, of grain -1
+    (inner voids); outer sinks are ordered by a Philox key, inner ones innermost first (their
+    key's top bits are the distance from the centre in whole voxels), and the events of each
+    kind, ordered by their own key, are paired i-th with i-th; unpaired events are dropped.
+    The pore takes phase, amount and disorder of its partner, adds its lithium, and takes the
+    most frequent grain id among its solid neighbours (ties: the smallest id), decided before
+    any voxel changes; the partner becomes outside pore (grain 0) or intergranular pore (-1),
+    and nanopores that it opens onto join that pore (-1). A pore whose solid neighbours all
+    belong to one grain is never annihilated: intragranular nanopores survive. The lists are
+    global (:func:`_allgather`; each rank sends its own first n of each kind), so the pairing
+    is the same for any number of threads or ranks.
+
+The lithiated shell as a template
+    In the paper's reading (Park et al. 2022, Fig. 3a-c and 5), lithiation templates the outer
+    perimeter as a rigid, dense shell while the dehydrating core shrinks; in sintering the
+    shell keeps the outline and the core grains are drawn outwards, leaving voids near the
+    centre. The process probes the core-shell solid-fraction contrast C (shell r/R >= 0.7
+    minus core r/R < 0.5; ``contrast_density`` of the time series) every
+    :data:`TEMPLATE_PROBE_S` of simulated time until sintering starts, keeps its first value
+    C0 and its largest Cmax, and sends the share
+    min(1, ``template_inward_per_contrast`` (Cmax - C0)) of the vacancies inwards (the
+    template rigidity; 0 when the parameter is 0). A particle whose shell and core lithiate
+    together keeps its contrast and shrinks as a whole.
 
 Transition metal (per phase) and lithium are conserved exactly by all three mechanisms: they
 only move voxel contents.
@@ -634,15 +651,16 @@ def densify_events_kernel(phase, grain, p, seed, mcs, oz, oy, ox, gny, gnx, coun
 
 
 @numba.njit(parallel=True, cache=True)
-def surface_kernel(phase, grain, seed, mcs, oz, oy, ox, gny, gnx, label, sub, cz, cy, cx, counts,
-                   fill, out_idx, out_key):
-    """Solid voxels with a face-neighbour pore of grain id ``label``: the outer surface
-    (label 0) or the surface of the voids inside the particle (label -1, leaving out voxels
-    that also touch the outside, so the two kinds never overlap); two passes as
-    :func:`densify_events_kernel` (global index and ordering key). The key is a Philox word
-    (sub-counter ``sub``); for the inner surface its top 24 bits are replaced by the distance,
-    in whole voxels, from the particle centre (cz, cy, cx), so inner voxels order innermost
-    first and randomly within a one-voxel shell."""
+def surface_kernel(phase, grain, seed, mcs, oz, oy, ox, gny, gnx, want_outer, want_inner, cz, cy,
+                   cx, counts, fill, out_idx, out_key, out_kind):
+    """Sink voxels of densification: solid voxels with a face-neighbour pore of grain id 0 (the
+    outer surface, kind 0) and, leaving those out so the two kinds never overlap, solid voxels
+    with a face-neighbour pore of grain id -1 (the surface of the voids inside the particle,
+    kind 1); only the kinds asked for. Two passes as :func:`densify_events_kernel` (global
+    index, ordering key, kind). The key is a Philox word (sub-counter SUB_SURFACE_KEY or
+    SUB_INNER_KEY, one block per four indices); for the inner surface its top 24 bits are
+    replaced by the distance, in whole voxels, from the particle centre (cz, cy, cx), so inner
+    voxels order innermost first and randomly within a one-voxel shell."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
@@ -651,34 +669,41 @@ def surface_kernel(phase, grain, seed, mcs, oz, oy, ox, gny, gnx, label, sub, cz
         n = 0
         for y in range(1, ny + 1):
             rowg = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1
-            cur = np.int64(-1)
-            w0 = w1 = w2 = w3 = np.uint64(0)
+            cur_o = cur_i = np.int64(-1)
+            o0 = o1 = o2 = o3 = np.uint64(0)
+            i0 = i1 = i2 = i3 = np.uint64(0)
             for x in range(1, nx + 1):
                 if phase[z, y, x] < SOLID_MIN:
                     continue
-                hit = False
                 outer = False
+                inner = False
                 for k in range(6):
                     zz = z + (k == 1) - (k == 0)
                     yy = y + (k == 3) - (k == 2)
                     xx = x + (k == 5) - (k == 4)
                     if phase[zz, yy, xx] == ph.PORE:
-                        if grain[zz, yy, xx] == label:
-                            hit = True
-                        if grain[zz, yy, xx] == 0:
-                            outer = True
-                if not hit or (label != 0 and outer):  # the two kinds never share a voxel
+                        gn = grain[zz, yy, xx]
+                        outer |= gn == 0
+                        inner |= gn == -1
+                kind = 0 if outer else (1 if inner else -1)
+                if kind < 0 or (kind == 0 and not want_outer) or (kind == 1 and not want_inner):
                     continue
                 if fill:
                     gi = rowg + x
                     grp = gi >> 2
-                    if grp != cur:
-                        w0, w1, w2, w3 = rng.philox4x64(grp, mcs, sub, 0, seed,
-                                                        rng.STREAM_SINTER)
-                        cur = grp
                     j = gi & 3
-                    w = w0 if j == 0 else (w1 if j == 1 else (w2 if j == 2 else w3))
-                    if label != 0:
+                    if kind == 0:
+                        if grp != cur_o:
+                            o0, o1, o2, o3 = rng.philox4x64(grp, mcs, SUB_SURFACE_KEY, 0, seed,
+                                                            rng.STREAM_SINTER)
+                            cur_o = grp
+                        w = o0 if j == 0 else (o1 if j == 1 else (o2 if j == 2 else o3))
+                    else:
+                        if grp != cur_i:
+                            i0, i1, i2, i3 = rng.philox4x64(grp, mcs, SUB_INNER_KEY, 0, seed,
+                                                            rng.STREAM_SINTER)
+                            cur_i = grp
+                        w = i0 if j == 0 else (i1 if j == 1 else (i2 if j == 2 else i3))
                         dz = oz + z - 1 - cz
                         dy = oy + y - 1 - cy
                         dx = ox + x - 1 - cx
@@ -686,6 +711,7 @@ def surface_kernel(phase, grain, seed, mcs, oz, oy, ox, gny, gnx, label, sub, cz
                         w = (shell << np.uint64(40)) | (w >> np.uint64(24))
                     out_idx[pos + n] = gi
                     out_key[pos + n] = w
+                    out_kind[pos + n] = kind
                 n += 1
         if not fill:
             counts[z - 1] = n
@@ -721,6 +747,18 @@ def _local(state, idx):
 def _key_order(key, idx):
     """Order by key, ties by global index (both unique-enough; the result is global)."""
     return np.lexsort((idx, key))
+
+
+def _first_by_key(key, idx, n):
+    """Positions of the ``n`` smallest (key, index) pairs, in that order: the same as
+    ``_key_order(key, idx)[:n]``, with a linear-time partition before the sort."""
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if n >= key.size:
+        return _key_order(key, idx)
+    kth = np.partition(key, n - 1)[n - 1]
+    sel = np.flatnonzero(key <= kth)  # every one of the first n, and ties with the n-th
+    return sel[_key_order(key[sel], idx[sel])[:n]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -787,24 +825,33 @@ def _open_nanopores(state, idx):
         state.grain[z[nano], y[nano], x[nano]] = -1
 
 
-def _sinks(state, label, sub, n, seed, mcs, off):
-    """The globally first ``n`` surface voxels of kind ``label`` (see :func:`surface_kernel`)
-    by key, with the contents they give up; a generator (one allgather)."""
+def _sinks(state, wanted, seed, mcs, off):
+    """The globally first ``wanted[k]`` sink voxels of kind k (0 outer surface, 1 inner voids;
+    :func:`surface_kernel`) by key, with the contents they give up: one scan and one
+    allgather for both kinds. A generator; returns one (index, phase, amount, li, disorder)
+    list per kind."""
     c = state.center_vox
-    sf_idx, sf_key = _two_pass(surface_kernel, state,
-                               (state.phase, state.grain, np.uint64(seed), np.uint64(mcs), *off,
-                                np.int32(label), np.uint64(sub), float(c[0]), float(c[1]),
-                                float(c[2])),
-                               (np.int64, np.uint64))
-    order = _key_order(sf_key, sf_idx)[:n]  # the globally first n are among these
-    sf_idx, sf_key = sf_idx[order], sf_key[order]
-    (sz, sy, sx), _ = _local(state, sf_idx)
-    payload = (sf_idx, sf_key, state.phase[sz, sy, sx], state.amount[sz, sy, sx],
-               state.li[sz, sy, sx], state.disorder[sz, sy, sx])
-    parts = yield ("allgather", payload)
-    cols = [np.concatenate([a[i] for a in parts]) for i in range(6)]
-    order = _key_order(cols[1], cols[0])[:n]
-    return [col[order] for i, col in enumerate(cols) if i != 1]
+    sf_idx, sf_key, sf_kind = _two_pass(
+        surface_kernel, state,
+        (state.phase, state.grain, np.uint64(seed), np.uint64(mcs), *off, wanted[0] > 0,
+         wanted[1] > 0, float(c[0]), float(c[1]), float(c[2])),
+        (np.int64, np.uint64, np.int8))
+    payload = []
+    for kind, n in enumerate(wanted):  # the globally first n are among this rank's first n
+        sel = np.flatnonzero(sf_kind == kind)
+        idx, key = sf_idx[sel], sf_key[sel]
+        order = _first_by_key(key, idx, n)
+        idx, key = idx[order], key[order]
+        (sz, sy, sx), _ = _local(state, idx)
+        payload.append((idx, key, state.phase[sz, sy, sx], state.amount[sz, sy, sx],
+                        state.li[sz, sy, sx], state.disorder[sz, sy, sx]))
+    parts = yield ("allgather", tuple(payload))
+    out = []
+    for kind, n in enumerate(wanted):
+        cols = [np.concatenate([a[kind][i] for a in parts]) for i in range(6)]
+        order = _first_by_key(cols[1], cols[0], n)
+        out.append([col[order] for i, col in enumerate(cols) if i != 1])
+    return out
 
 
 def densification_mcs(state, p, seed, mcs, contacts=True, inward=0.0):
@@ -825,14 +872,12 @@ def densification_mcs(state, p, seed, mcs, contacts=True, inward=0.0):
     ev_idx, ev_grain, ev_dir = ev_idx[order], ev_grain[order], ev_dir[order]
     inward = ev_dir < inward
     n_in = int(np.count_nonzero(inward))
+    sinks = yield from _sinks(state, (ev_idx.size - n_in, n_in), seed, mcs, off)
     pairs = []  # (events, their grain choices, sinks, the grain id a sink's pore takes)
-    for sel, label, sub in ((~inward, 0, SUB_SURFACE_KEY), (inward, -1, SUB_INNER_KEY)):
-        k = ev_idx.size - n_in if label == 0 else n_in
-        if k == 0:
-            continue
-        sink = yield from _sinks(state, label, sub, k, seed, mcs, off)
+    for sel, sink, label in ((~inward, sinks[0], 0), (inward, sinks[1], -1)):
         m = sink[0].size
-        pairs.append((ev_idx[sel][:m], ev_grain[sel][:m], sink, label))
+        if m:
+            pairs.append((ev_idx[sel][:m], ev_grain[sel][:m], sink, label))
     dirty = state.dirty_flags()
     n = n_inner = 0
     changed = []
