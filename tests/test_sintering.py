@@ -383,3 +383,11 @@ def test_pure_grain_growth_is_parabolic_in_the_quick_validation():
     # the curve itself: grains coarsen (fewer, larger) from the first MCS on
     t, vol, count = grain_growth_curve(24, 10)
     assert count[-1] < count[0] and vol[-1] > vol[0]
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 50, 200, 500])
+def test_first_by_key_is_the_head_of_the_full_key_order_ties_included(n):
+    r = np.random.default_rng(n)
+    key = r.integers(0, 40, 300).astype(np.uint64)  # many ties: the index decides
+    idx = r.permutation(300).astype(np.int64) * 7
+    assert np.array_equal(si._first_by_key(key, idx, n), si._key_order(key, idx)[:n])
