@@ -170,6 +170,35 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
     return emptied.sum()
 
 
+@numba.njit(parallel=True, cache=True)
+def movable_overfull_kernel(phase, grain, amount, full_lay):
+    """Overfull layered voxels of the interior that have a face neighbour to spill into (a
+    pore, or layered oxide of the same grain below full): the only changes a sweep can make
+    when no rock salt can ripen and no source is molten. A halo neighbour outside the global
+    lattice counts as a pore, which errs on the side of sweeping."""
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    count = np.zeros(nz, dtype=np.int64)
+    for z in numba.prange(1, nz + 1):
+        n = 0
+        for y in range(1, ny + 1):
+            for x in range(1, nx + 1):
+                if phase[z, y, x] != ph.LAYERED or amount[z, y, x] <= full_lay:
+                    continue
+                for k in range(6):
+                    zz = z + (k == 1) - (k == 0)
+                    yy = y + (k == 3) - (k == 2)
+                    xx = x + (k == 5) - (k == 4)
+                    c = phase[zz, yy, xx]
+                    if c == ph.PORE or (c == ph.LAYERED and grain[zz, yy, xx] == grain[z, y, x]
+                                        and amount[zz, yy, xx] < full_lay):
+                        n += 1
+                        break
+        count[z - 1] = n
+    return count.sum()
+
+
 def anchor_range(state, axis: int) -> tuple[int, int]:
     """Local anchor indices (halo included) of the pairs along ``axis`` this subdomain updates:
     every pair with either end in the interior and both ends inside the global lattice."""
@@ -202,9 +231,20 @@ class PairRestructuring(Process):
     variant = "pairs"
 
     def active(self, state, temperature_c):
+        """Whether a sweep can change anything: rock salt that can ripen, molten source, or
+        overfull layered oxide with a face neighbour it can spill into (overfull voxels
+        walled in by full ones stay as they are, and the sweeps would only read them)."""
         c = state.census
         molten = temperature_c >= self.params["source_melt_c"] and c.get("lioh", 1) > 0
-        return c.get("rocksalt_partial", 1) + c.get("layered_overfull", 1) > 0 or molten
+        if c.get("rocksalt_partial", 1) > 0 or molten:
+            return True
+        if c.get("layered_overfull", 1) == 0:
+            return False
+        movable = movable_overfull_kernel(state.phase, state.grain, state.amount,
+                                          np.int64(_FULL[ph.LAYERED]))
+        if state.comm is not None:
+            movable = allreduce_int(state.comm, [movable])[0]
+        return movable > 0
 
     def advance(self, state, dt_s, temperature_c):
         if not self.active(state, temperature_c):
