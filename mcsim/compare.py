@@ -67,7 +67,7 @@ ROWS = (
     ("final_hydroxide", "TM share in TM(OH)2 (final)", "1"),
     ("final_rocksalt", "TM share in rock salt (final)", "1"),
     ("final_layered", "TM share in layered (final)", "1"),
-    ("porosity", "porosity (r <= R)", "1"),
+    ("porosity", "porosity (within the outline, r <= R)", "1"),
     ("nanopore_fraction", "nanopore volume fraction", "1"),
     ("void_fraction", "void volume fraction", "1"),
     ("nanopore_density_core_per_um3", "nanopore density, core r/R < 0.5", "1/um^3"),
