@@ -117,7 +117,10 @@ from numba.extending import intrinsic
 
 from mcsim import phases as ph
 from mcsim import rng
+from mcsim.diagnostics import N_RADIAL_BINS, core_shell_contrast, radial_kernel, shell_density
+from mcsim.parallel import allreduce_int
 from mcsim.processes.base import Process, arrhenius
+from mcsim.state import full_amount_table
 
 #: Phase codes >= SOLID_MIN are transition-metal solids.
 SOLID_MIN = ph.HYDROXIDE
@@ -870,11 +873,11 @@ def densification_mcs(state, p, seed, mcs, contacts=True, inward=0.0):
         return 0, 0
     order = _key_order(ev_key, ev_idx)
     ev_idx, ev_grain, ev_dir = ev_idx[order], ev_grain[order], ev_dir[order]
-    inward = ev_dir < inward
-    n_in = int(np.count_nonzero(inward))
+    to_inside = ev_dir < inward
+    n_in = int(np.count_nonzero(to_inside))
     sinks = yield from _sinks(state, (ev_idx.size - n_in, n_in), seed, mcs, off)
     pairs = []  # (events, their grain choices, sinks, the grain id a sink's pore takes)
-    for sel, sink, label in ((~inward, sinks[0], 0), (inward, sinks[1], -1)):
+    for sel, sink, label in ((~to_inside, sinks[0], 0), (to_inside, sinks[1], -1)):
         m = sink[0].size
         if m:
             pairs.append((ev_idx[sel][:m], ev_grain[sel][:m], sink, label))
@@ -985,12 +988,8 @@ class PottsSintering(Process):
         if self.sintering_started() or state.time_s < self.next_probe_s \
                 or state.radius_vox <= 0.0:
             return
-        from mcsim.diagnostics import core_shell_contrast, radial_kernel, shell_density
-        from mcsim.parallel import allreduce_int
-        from mcsim.state import full_amount_table
-
         shells, _ = radial_kernel(state.phase, state.amount, state.disorder, *state.offset,
-                                  *state.center_vox, state.radius_vox, 10, -1.0)
+                                  *state.center_vox, state.radius_vox, N_RADIAL_BINS, -1.0)
         shells = allreduce_int(getattr(state, "comm", None), shells)
         c = core_shell_contrast(shell_density(shells, full_amount_table()))
         if math.isnan(self.contrast0):
@@ -1065,8 +1064,6 @@ class PottsSintering(Process):
         todo = self.mcs_for(dt_s, temperature_c)
         out = drive(state, self.steps(state, todo))
         if getattr(state, "comm", None) is not None:  # flips and swaps are counted per rank
-            from mcsim.parallel import allreduce_int
-
             both = allreduce_int(state.comm, np.array([out["grain_flips"], out["pore_swaps"]],
                                                       dtype=np.int64))
             out["grain_flips"], out["pore_swaps"] = int(both[0]), int(both[1])
