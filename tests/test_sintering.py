@@ -90,13 +90,16 @@ def test_tm_per_phase_and_lithium_conserved_by_all_three_mechanisms():
     assert (st.grain[solid] > 0).all()
 
 
-def test_one_and_two_threads_bit_identical():
+@pytest.mark.parametrize("rigidity", [0.0, 0.5])
+def test_one_and_two_threads_bit_identical(rigidity):
     arrays = particle_arrays(seed=6)
     results = []
     for t in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
         numba.set_num_threads(t)
         st = make_state(arrays)
-        tallies = run_mcs(st, (3, 3, 3), densification_probability=0.05)
+        p = with_rigidity(process(densification_probability=0.05), rigidity)
+        tallies = si.drive(st, p.steps(st, {m: (0, 3) for m in si.MECHANISMS}))
+        assert (tallies["vacancies_inward"] > 0) == (rigidity > 0)
         results.append((tallies, [getattr(st, f).copy() for f in FIELDS]))
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     assert results[0][0] == results[1][0]
