@@ -8,6 +8,7 @@ import numpy as np
 
 __all__ = [
     "philox4x64",
+    "lane16",
     "uniform4",
     "uniform",
     "uniform_sub",
@@ -58,6 +59,7 @@ _MUL1 = np.uint64(0xCA5A826395121157)
 _WEYL0 = np.uint64(0x9E3779B97F4A7C15)
 _WEYL1 = np.uint64(0xBB67AE8584CAA73B)
 _MASK32 = np.uint64(0xFFFFFFFF)
+_MASK16 = np.uint64(0xFFFF)
 _SHIFT32 = np.uint64(32)
 _SHIFT11 = np.uint64(11)
 _ZERO = np.uint64(0)
@@ -125,6 +127,15 @@ def philox4x64(c0, c1, c2, c3, k0, k1):
         key1 = key1 + _WEYL1
         x0, x1, x2, x3 = _philox_round(x0, x1, x2, x3, key0, key1)
     return x0, x1, x2, x3
+
+
+@numba.njit(inline="always", cache=True)
+def lane16(w0, w1, w2, w3, j):
+    """The 16-bit lane ``j & 15`` of a Philox block (words w0..w3, four lanes each, lowest
+    bits first), as int64: one block serves 16 decisions."""
+    k = (j >> 2) & 3
+    w = w0 if k == 0 else (w1 if k == 1 else (w2 if k == 2 else w3))
+    return np.int64((w >> np.uint64(16 * (j & 3))) & _MASK16)
 
 
 @numba.njit(inline="always", cache=True)

@@ -44,16 +44,8 @@ def _round_stochastic(x, u):
 
 #: 2^16: the coarse part of a voxel's uniform has 16 bits.
 LANES = 65536.0
-_M16 = np.uint64(0xFFFF)
 _SUB_FINE = (2, 3)
-
-
-@numba.njit(inline="always")
-def _lane(w0, w1, w2, w3, g):
-    """The 16-bit lane of global index ``g`` in its group's block (16 indices per block)."""
-    k = (g >> 2) & 3
-    w = w0 if k == 0 else (w1 if k == 1 else (w2 if k == 2 else w3))
-    return np.int64((w >> np.uint64(16 * (g & 3))) & _M16)
+_lane = rng.lane16  # the 16-bit lane of global index g in its group's block (16 per block)
 
 
 @numba.njit(inline="always")

@@ -146,7 +146,6 @@ MECHANISMS = ("grain_growth", "pore_migration", "densification")
 _GROUPS_FUSED = (np.arange(4, dtype=np.int64), np.arange(4, 8, dtype=np.int64))
 _GROUPS_SINGLE = tuple(np.array([c], dtype=np.int64) for c in range(8))
 
-_MASK16 = np.uint64(0xFFFF)
 #: A grain-growth lane v < 65520 = 26 * 2520 gives the neighbour v // 2520 and the acceptance
 #: lane v % 2520, independent and uniform (the rest is a voxel's own block).
 _ACCEPT_LEVELS = 2520
@@ -321,14 +320,6 @@ def _offsets26(shape):
     return off
 
 
-@numba.njit(inline="always")
-def _lane16(w0, w1, w2, w3, j):
-    """16-bit lane ``j`` (0..15) of a Philox block."""
-    k = j >> 2
-    w = w0 if k == 0 else (w1 if k == 1 else (w2 if k == 2 else w3))
-    return np.int64((w >> np.uint64(16 * (j & 3))) & _MASK16)
-
-
 @numba.njit(parallel=True, cache=True)
 def mark_nonsolid_kernel(phase, grain):
     """Set the sign bit of the grain id of every non-solid voxel whose id is positive
@@ -418,7 +409,7 @@ def grain_growth_kernel(grain, dirty, accept, seed, mcs, colours, oz, oy, ox, gn
                         w0, w1, w2, w3 = rng.philox4x64(rowg + (grp << 5), mcs, sub, 0, seed,
                                                         key1)
                         cur = grp
-                    v = _lane16(w0, w1, w2, w3, (gx >> 1) & 15)
+                    v = rng.lane16(w0, w1, w2, w3, gx >> 1)
                     if v < _LANE_SPLIT:  # neighbour v // 2520, acceptance lane v % 2520
                         n = v // _ACCEPT_LEVELS
                         c = v - _ACCEPT_LEVELS * n
