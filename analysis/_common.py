@@ -1,7 +1,8 @@
 """Helpers shared by the analysis/ figure scripts (not a figure script itself).
 
-Everything here reads the documented HDF5 layout (mcsim/io/SCHEMA.md) with h5py only, never
-the simulator's kernels. Figures are built with the object-oriented matplotlib API
+Everything here reads the documented HDF5 layout (mcsim/io/SCHEMA.md) with h5py, never the
+simulator's kernels; whether a file is a finished result is mcsim's one shared check
+(:func:`mcsim.io.hdf5.open_result`). Figures are built with the object-oriented matplotlib API
 (``matplotlib.figure.Figure``) so that importing a script neither needs nor changes a pyplot
 backend.
 
@@ -18,6 +19,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+
+from mcsim.io.hdf5 import IncompleteResultError
+from mcsim.io.hdf5 import open_result as _open_finished
+from mcsim.io.safepath import UnsafePathError
 
 # -- phases and colours ---------------------------------------------------------------------
 
@@ -54,19 +59,15 @@ class ResultFileError(Exception):
 
 
 def open_result(h5_path: str | Path) -> h5py.File:
-    """Open a finished mcsim result file read-only; raise ResultFileError otherwise."""
+    """Open a finished mcsim result file read-only; raise ResultFileError otherwise (also
+    when a part file of a run over several MPI ranks is missing: mcsim's own check)."""
     path = Path(h5_path)
     if not path.exists():
         raise ResultFileError(f"{path}: no such file")
     try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ResultFileError(f"{path}: not a readable HDF5 file ({exc})") from exc
-    if not bool(f.attrs.get("complete", False)):
-        f.close()
-        raise ResultFileError(f"{path}: run is not complete (complete=False; an aborted or "
-                              "killed run, or a .partial file); refusing to plot it")
-    return f
+        return _open_finished(path)
+    except (IncompleteResultError, UnsafePathError, OSError) as exc:
+        raise ResultFileError(f"{exc}; refusing to plot it") from exc
 
 
 def series(f: h5py.File, name: str) -> np.ndarray:

@@ -73,6 +73,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from mcsim.io.safepath import UnsafePathError, inside
+
 #: Value of the ``format`` attribute of ``meta.h5`` and of every block file.
 FORMAT = "mcsim-checkpoint"
 #: Layout version; a checkpoint of another version is refused.
@@ -91,6 +93,11 @@ LATEST = "LATEST"
 META = "meta.h5"
 RESULT_COPY = "result.h5.partial"
 _GEN_RE = re.compile(r"^gen-(\d{6,})$")
+#: The only names ``meta.h5`` may give the files of a generation, and the part files a
+#: restart puts back beside the result (``OUT.parts/gen-NNNN.rank-NNNN.h5``).
+_BLOCK_RE = re.compile(r"block-\d{5,}\.h5")
+_PART_COPY_RE = re.compile(r"part-(carried-)?\d{5,}\.h5")
+_PART_FINAL_RE = re.compile(r"[^/]+\.parts/gen-\d{4,}\.rank-\d{4,}\.h5")
 _SLAB_BYTES = 1 << 24  # write and checksum blocks in slabs of about 16 MiB
 _COPY_BYTES = 1 << 24
 #: Assumed write speed before the first checkpoint has been timed, bytes/s (conservative).
@@ -175,6 +182,40 @@ def _copy_with_crc(src, dst) -> tuple[int, int]:
         fout.flush()
         os.fsync(fout.fileno())
     return size, crc
+
+
+def _crc_of(path) -> tuple[int, int]:
+    """(bytes, CRC-32) of a file, read in chunks; (-1, 0) when it cannot be read."""
+    crc, nbytes = 0, 0
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_COPY_BYTES):
+                crc = zlib.crc32(chunk, crc)
+                nbytes += len(chunk)
+    except OSError:
+        return -1, 0
+    return nbytes, crc
+
+
+def agree(comm, error: BaseException | None) -> None:
+    """Make every rank of ``comm`` raise the same :class:`CheckpointError` if any rank had
+    ``error`` (collective; a no-op without ``comm`` and without an error anywhere).
+
+    Called after each step of a restart that can fail on some ranks only (a damaged block
+    read by one rank), before the next collective, so no rank waits for one that gave up.
+    """
+    if comm is None:
+        if error is not None:
+            raise error
+        return
+    text = None if error is None else (str(error) or type(error).__name__)
+    texts = comm.allgather(text)
+    first = next((t for t in texts if t is not None), None)
+    if first is None:
+        return
+    if error is not None and str(error) == first:
+        raise error
+    raise CheckpointError(first)
 
 
 def _slabs(shape, itemsize: int):
@@ -365,9 +406,10 @@ def _overlap(offset_a, shape_a, offset_b, shape_b):
 def read_region(directory, blocks, offset, shape, names=FIELDS, out: dict | None = None) -> dict:
     """Assemble the box ``offset`` + ``shape`` of the global lattice from stored blocks.
 
-    Only the parts of the blocks that overlap the box are read, so a rank of a restart on
-    any number of ranks reads just its new subdomain. A block read in full is checked
-    against its CRC-32; partial reads check the block's offset, shape and dtypes.
+    Only the blocks that overlap the box are opened, so a rank of a restart on any number of
+    ranks reads just the blocks around its new subdomain. Every block opened is read whole,
+    slab by slab, and checked against its CRC-32 before any of its data is used: a damaged
+    block is refused on every rank that touches it, whatever part of it that rank needs.
 
     Parameters
     ----------
@@ -405,11 +447,10 @@ def read_region(directory, blocks, offset, shape, names=FIELDS, out: dict | None
             continue
         lo, hi = hit
         covered += int(np.prod([h - l for l, h in zip(lo, hi)]))
-        path = directory / blk["file"]
-        whole = lo == tuple(blk["offset"]) and hi == tuple(
-            o + n for o, n in zip(blk["offset"], blk["shape"]))
-        src = tuple(slice(l - o, h - o) for l, h, o in zip(lo, hi, blk["offset"]))
-        dst = tuple(slice(l - o, h - o) for l, h, o in zip(lo, hi, offset))
+        try:
+            path = inside(directory, blk["file"], "meta.h5 blocks/file", pattern=_BLOCK_RE)
+        except UnsafePathError as err:
+            raise CheckpointError(str(err)) from err
         try:
             with h5py.File(path, "r") as f:
                 if (f.attrs.get("format") != FORMAT
@@ -419,30 +460,45 @@ def read_region(directory, blocks, offset, shape, names=FIELDS, out: dict | None
                                           "metadata (mixed generations?)")
                 for name in names:
                     dset = f[name]
+                    if tuple(dset.shape) != tuple(blk["shape"]):
+                        raise CheckpointError(f"{path}: field {name!r} has shape {dset.shape}, "
+                                              f"the block {tuple(blk['shape'])}")
                     if name not in out:
                         out[name] = np.empty(shape, dtype=dset.dtype)
                     elif out[name].dtype != dset.dtype:
                         raise CheckpointError(f"{path}: field {name!r} is {dset.dtype}, "
                                               f"expected {out[name].dtype}")
-                    if not whole:
-                        out[name][dst] = dset[src]
-                        continue
-                    crc = 0
-                    for z0, z1 in _slabs(dset.shape, dset.dtype.itemsize):
-                        chunk = dset[z0:z1]
-                        crc = zlib.crc32(chunk, crc)
-                        out[name][(slice(dst[0].start + z0, dst[0].start + z1),) + dst[1:]] = chunk
-                    want = blk["crc32"].get(name)
-                    if want is None or crc != int(want):
-                        raise CheckpointError(f"{path}: field {name!r} fails its CRC-32 check "
-                                              "(the file is corrupt)")
-        except (OSError, KeyError) as err:
+                    _read_checked(dset, blk, name, lo, hi, offset, out[name], path)
+        except (OSError, KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{path}: cannot read the block ({err}); the checkpoint is "
                                   "incomplete or corrupt") from err
     if covered != int(np.prod(shape)):
         raise CheckpointError(f"{directory}: the stored blocks cover {covered} of the "
                               f"{int(np.prod(shape))} voxels of box {offset} + {shape}")
     return out
+
+
+def _read_checked(dset, blk: dict, name: str, lo, hi, offset, target: np.ndarray,
+                  path: Path) -> None:
+    """Read field ``name`` of one block whole, slab by slab, copying the part inside the box
+    ``lo``..``hi`` to ``target`` (whose first voxel is ``offset``), and check the whole
+    block's CRC-32 against the one recorded in ``meta.h5``. On a mismatch ``target`` holds
+    data that must not be used: the error is raised, and the restart is abandoned."""
+    boff = tuple(blk["offset"])
+    src = tuple(slice(l - o, h - o) for l, h, o in zip(lo, hi, boff))
+    dst = tuple(slice(l - o, h - o) for l, h, o in zip(lo, hi, offset))
+    crc = 0
+    for z0, z1 in _slabs(dset.shape, dset.dtype.itemsize):
+        chunk = dset[z0:z1]
+        crc = zlib.crc32(chunk, crc)
+        a, b = max(z0, src[0].start), min(z1, src[0].stop)
+        if a < b:  # the slab's z range that lies in the box
+            d0 = dst[0].start + a - src[0].start
+            target[(slice(d0, d0 + b - a),) + dst[1:]] = chunk[a - z0:b - z0, src[1], src[2]]
+    want = blk["crc32"].get(name)
+    if want is None or crc != int(want):
+        raise CheckpointError(f"{path}: field {name!r} fails its CRC-32 check (the file is "
+                              "corrupt)")
 
 
 # -- writing a checkpoint --------------------------------------------------------------------
@@ -709,6 +765,7 @@ class Checkpoint:
                                   "incomplete or corrupt") from err
         with f:
             self._read_meta(f, meta)
+        self._check_names()
         self._check_files()
 
     def _read_meta(self, f: h5py.File, meta: Path) -> None:
@@ -799,6 +856,65 @@ class Checkpoint:
             raise CheckpointError(f"{self.generation_dir}: the blocks hold {total} voxels, the "
                                   f"lattice {int(np.prod(self.global_shape))}")
 
+    def _check_names(self) -> None:
+        """Every file name ``meta.h5`` gives must be one this format writes, inside the
+        generation (and a part file's place beside the result a plain relative name): a
+        checkpoint never makes mcsim read or write anywhere else."""
+        try:
+            inside(self.directory, self.generation_dir.name, "checkpoint generation")
+            for blk in self.blocks:
+                inside(self.generation_dir, blk["file"], "meta.h5 blocks/file",
+                       pattern=_BLOCK_RE)
+            if self.result is not None:
+                inside(self.generation_dir, str(self.result.get("file")), "meta.h5 result/file",
+                       pattern=re.compile(re.escape(RESULT_COPY)))
+            for part in self.result_parts:
+                inside(self.generation_dir, part["file"], "meta.h5 result/parts_file",
+                       pattern=_PART_COPY_RE)
+                inside(self.generation_dir, part["final"], "meta.h5 result/parts_final",
+                       max_parts=2, pattern=_PART_FINAL_RE)
+        except UnsafePathError as err:
+            raise CheckpointError(f"{self.generation_dir / META}: {err}") from err
+
+    def default_output(self) -> Path:
+        """Where a restart without ``-o`` writes its result: the run's own output, read from
+        ``meta.h5`` and accepted only when it lies in the checkpoint's folder (as
+        ``OUT.ckpt`` beside ``OUT.h5`` does), so a checkpoint never sends output elsewhere."""
+        stored = Path(self.out_path)
+        folder = self.directory.resolve().parent
+        if stored.parent != folder:
+            raise CheckpointError(f"{self.generation_dir / META}: the run's output {stored} is "
+                                  f"not in the checkpoint's folder {folder} (moved, or a "
+                                  "checkpoint_path elsewhere): give the output with -o OUT.h5")
+        try:
+            return inside(folder, stored.name, "meta.h5 engine/out_path")
+        except UnsafePathError as err:
+            raise CheckpointError(f"{self.generation_dir / META}: {err}") from err
+
+    def verify_copies(self) -> None:
+        """Check the CRC-32 of the result copy and of every part copy without writing
+        anything (rank 0 of a restart calls it before any rank writes)."""
+        if self.result is None:
+            return
+        wanted = [(str(self.result["file"]), self.result["bytes"], self.result["crc32"])]
+        wanted += [(p["file"], p["bytes"], p["crc32"]) for p in self.result_parts]
+        for name, nbytes, crc32 in wanted:
+            path = self.generation_dir / name
+            got_bytes, got_crc = _crc_of(path)
+            if got_bytes != int(nbytes) or got_crc != int(crc32):
+                raise CheckpointError(f"{path} fails its CRC-32 check (the file is corrupt)")
+
+    def check_targets(self, out_path) -> list[Path]:
+        """Where :meth:`open_writer` would put the part files back for the result
+        ``out_path``: each must stay inside the result's folder (checked before anything is
+        written)."""
+        folder = Path(out_path).parent
+        try:
+            return [inside(folder, part["final"], "meta.h5 result/parts_final", max_parts=2,
+                           pattern=_PART_FINAL_RE) for part in self.result_parts]
+        except UnsafePathError as err:
+            raise CheckpointError(f"{self.generation_dir / META}: {err}") from err
+
     def _check_files(self) -> None:
         for blk in self.blocks:
             if not (self.generation_dir / blk["file"]).is_file():
@@ -846,7 +962,12 @@ class Checkpoint:
         from mcsim.parallel import Decomposition
 
         decomposition = Decomposition(comm, self.global_shape)
-        state = self.load_state(decomposition.offset, decomposition.shape)
+        error = state = None
+        try:
+            state = self.load_state(decomposition.offset, decomposition.shape)
+        except CheckpointError as err:
+            error = err
+        agree(comm, error)  # a damaged block on one rank stops every rank, before the halo
         decomposition.attach(state)
         return state, decomposition
 
@@ -917,8 +1038,8 @@ class Checkpoint:
 
         if self.result is None:
             raise CheckpointError(f"{self.generation_dir}: holds no copy of the result file")
-        for part in self.result_parts:
-            target = Path(out_path).parent / part["final"]
+        targets = self.check_targets(out_path)  # every name checked before any write
+        for part, target in zip(self.result_parts, targets):
             self._restore_copy(part["file"], part["bytes"], part["crc32"], target)
             with h5py.File(target, "r+") as f:
                 f.attrs["complete"] = np.bool_(True)
@@ -999,18 +1120,25 @@ class StopFlag:
 
 
 def install_stop_signals(flag: StopFlag | None = None) -> StopFlag:
-    """Make SIGTERM and SIGUSR1 (where the platform has them) set ``flag`` instead of
-    killing the process, so the run checkpoints at the next step boundary and exits.
+    """Make SIGTERM, SIGUSR1, SIGHUP and SIGINT (where the platform has them) set ``flag``
+    instead of killing the process, so the run checkpoints at the next step boundary and
+    exits (``mcsim run``: status 75, or 130 after Ctrl-C).
 
     SLURM sends SIGTERM at the time limit (then SIGKILL after ``KillWait``, 30 s by
-    default) and, with ``#SBATCH --signal=B:USR1@300``, SIGUSR1 300 s before it.
+    default) and, with ``#SBATCH --signal=B:USR1@300``, SIGUSR1 300 s before it. SIGHUP (a
+    closed terminal or ssh session) is treated as SIGTERM; installing our handler also keeps
+    the MPI library's own SIGHUP handler from taking it. A second Ctrl-C raises
+    KeyboardInterrupt at once (no checkpoint).
     """
     flag = flag or StopFlag()
 
     def handler(signum, _frame):
-        flag.set(signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if name == "SIGINT" and flag.reason == "SIGINT":
+            raise KeyboardInterrupt  # the second Ctrl-C: stop now
+        flag.set(name)
 
-    for name in STOP_SIGNALS:
+    for name in (*STOP_SIGNALS, "SIGHUP", "SIGINT"):
         sig = getattr(signal, name, None)
         if sig is not None:
             signal.signal(sig, handler)

@@ -9,14 +9,20 @@ import sys
 import time
 from pathlib import Path
 
-from mcsim.errors import ConfigError
+from mcsim.errors import (
+    EXIT_CHECKPOINTED,
+    EXIT_CONFIG,
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+    EXIT_OK,
+    ConfigError,
+)
 
-EXIT_CONFIG = 2
-#: ``mcsim run`` wrote a checkpoint and stopped before the end (wall-time limit or SIGTERM /
-#: SIGUSR1); continue with ``mcsim run --restart CKPT`` (= mcsim.checkpoint.EXIT_CHECKPOINTED).
-EXIT_CHECKPOINTED = 75
 #: When this process started, as the wall-time limit counts it (``--walltime``).
 _T_START = time.monotonic()
+#: After an I/O error on a rank other than 0, how long it leaves rank 0 to abort the job.
+_ABORT_GRACE_S = 5.0
 
 
 def _add_config_args(p: argparse.ArgumentParser, required: bool) -> None:
@@ -52,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--walltime", metavar="HH:MM:SS|SECONDS", default=None,
                      help="the job's time limit (also $MCSIM_WALLTIME): write a checkpoint and "
                           f"exit with status {EXIT_CHECKPOINTED} before it runs out")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace a file already at the output path (refused without it)")
 
     cfg = sub.add_parser("config", help="show or check a configuration")
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
@@ -119,46 +127,144 @@ def _cmd_run(args) -> int:
     # Under mpiexec every rank runs this; rank 0 alone prints, logs and writes the result.
     comm = _mpi_world()
     rank = comm.Get_rank() if comm is not None else 0
+    try:
+        return _run(args, comm, rank)
+    except ConfigError as exc:  # the same input on every rank: each one stops, rank 0 says why
+        if rank == 0:
+            print(f"mcsim: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def _claim_output(args, cfg, out, rank):
+    """Rank 0: check the output path and claim it (``mcsim.io.claim``).
+
+    Returns ``(verdict, out, claim)``: ``verdict`` is None or ``(what, message)`` of the
+    refusal; ``out`` the output path (for a restart without ``-o``, the one stored in the
+    checkpoint); ``claim`` the held :class:`mcsim.io.claim.OutputClaim` or None.
+    """
+    from mcsim import checkpoint as ck
+    from mcsim.io import claim as cl
+
+    if rank != 0:
+        return None, out, None
+    try:
+        if args.restart is not None:
+            stored = ck.open_checkpoint(args.restart)
+            out = out if out is not None else stored.default_output()
+            ckpt_dir = stored.directory
+        else:
+            ckpt_dir = ck.checkpoint_dir(cfg, out)
+        cl.preflight_output(out, config_path=args.config, checkpoint_dir=ckpt_dir,
+                            overwrite=args.overwrite)
+        return None, out, cl.OutputClaim(out).acquire()
+    except ck.CheckpointError as exc:
+        return ("checkpoint", str(exc)), out, None
+    except cl.OutputError as exc:
+        return ("output", str(exc)), out, None
+
+
+def _kept(out, ckpt_dir) -> str:
+    """What a run that stopped early leaves behind, for its last line."""
+    from mcsim import checkpoint as ck
+    from mcsim.io.hdf5 import partial_path
+
+    kept = []
+    if out is not None and partial_path(out).exists():
+        kept.append(f"{partial_path(out)} (incomplete)")
+    if ckpt_dir is not None and (Path(ckpt_dir) / ck.LATEST).is_file():
+        try:
+            step = ck.open_checkpoint(ckpt_dir).step
+            kept.append(f"checkpoint {ckpt_dir} (step {step}; continue with: mcsim run "
+                        f"--restart {ckpt_dir} -o {out})")
+        except ck.CheckpointError:
+            pass
+    return ", ".join(kept) if kept else "nothing"
+
+
+def _end_after_io_error(line: str, comm, rank: int) -> None:
+    """Print ``line`` (rank 0, or a rank that rank 0 did not stop) and end the process, or
+    the whole MPI job, with :data:`EXIT_IO`; never returns.
+
+    HDF5 cannot flush or close a file whose writes failed without risking a crash (at exit,
+    too), so the process ends here, leaving the ``.partial`` with ``complete = false``.
+    Under MPI the other ranks may be waiting in a collective that this one will not enter:
+    rank 0 aborts the job at once; another rank gives rank 0 a few seconds to do so (when
+    the failure reached every rank) before it reports and aborts the job itself.
+    """
+    if comm is not None and rank != 0:
+        time.sleep(_ABORT_GRACE_S)
+    print(line if rank == 0 else f"{line} (rank {rank})", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    if comm is not None:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # our line says it: not the MPI library's
+        comm.Abort(EXIT_IO)
+    os._exit(EXIT_IO)
+
+
+def _run(args, comm, rank) -> int:
     from mcsim import checkpoint as ck
 
-    try:
-        if args.restart is not None and (args.config is not None or args.sets):
-            raise ConfigError("--restart", args.restart, "takes no CONFIG or --set: a restart "
-                              "continues with the configuration stored in the checkpoint")
-        cfg = None if args.restart is not None else _load(args)  # checked before any work
-        walltime = args.walltime or os.environ.get(ck.WALLTIME_ENV) or None
-        walltime_s = None if walltime is None else ck.parse_walltime(
-            walltime, "--walltime" if args.walltime else ck.WALLTIME_ENV)
-        out = args.output
-        if out is None and cfg is not None:
-            out = (Path(args.config).with_suffix(".h5").name if args.config
-                   else "mcsim-default.h5")
-        if cfg is not None:  # a bad checkpoint_path is reported before the particle is made
-            ck.Checkpointer.from_config(cfg, out)
-    except ConfigError:
-        if rank != 0:
-            return EXIT_CONFIG
-        raise
+    if args.restart is not None and (args.config is not None or args.sets):
+        raise ConfigError("--restart", args.restart, "takes no CONFIG or --set: a restart "
+                          "continues with the configuration stored in the checkpoint")
+    cfg = None if args.restart is not None else _load(args)  # checked before any work
+    walltime = args.walltime or os.environ.get(ck.WALLTIME_ENV) or None
+    walltime_s = None if walltime is None else ck.parse_walltime(
+        walltime, "--walltime" if args.walltime else ck.WALLTIME_ENV)
+    out = args.output
+    if out is None and cfg is not None:
+        out = (Path(args.config).with_suffix(".h5").name if args.config
+               else "mcsim-default.h5")
+    if cfg is not None:  # a bad checkpoint_path is reported before the particle is made
+        ck.Checkpointer.from_config(cfg, out)
+    # the output: rank 0 checks and claims it, every rank learns the verdict before any work
+    verdict, out, claim = _claim_output(args, cfg, out, rank)
+    size = comm.Get_size() if comm is not None else 1
+    if size > 1:
+        verdict, out = comm.bcast((verdict, out), root=0)
+    if verdict is not None:
+        if rank == 0:
+            print(f"mcsim: {verdict[0]} error: {verdict[1]}", file=sys.stderr)
+        return EXIT_CONFIG
     from mcsim.engine import Simulation
 
-    stop = ck.install_stop_signals()  # SIGTERM / SIGUSR1: checkpoint at the next step, exit
+    # SIGTERM / SIGUSR1 / SIGHUP / SIGINT: checkpoint at the next step, then exit
+    stop = ck.install_stop_signals()
+    ckpt_dir = None
     try:
         if args.restart is not None:
             sim = Simulation.from_checkpoint(args.restart, comm=comm, threads=args.threads)
-            out = out if out is not None else sim.resume.out_path
+            out = out if out is not None else sim.resume.default_output()
         else:
             sim = Simulation(cfg, comm=comm)
         checkpointer = ck.Checkpointer.from_config(sim.cfg, out, resume=sim.resume,
                                                    walltime_s=walltime_s, t_start=_T_START,
                                                    stop=stop, log=sim.log)
+        ckpt_dir = checkpointer.directory
         sim.run(out, progress=not args.no_progress, checkpointer=checkpointer)
     except ck.CheckpointError as exc:
         if rank == 0:
             print(f"mcsim: checkpoint error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except ck.CheckpointExit:
-        return EXIT_CHECKPOINTED
-    return 0
+    except ck.CheckpointExit as exc:  # the checkpointer printed what happened and what was kept
+        return EXIT_INTERRUPTED if "SIGINT" in (exc.reason, stop.reason) else EXIT_CHECKPOINTED
+    except KeyboardInterrupt:  # a second Ctrl-C (or one before the handler was installed)
+        if rank == 0:
+            print(f"mcsim: interrupted (Ctrl-C); kept: {_kept(out, ckpt_dir)}",
+                  file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # disk full, file-system error: one line, then stop every rank
+        what = f"writing {exc.filename}: {exc.strerror}" if exc.filename and exc.strerror \
+            else str(exc)
+        if claim is not None:
+            claim.release()
+        _end_after_io_error(f"mcsim: I/O error: {what}; kept: {_kept(out, ckpt_dir)}",
+                            comm if size > 1 else None, rank)
+        return EXIT_IO  # (not reached: the process has ended)
+    finally:
+        if claim is not None:
+            claim.release()
+    return EXIT_OK
 
 
 def _cmd_config(args) -> int:
@@ -186,13 +292,22 @@ def _cmd_config(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from mcsim.io.info import summarize
+    """Summary on stdout; exit 0 for a finished result, 1 for an unfinished one (a
+    ``.partial``, ``complete`` not true, a missing part file), 2 for no or no readable file."""
+    from mcsim.io.hdf5 import is_complete
+    from mcsim.io.info import UnreadableResultError, summarize
 
     if not Path(args.result).exists() and not Path(str(args.result) + ".partial").exists():
-        print(f"mcsim: error: {args.result}: no such file", file=sys.stderr)
-        return 1
-    print(summarize(args.result))
-    return 0
+        print(f"mcsim: input error: {args.result}: no such file", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        text = summarize(args.result)
+    except UnreadableResultError as exc:
+        print(f"mcsim: input error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(text)
+    finished = (not str(args.result).endswith(".partial")) and is_complete(args.result)
+    return 0 if finished else EXIT_INCOMPLETE
 
 
 def _cmd_bench(args) -> int:
@@ -250,6 +365,9 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # output piped into head & co.: stop quietly
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:  # Ctrl-C outside a run's own handling (start-up, other commands)
+        print("mcsim: interrupted (Ctrl-C)", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

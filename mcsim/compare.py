@@ -375,7 +375,7 @@ def _reusable(path: Path, cfg: dict) -> tuple[bool, str]:
 
 
 def run_pair(cfgs: dict, out_dir, *, reuse: bool = False, progress: bool = False,
-             log=print) -> dict:
+             log=print, overwrite: bool = False) -> dict:
     """Run (or reuse) the two configurations, one after the other; return their result paths.
 
     Parameters
@@ -386,6 +386,8 @@ def run_pair(cfgs: dict, out_dir, *, reuse: bool = False, progress: bool = False
         Folder of ``r-ncm.h5`` and ``ts-ncm.h5`` (created).
     reuse : bool
         Read a complete result of the same configuration instead of rerunning it.
+    overwrite : bool
+        Replace a file already at a path that is run (refused, before any run, without it).
     progress : bool
         Progress bar or log lines of each run.
     log : callable
@@ -399,6 +401,13 @@ def run_pair(cfgs: dict, out_dir, *, reuse: bool = False, progress: bool = False
     from mcsim.engine import Simulation
 
     out_dir = Path(out_dir)
+    for stem, _preset in RUNS:  # never replace a result unless asked: check both first
+        path = out_dir / f"{stem}.h5"
+        if path.exists() and not overwrite and not (reuse and _reusable(path, cfgs[stem])[0]):
+            raise ConfigError("--output-dir", str(out_dir),
+                              f"{path} exists and would be replaced; pass --overwrite to "
+                              "replace it (or --reuse to read a result of the same "
+                              "configuration)")
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for stem, _preset in RUNS:
@@ -447,6 +456,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--reuse", action="store_true",
                         help="read complete results of the same configuration in DIR instead "
                              "of rerunning them")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="rerun and replace results already in DIR (refused without it)")
     parser.add_argument("--results", nargs=2, metavar=("A.h5", "B.h5"), default=None,
                         help="compare two finished results instead of running")
     parser.add_argument("--json", metavar="FILE", default=None,
@@ -469,7 +480,8 @@ def main(args: argparse.Namespace) -> int:
 
     if args.results is not None:
         given = [name for name, v in (("--config", args.config), ("--set", args.sets),
-                                      ("--seed", args.seed), ("--reuse", args.reuse))
+                                      ("--seed", args.seed), ("--reuse", args.reuse),
+                                      ("--overwrite", args.overwrite))
                  if v not in (None, [], False)]
         if given:
             raise ConfigError("--results", " ".join(args.results),
@@ -479,7 +491,8 @@ def main(args: argparse.Namespace) -> int:
     else:
         cfgs = preset_configs(args.config, args.sets, args.seed, args.threads)
         out_dir = Path(args.output_dir or "mcsim-compare")
-        paths = run_pair(cfgs, out_dir, reuse=args.reuse, progress=not args.no_progress,
+        paths = run_pair(cfgs, out_dir, reuse=args.reuse, overwrite=args.overwrite,
+                         progress=not args.no_progress,
                          log=log if not args.no_progress else (lambda *_: None))
         path_a, path_b = paths["r-ncm"], paths["ts-ncm"]
     try:

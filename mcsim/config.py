@@ -204,6 +204,11 @@ def _merge(base: dict, user: dict, prefix: str = "") -> dict:
                     section[k] = v
         else:
             out[key] = value
+    if prefix == "" and "parameter_set" not in (user.get("model") or {}):
+        # the parameter set follows the lithium source unless the user names one
+        source = out.get("lithium", {}).get("source")
+        out["model"]["parameter_set"] = _params.SOURCE_PARAMETER_SETS.get(
+            source, out["model"]["parameter_set"])
     return out
 
 
@@ -243,7 +248,15 @@ def validate(cfg: dict) -> dict:
     from mcsim.engine import generator_kwargs
     from mcsim.generator.agglomerate import check_arguments
     check_arguments(**generator_kwargs(out))
-    # model
+    # model: the parameter set must be the one of the lithium source (its release kinetics
+    # and enthalpies are those of that compound)
+    source, pset = out["lithium"]["source"], out["model"]["parameter_set"]
+    wanted = _params.SOURCE_PARAMETER_SETS.get(source)
+    if wanted is not None and _params.PARAMETER_SET_SOURCES.get(pset) not in (None, source):
+        raise ConfigError("model.parameter_set", pset,
+                          f"is the parameter set of {_params.PARAMETER_SET_SOURCES[pset]}, but "
+                          f"lithium.source = {source!r}: use {wanted!r}, or leave "
+                          "model.parameter_set out to have it chosen from lithium.source")
     _params.resolve(out["model"]["parameter_set"], out["model"].get("overrides"))
     from mcsim.processes import check_process_choices
     check_process_choices(out["model"].get("processes", {}))
@@ -262,8 +275,49 @@ def build_schedule(cfg: dict):
     return Schedule.preset(sched["preset"], start_c=sched["start_c"], **options)
 
 
+#: How deep tables and arrays may nest in a configuration (the schema needs 3: a table of
+#: schedule steps inside a list); deeper input is refused before it can exhaust the stack.
+MAX_NESTING = 16
+
+
+def _depth(value, level: int = 0) -> int:
+    """How deeply dicts and lists nest in ``value`` (0 for a scalar), stopping past the
+    limit."""
+    if level > MAX_NESTING or not isinstance(value, (dict, list)):
+        return level
+    items = value.values() if isinstance(value, dict) else value
+    return max((_depth(v, level + 1) for v in items), default=level + 1)
+
+
+def read_toml(path) -> dict:
+    """Read a configuration file as TOML, or raise one ConfigError saying why it cannot be
+    (not found, not UTF-8, not TOML, nested too deeply)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("CONFIG", str(path), "file not found")
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError("CONFIG", str(path), f"is not UTF-8 text ({exc.reason} at byte "
+                                               f"{exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("CONFIG", str(path), f"is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError("CONFIG", str(path), f"nests tables or arrays more than "
+                                               f"{MAX_NESTING} deep") from None
+    except OSError as exc:
+        raise ConfigError("CONFIG", str(path), f"cannot be read ({exc.strerror})") from None
+    if _depth(doc) > MAX_NESTING:
+        raise ConfigError("CONFIG", str(path), f"nests tables or arrays more than "
+                                               f"{MAX_NESTING} deep")
+    return doc
+
+
 def parse_set(assignment: str) -> tuple[list[str], object]:
     """Parse one ``--set section.key=value`` into (path, value); the value is read as TOML."""
+    if "\n" in assignment or "\r" in assignment or "\x00" in assignment:
+        raise ConfigError("--set", assignment, "must be one line (no newline, carriage return "
+                                               "or NUL in the key or the value)")
     if "=" not in assignment:
         raise ConfigError("--set", assignment, "must look like section.key=value")
     key, text = assignment.split("=", 1)
@@ -272,6 +326,11 @@ def parse_set(assignment: str) -> tuple[list[str], object]:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = text.strip()  # a bare word: take it as a string
+    except RecursionError:
+        value = None
+    if value is None or _depth(value) > MAX_NESTING:
+        raise ConfigError("--set", assignment, f"value nests arrays or tables more than "
+                                               f"{MAX_NESTING} deep")
     path = key.split(".")
     if not all(path):
         raise ConfigError("--set", assignment, "key must be a dotted name such as particle.radius_um")
@@ -290,13 +349,7 @@ def load(path: str | Path | None = None, sets: list[str] | tuple = ()) -> dict:
     """
     user: dict = {}
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError("CONFIG", str(path), "file not found")
-        try:
-            user = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("CONFIG", str(path), f"is not valid TOML: {exc}") from None
+        user = read_toml(path)
     for assignment in sets:
         keys, value = parse_set(assignment)
         node = user

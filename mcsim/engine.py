@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import math
@@ -197,10 +198,20 @@ class Simulation:
         mcsim.checkpoint.CheckpointError
             If the checkpoint is missing, incomplete or corrupt (before any work).
         """
-        from mcsim.checkpoint import open_checkpoint
+        from mcsim.checkpoint import CheckpointError, agree, open_checkpoint
 
-        ckpt = open_checkpoint(path)
-        return cls(ckpt.config(threads), log=log, comm=comm, restart=ckpt)
+        # every rank opens and checks the checkpoint (rank 0 also the result copies), and all
+        # agree on any error before the first collective: one message, no rank left waiting
+        error = ckpt = cfg = None
+        try:
+            ckpt = open_checkpoint(path)
+            cfg = ckpt.config(threads)
+            if comm is None or comm.Get_rank() == 0:
+                ckpt.verify_copies()
+        except CheckpointError as err:
+            error = err
+        agree(comm, error)
+        return cls(cfg, log=log, comm=comm, restart=ckpt)
 
     # -- time stepping -------------------------------------------------------------------
     def snapshot_times(self) -> list[tuple[float, str]]:
@@ -335,9 +346,14 @@ class Simulation:
         boundary whether to write a checkpoint or to stop (raising
         :class:`mcsim.checkpoint.CheckpointExit`); by default the ``output.checkpoint_*``
         keys decide.
+
+        A failed write (disk full, file-system error), of the result or of a checkpoint,
+        ends the run at once with :class:`mcsim.io.hdf5.ResultIOError`: nothing more is
+        written, and the HDF5 files are left as they are (``.partial``, ``complete =
+        false``) since HDF5 cannot close them reliably after such a failure.
         """
         from mcsim.checkpoint import Checkpointer
-        from mcsim.io.hdf5 import ResultWriter
+        from mcsim.io.hdf5 import ResultWriter, h5_failures, io_failure
 
         st = self.state
         cfg = self.cfg
@@ -367,7 +383,15 @@ class Simulation:
         bar = Progress(t_end, cfg["output"]["log_interval_s"], enabled=progress and root)
         split = self.decomposition is not None and self.decomposition.size > 1
         if self.resume is not None:  # restart: the result so far, from the checkpoint
-            main = self.resume.open_writer(out_path) if root else None
+            from mcsim.checkpoint import CheckpointError, agree
+
+            main = problem = None
+            if root:  # names checked before anything is written; every rank learns the verdict
+                try:
+                    main = self.resume.open_writer(out_path)
+                except CheckpointError as err:
+                    problem = err
+            agree(getattr(st, "comm", None), problem)
             if split:  # later snapshots: every rank its own block, in new part files
                 from mcsim.io.parallel_hdf5 import ParallelResultWriter
 
@@ -389,6 +413,8 @@ class Simulation:
                                               **kwargs)
             else:
                 writer = ResultWriter(out_path, **kwargs) if root else _NullWriter()
+        guard = contextlib.ExitStack()  # failures h5py only reports while releasing objects
+        caught = guard.enter_context(h5_failures())
         try:
             if self.resume is not None:
                 _describe_series(writer)
@@ -429,9 +455,17 @@ class Simulation:
                     si += 1
                 bar.update(st.time_s, float(self.schedule.temperature_c(st.time_s)), st.step)
                 # checkpoint/restart (mcsim.checkpoint): write one when due; stop when asked
-                checkpointer.at_step_boundary(self, writer, next_row_s=next_row,
-                                              snapshot_index=si, breakpoint_index=bi,
-                                              out_path=out_path)
+                try:
+                    checkpointer.at_step_boundary(self, writer, next_row_s=next_row,
+                                                  snapshot_index=si, breakpoint_index=bi,
+                                                  out_path=out_path)
+                except (OSError, RuntimeError) as exc:
+                    failure = _write_failure(exc, caught, io_failure)
+                    if failure is exc:
+                        raise
+                    raise failure from exc
+                if caught:  # a write failed where nothing raised: stop before the next one
+                    raise io_failure(caught[0]) from caught[0]
             bar.close()
             wall = time.perf_counter() - wall0
             for part, seconds in self.stepper.seconds.items():
@@ -453,9 +487,12 @@ class Simulation:
             writer.finish(end)
             self.timer.add("i/o", time.perf_counter() - t0)
             checkpointer.finished(getattr(st, "comm", None))  # the result supersedes it
-        except BaseException:
-            writer.abort()
+        except BaseException as exc:
+            if not isinstance(exc, OSError):  # after a failed write: touch nothing
+                writer.abort()
             raise
+        finally:
+            guard.close()
         self.log(self.timer.report())
         cores = self.threads * (dec.size if dec is not None else 1)
         if dec is not None and dec.size > 1:
@@ -469,6 +506,28 @@ class Simulation:
 
 def _silent(*_args, **_kwargs):
     return None
+
+
+def _write_failure(exc: BaseException, caught: list, io_failure) -> BaseException:
+    """The I/O failure behind ``exc`` (raised while writing a checkpoint) as a
+    ResultIOError, or ``exc`` itself when it is not one.
+
+    h5py turns a failed write into an OSError, but closing the file afterwards can raise a
+    RuntimeError in its place (or only report the failure while releasing an object,
+    collected in ``caught``).
+    """
+    from mcsim.io.hdf5 import ResultIOError
+
+    if isinstance(exc, ResultIOError):
+        return exc
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return io_failure(seen)
+        seen = seen.__cause__ or seen.__context__
+    if caught:
+        return io_failure(caught[0])
+    return exc
 
 
 class _NullWriter:

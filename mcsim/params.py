@@ -187,6 +187,12 @@ PARAMETER_SETS: dict[str, dict[str, Parameter]] = {
     "ncm622-li2co3": _NCM622_LI2CO3,
 }
 
+#: The lithium source each parameter set describes, and the set chosen for a source when the
+#: configuration names none (``model.parameter_set`` left out): the source's release
+#: kinetics and reaction enthalpies belong to that compound, so a mismatch is refused.
+PARAMETER_SET_SOURCES: dict[str, str] = {"ncm622-lioh": "LiOH", "ncm622-li2co3": "Li2CO3"}
+SOURCE_PARAMETER_SETS: dict[str, str] = {v: k for k, v in PARAMETER_SET_SOURCES.items()}
+
 
 def resolve(name: str, overrides: dict | None = None) -> dict[str, float]:
     """Values of parameter set ``name`` with ``overrides`` applied, validated.

@@ -61,17 +61,17 @@ def load_script(name: str):
 
 
 def _check_complete(h5_path: Path) -> None:
-    import h5py
+    """Refuse a missing, unreadable or unfinished result, or one missing a part file (the
+    shared check of :func:`mcsim.io.hdf5.open_result`)."""
+    from mcsim.io.hdf5 import IncompleteResultError, open_result
+    from mcsim.io.safepath import UnsafePathError
 
     if not h5_path.exists():
         raise PlotError(f"{h5_path}: no such file")
     try:
-        with h5py.File(h5_path, "r") as f:
-            complete = bool(f.attrs.get("complete", False))
-    except OSError as exc:
-        raise PlotError(f"{h5_path}: not a readable HDF5 file ({exc})") from exc
-    if not complete:
-        raise PlotError(f"{h5_path}: run is not complete (complete=False); refusing to plot it")
+        open_result(h5_path).close()
+    except (IncompleteResultError, UnsafePathError, OSError) as exc:
+        raise PlotError(f"{exc}; refusing to plot it") from exc
 
 
 def plot_all(h5_path, out_dir=None, formats=("png",)) -> list[Path]:

@@ -159,6 +159,7 @@ import numpy as np
 
 from mcsim import config as _config
 from mcsim.errors import ConfigError
+from mcsim.io.safepath import UnsafePathError, inside
 
 #: Version of the index layout documented above.
 INDEX_FORMAT_VERSION = "1.0"
@@ -173,9 +174,11 @@ FAIL_HOOK_ENV = "MCSIM_SWEEP_FAIL_RUNS"
 #: The keys of the [sweep] table: (kind, default, lo, hi, meaning).
 SWEEP_KEYS = {
     "base": ("str", None, None, None, "run configuration to start from (path relative to the "
-                                      "sweep file; left out: the built-in default)"),
+                                      "sweep file, inside its folder; left out: the built-in "
+                                      "default)"),
     "output_dir": ("str", None, None, None, "output folder, relative to the working directory "
-                                            "(default: the sweep file's stem)"),
+                                            "and inside it (default: the sweep file's stem; "
+                                            "elsewhere: mcsim sweep -o DIR)"),
     "seed": ("int", 1, 0, 2**63 - 1, "master seed of the sweep"),
     "replicas": ("int", 1, 1, 100000, "runs per parameter point"),
     "ranks_per_run": ("int", 1, 1, 1000000, "MPI ranks that share one run"),
@@ -419,11 +422,16 @@ def load_sweep(path, output_dir=None) -> SweepPlan:
     path = Path(path)
     if not path.is_file():
         raise ConfigError("SWEEP", str(path), "file not found")
-    text = path.read_text()
     try:
+        text = path.read_text(encoding="utf-8")
         doc = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError("SWEEP", str(path), f"is not UTF-8 text ({exc.reason} at byte "
+                                              f"{exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("SWEEP", str(path), f"is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError("SWEEP", str(path), "is nested too deeply to be a sweep file") from None
     for key, value in doc.items():
         if key not in SWEEP_TABLES:
             raise ConfigError(key, value, "unknown key of a sweep file; allowed tables: "
@@ -440,14 +448,18 @@ def load_sweep(path, output_dir=None) -> SweepPlan:
     base = None
     user: dict = {}
     if settings["base"] is not None:
-        base = (path.parent / settings["base"]).resolve()
+        try:  # a name read from the sweep file stays in the sweep file's folder
+            base = inside(path.parent, settings["base"], "sweep.base", max_parts=64).resolve()
+        except UnsafePathError as exc:
+            raise ConfigError("sweep.base", settings["base"],
+                              f"must be a path inside the sweep file's folder ({exc})") from None
         if not base.is_file():
             raise ConfigError("sweep.base", settings["base"],
                               f"file not found (looked for {base}; relative to the sweep file)")
         try:
-            user = tomllib.loads(base.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("sweep.base", settings["base"], f"is not valid TOML: {exc}") from None
+            user = _config.read_toml(base)
+        except ConfigError as exc:
+            raise ConfigError("sweep.base", settings["base"], exc.allowed) from None
         if "seed" in user:  # the run seeds come from the sweep
             del user["seed"]
 
@@ -502,8 +514,17 @@ def load_sweep(path, output_dir=None) -> SweepPlan:
                             values=dict(values), cfg=run_cfg))
     if len(runs) > 1 and runs[0].cfg["output"].get("checkpoint_path"):
         key = "output.checkpoint_path"
-        raise ConfigError(f"{seen.get(key, 'base')}.{key}", runs[0].cfg["output"][key],
-                          "must be '' in a sweep (each run checkpoints next to its result)")
+        raise ConfigError(f"{seen.get(key, 'base')}.{key}",
+                          runs[0].cfg["output"]["checkpoint_path"],
+                          "must be '' in a sweep of more than one run (each run checkpoints "
+                          "next to its result, as run-NNNN.ckpt)")
+    if output_dir is None and settings["output_dir"]:
+        try:  # written to: inside the working directory unless -o says otherwise
+            inside(Path.cwd(), settings["output_dir"], "sweep.output_dir", max_parts=64)
+        except UnsafePathError as exc:
+            raise ConfigError("sweep.output_dir", settings["output_dir"],
+                              "must be a relative path inside the working directory (give "
+                              f"another place with mcsim sweep -o DIR) ({exc})") from None
     out = Path(output_dir if output_dir is not None else (settings["output_dir"] or path.stem))
     return SweepPlan(path=path, text=text, base=base, output_dir=out, seed=settings["seed"],
                      replicas=replicas, ranks_per_run=settings["ranks_per_run"],

@@ -25,4 +25,4 @@ def test_phase_fraction_script_refuses_an_incomplete_file(small_run, repo_root, 
     proc = subprocess.run([sys.executable, str(repo_root / "analysis" / "phase_fractions.py"),
                            str(bad), "-o", str(tmp_path / "x.png")], capture_output=True, text=True)
     assert proc.returncode != 0
-    assert "not complete" in proc.stderr + proc.stdout
+    assert "incomplete" in (proc.stderr + proc.stdout).lower()

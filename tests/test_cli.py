@@ -141,20 +141,24 @@ def _aborted_partial(path):
     return partial_path(path)
 
 
-def test_info_on_partial_file_says_incomplete(tmp_path):
+def test_info_on_partial_file_says_incomplete_and_exits_1(tmp_path):
     partial = _aborted_partial(tmp_path / "crashed.h5")
     assert partial.exists() and not (tmp_path / "crashed.h5").exists()
     for target in (partial.name, "crashed.h5"):
         info = mcsim_cli("info", target, cwd=tmp_path)
-        assert info.returncode == 0, info.stderr
+        assert info.returncode == 1, info.stderr
         assert "INCOMPLETE" in info.stdout, target
         assert "status: complete" not in info.stdout
 
 
-def test_info_on_missing_file_fails(tmp_path):
+def test_info_on_missing_or_unreadable_file_exits_2_with_one_line(tmp_path):
     info = mcsim_cli("info", "nothing.h5", cwd=tmp_path)
-    assert info.returncode == 1
+    assert info.returncode == 2
     assert "nothing.h5" in info.stderr
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5 at all" * 100)
+    info = mcsim_cli("info", "junk.h5", cwd=tmp_path)
+    assert info.returncode == 2 and info.stdout == ""
+    assert info.stderr.strip().count("\n") == 0 and "junk.h5" in info.stderr
 
 
 # -- params and version --------------------------------------------------------------------
@@ -216,5 +220,5 @@ def test_run_killed_midway_leaves_no_result_file(tmp_path, tiny_sets):
     assert not out.with_suffix(".xmf").exists()
     assert partial.exists()
     info = mcsim_cli("info", out.name, cwd=tmp_path)
-    assert info.returncode == 0, info.stderr
+    assert info.returncode == 1, info.stderr
     assert "INCOMPLETE" in info.stdout

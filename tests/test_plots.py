@@ -61,7 +61,7 @@ def test_script_main_refuses_an_incomplete_file(script, incomplete_file, tmp_pat
     module = mplot.load_script(script.removesuffix(".py"))
     out = tmp_path / "x.png"
     assert module.main([str(incomplete_file), "-o", str(out)]) != 0
-    assert "not complete" in capsys.readouterr().err
+    assert "incomplete" in capsys.readouterr().err.lower()
     assert not out.exists()
 
 
@@ -75,7 +75,7 @@ def test_mcsim_plot_command_refuses_an_incomplete_file(incomplete_file, tmp_path
     proc = subprocess.run([sys.executable, "-m", "mcsim.plot", str(incomplete_file),
                            "-o", str(tmp_path / "figs")], capture_output=True, text=True)
     assert proc.returncode != 0
-    assert "not complete" in proc.stderr
+    assert "incomplete" in proc.stderr.lower()
     assert not list(tmp_path.glob("figs/*.png"))
 
 

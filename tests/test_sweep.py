@@ -16,8 +16,8 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 
@@ -127,14 +127,19 @@ def test_bad_sweep_files_name_the_key_and_what_is_allowed(tmp_path, base_file, b
     assert allowed in err.value.allowed
 
 
-def test_base_file_is_relative_to_the_sweep_file(tmp_path, base_file):
+def test_base_file_is_relative_to_the_sweep_file_and_inside_its_folder(tmp_path, base_file):
     sub = tmp_path / "sub"
-    sub.mkdir()
-    path = _write(sub / "sw.toml", '[sweep]\nbase = "../base.toml"\n')
+    (sub / "configs").mkdir(parents=True)
+    shutil.copy(base_file, sub / "configs" / "base.toml")
+    path = _write(sub / "sw.toml", '[sweep]\nbase = "configs/base.toml"\n')
     assert sw.load_sweep(path).runs[0].cfg["particle"]["radius_um"] == 0.15
     with pytest.raises(ConfigError) as err:
         sw.load_sweep(_write(sub / "bad.toml", '[sweep]\nbase = "base.toml"\n'))
     assert err.value.key == "sweep.base" and "file not found" in err.value.allowed
+    for outside in ("../base.toml", str(base_file)):  # a name that leaves the folder
+        with pytest.raises(ConfigError) as err:
+            sw.load_sweep(_write(sub / "out.toml", f'[sweep]\nbase = "{outside}"\n'))
+        assert err.value.key == "sweep.base" and "inside the sweep file's folder" in str(err.value)
     default = sw.load_sweep(_write(tmp_path / "default.toml", "[sweep]\nreplicas = 1\n"))
     assert default.base is None
     assert default.runs[0].cfg["particle"] == config.load()["particle"]

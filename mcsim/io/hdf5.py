@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.metadata
 import os
 import platform
 import re
+import sys
 import time
 import warnings
 from datetime import datetime, timezone
@@ -14,6 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from mcsim.io.safepath import UnsafePathError, inside
 from mcsim.io.xdmf import write_xdmf
 from mcsim.phases import NAMES
 
@@ -40,6 +44,86 @@ class IncompleteResultError(RuntimeError):
     """A result file is missing, unreadable or was never finished (``complete`` is not true)."""
 
 
+class ResultIOError(OSError):
+    """Writing a result file failed (disk full, quota, file-system error).
+
+    The writer that raised it writes nothing more and does not close its HDF5 file: after a
+    failed write HDF5 cannot flush or close that file reliably (it can crash the process),
+    so the caller reports the error and ends the process (``mcsim run`` exits with status
+    74). The file stays ``.partial`` with ``complete = false``.
+    """
+
+
+_ERRNO_RE = re.compile(r"errno = (\d+)")
+_FILENAME_RE = re.compile(r"filename = '([^']*)'")
+
+
+def io_failure(exc: BaseException, filename=None) -> ResultIOError:
+    """A :class:`ResultIOError` naming the file and the system's reason for ``exc``.
+
+    ``filename`` defaults to the file named in ``exc`` (h5py names it in its message).
+    """
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if not code:
+        m = _ERRNO_RE.search(text)
+        code = int(m.group(1)) if m else None
+    if filename is None:
+        m = _FILENAME_RE.search(text)
+        filename = getattr(exc, "filename", None) or (m.group(1) if m else None)
+    reason = os.strerror(code) if code else (text.splitlines() or [type(exc).__name__])[0]
+    return ResultIOError(code or 0, reason, None if filename is None else os.fspath(filename))
+
+
+@contextlib.contextmanager
+def h5_failures():
+    """Collect, instead of printing, the errors h5py reports while it releases objects.
+
+    h5py reports some failed writes (disk full, quota) only when it releases an object: it
+    prints them as "exception ignored" with a traceback and goes on, and a later flush of
+    that file can crash the process. Inside this block such reports go to the yielded list
+    (check it and stop writing when it is not empty); the hooks are restored on leaving.
+    """
+    caught: list = []
+    previous = sys.unraisablehook, sys.excepthook
+    sys.unraisablehook = lambda info: caught.append(info.exc_value)
+    sys.excepthook = lambda *_exc: None  # Cython prints the traceback through it first
+    try:
+        yield caught
+    finally:
+        sys.unraisablehook, sys.excepthook = previous
+
+
+def _guarded(method):
+    """Run a writer method so that HDF5 write failures stop the writer at the first one.
+
+    While the method runs, failures h5py reports only while releasing objects are
+    collected (:func:`h5_failures`) and checked before every flush; the first failure,
+    reported either way, marks the writer failed and is raised as :class:`ResultIOError`.
+    """
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self._failure is not None:
+            raise io_failure(self._failure, self.partial) from self._failure
+        if self._caught is not None:  # a nested call: the outer one collects
+            return method(self, *args, **kwargs)
+        try:
+            with h5_failures() as caught:
+                self._caught = caught
+                result = method(self, *args, **kwargs)
+                self._check_caught()
+        except OSError as exc:
+            self._failure = exc.__cause__ if isinstance(exc, ResultIOError) and exc.__cause__ \
+                else exc
+            self._state = "failed"
+            raise io_failure(self._failure, self.partial) from self._failure
+        finally:
+            self._caught = None
+        return result
+
+    return wrapper
+
+
 def partial_path(path) -> Path:
     """Return the path a run writes into before it is finished.
 
@@ -56,8 +140,48 @@ def partial_path(path) -> Path:
     return Path(os.fspath(path) + PARTIAL_SUFFIX)
 
 
+#: The only source names a result's snapshot virtual datasets may read (the per-rank part
+#: files of :mod:`mcsim.io.parallel_hdf5`, ``OUT.parts/gen-NNNN.rank-NNNN.h5`` beside it).
+SOURCE_RE = re.compile(r"[^/]+\.parts/gen-\d{4,}\.rank-\d{4,}\.h5")
+
+
+def virtual_sources(f: h5py.File, folder) -> list[str]:
+    """The files the snapshot virtual datasets of an open result read, as stored (relative
+    to the result's ``folder``), sorted; each checked to be a part file inside ``folder``.
+
+    Raises
+    ------
+    mcsim.io.safepath.UnsafePathError
+        If a source is named anything else (``..``, an absolute path, a link out): a result
+        file never makes a reader open a file elsewhere.
+    """
+    names: set[str] = set()
+    snaps = f.get("snapshots")
+    for group in (snaps.values() if isinstance(snaps, h5py.Group) else ()):
+        if not isinstance(group, h5py.Group):
+            continue
+        for dset in group.values():
+            if isinstance(dset, h5py.Dataset) and dset.is_virtual:
+                names.update(src.file_name for src in dset.virtual_sources())
+    names.discard(".")  # a source in the same file
+    for name in names:
+        inside(folder, name, f"{f.filename}: virtual dataset source", max_parts=2,
+               pattern=SOURCE_RE)
+    return sorted(names)
+
+
+def missing_sources(f: h5py.File, folder) -> list[str]:
+    """The part files (:func:`virtual_sources`) of an open result that are not in ``folder``.
+
+    A virtual dataset whose source is missing reads as its fill value (255 for ``phase``)
+    without an error, so every reader checks this (:func:`is_complete`, :func:`open_result`).
+    """
+    return [n for n in virtual_sources(f, folder) if not (Path(folder) / n).is_file()]
+
+
 def is_complete(path) -> bool:
-    """Tell whether ``path`` is a readable result file whose ``complete`` attribute is true.
+    """Tell whether ``path`` is a readable result file whose ``complete`` attribute is true
+    and whose part files (a run over several MPI ranks) are all there.
 
     Parameters
     ----------
@@ -74,8 +198,8 @@ def is_complete(path) -> bool:
         return False
     try:
         with h5py.File(path, "r") as f:
-            return _complete_flag(f)
-    except OSError:
+            return _complete_flag(f) and not missing_sources(f, path.parent)
+    except (OSError, UnsafePathError):
         return False
 
 
@@ -95,8 +219,11 @@ def open_result(path) -> h5py.File:
     Raises
     ------
     IncompleteResultError
-        If the file cannot be read as HDF5, if its ``complete`` attribute is not true, or if
-        only ``path.partial`` exists (the run crashed, was aborted or is still running).
+        If the file cannot be read as HDF5, if its ``complete`` attribute is not true, if a
+        part file its snapshots read (a run over several MPI ranks) is missing, or if only
+        ``path.partial`` exists (the run crashed, was aborted or is still running).
+    mcsim.io.safepath.UnsafePathError
+        If its snapshots read files outside its folder (a hostile or hand-edited file).
     FileNotFoundError
         If neither ``path`` nor ``path.partial`` exists.
 
@@ -122,6 +249,16 @@ def open_result(path) -> h5py.File:
         raise IncompleteResultError(
             f"{path} is INCOMPLETE (attribute complete is not true): the run that wrote it "
             "crashed, was aborted or is still running")
+    try:
+        missing = missing_sources(f, path.parent)
+    except UnsafePathError:
+        f.close()
+        raise
+    if missing:
+        f.close()
+        raise IncompleteResultError(
+            f"{path} is INCOMPLETE: its snapshots read part files that are missing: "
+            f"{', '.join(missing)} (copy or move the result with its {path.name}.parts folder)")
     return f
 
 
@@ -287,7 +424,13 @@ class ResultWriter:
         self._descriptions: dict[str, dict] = {}
         self._n_snapshots = 0
         self._state = "open"
+        self._failure: BaseException | None = None  # the first failed write (ResultIOError)
+        self._caught: list | None = None  # failures h5py reported while releasing objects
+        self._file = None
+        self._create(config_toml, seed, mcsim_version, provenance)
 
+    @_guarded
+    def _create(self, config_toml, seed, mcsim_version, provenance) -> None:
         self.partial.parent.mkdir(parents=True, exist_ok=True)
         self._file = h5py.File(self.partial, "w")
         f = self._file
@@ -305,7 +448,7 @@ class ResultWriter:
         for name in _CORE_SERIES:
             shape = (len(self.phases),) if name == "phase_fraction" else ()
             self._register_series(name, shape)
-        f.flush()
+        self._flush_file()
 
     @classmethod
     def resume(cls, path, *, rows: int | None = None, snapshots: int | None = None,
@@ -374,9 +517,28 @@ class ResultWriter:
         self._descriptions = {}
         self._n_snapshots = n_snap
         self._state = "open"
+        self._failure = None
+        self._caught = None
         self._file = f
         return self
 
+    def _check_caught(self) -> None:
+        """Raise the first write failure h5py reported while releasing an object."""
+        if self._caught:
+            first = self._caught[0]
+            raise io_failure(first, self.partial) from first
+
+    def _flush_file(self) -> None:
+        """Flush the HDF5 file, unless a write has already failed (HDF5 may crash then)."""
+        self._check_caught()
+        self._file.flush()
+
+    @property
+    def failed(self) -> bool:
+        """Whether a write failed (:class:`ResultIOError`); nothing more is written then."""
+        return self._failure is not None
+
+    @_guarded
     def sync(self) -> dict:
         """Write buffered rows and flush the partial file, so that a copy of it taken now is
         a readable result file up to this instant.
@@ -389,7 +551,7 @@ class ResultWriter:
         """
         self._check_open()
         self._flush_timeseries()
-        self._file.flush()
+        self._flush_file()
         return {"path": self.partial, "rows": self._rows_written, "snapshots": self._n_snapshots}
 
     # -- context manager -------------------------------------------------------------------
@@ -418,6 +580,7 @@ class ResultWriter:
         # rows appended before this series existed are NaN
         self._buffer[name] = [np.full(shape, np.nan)] * self._n_buffered
 
+    @_guarded
     def append_timeseries(self, time_s: float, temperature_c: float, phase_fraction,
                           **extra) -> None:
         """Append one row to the ``/timeseries`` datasets.
@@ -466,6 +629,7 @@ class ResultWriter:
         if self._n_buffered >= self._buffer_rows:
             self._flush_timeseries()
 
+    @_guarded
     def describe(self, name: str, *, units: str | None = None,
                  description: str | None = None, **attrs) -> None:
         """Set attributes (``units``, ``description``, ...) of ``/timeseries/<name>``.
@@ -514,6 +678,7 @@ class ResultWriter:
         group = self._file["timeseries"]
         n_new = self._n_buffered
         for name in self._row_shape:
+            self._check_caught()  # stop at the first failed write
             dset = group[name] if name in group else self._create_series(name)
             if n_new == 0:
                 continue
@@ -543,6 +708,7 @@ class ResultWriter:
             arr = cast
         return arr
 
+    @_guarded
     def write_snapshot(self, time_s: float, temperature_c: float, fields: dict,
                        attrs: dict | None = None) -> int:
         """Write the voxel fields at one instant to ``/snapshots/NNNN``.
@@ -584,12 +750,14 @@ class ResultWriter:
         _write_attrs(group, attrs or {})
         chunks = tuple(min(n, _MAX_CHUNK_EDGE) for n in self.grid_shape)
         for name, arr in arrays.items():
+            self._check_caught()  # stop at the first failed write
             group.create_dataset(name, data=arr, chunks=chunks, compression="gzip",
                                  compression_opts=_GZIP_LEVEL, shuffle=True)
         self._n_snapshots += 1
-        self._file.flush()  # a killed run leaves a readable .partial up to here
+        self._flush_file()  # a killed run leaves a readable .partial up to here
         return index
 
+    @_guarded
     def write_group(self, path: str, datasets: dict, attrs: dict | None = None) -> h5py.Group:
         """Write a report or diagnostics group, e.g. ``/microstructure``.
 
@@ -620,6 +788,7 @@ class ResultWriter:
         return group
 
     # -- ending a run ----------------------------------------------------------------------
+    @_guarded
     def finish(self, provenance_end: dict | None = None) -> Path:
         """Mark the run complete and move it atomically to ``path``; write the XDMF sidecar.
 
@@ -642,8 +811,9 @@ class ResultWriter:
         self._flush_timeseries()
         _write_attrs(self._file["provenance"], end)
         self._file.attrs["complete"] = np.bool_(True)
-        self._file.flush()
+        self._flush_file()
         self._file.close()
+        self._check_caught()
         self._state = "finished"
         _fsync_path(self.partial)
         os.replace(self.partial, self.path)
@@ -658,15 +828,23 @@ class ResultWriter:
     def abort(self) -> None:
         """Close the partial file with ``complete=False``; it stays as ``path.partial``.
 
-        Buffered time-series rows are written first when possible. Safe to call twice.
+        Buffered time-series rows are written first when possible. Safe to call twice. After
+        a failed write (:attr:`failed`) nothing is written and the HDF5 file is left open:
+        HDF5 cannot close it reliably then, so the process should end soon.
         """
-        if self._state != "open":
+        if self._state != "open" or self._file is None:
             return
         self._state = "aborted"
         try:
+            self._abort_flush()
+        except ResultIOError:
+            return  # the first failure is the caller's to report; leave the file alone
+        self._file.close()
+
+    @_guarded
+    def _abort_flush(self) -> None:
+        try:
             self._flush_timeseries()
-        except (OSError, ValueError, RuntimeError) as err:  # keep the caller's own exception
+        except (ValueError, RuntimeError) as err:  # keep the caller's own exception
             warnings.warn(f"could not flush buffered rows of {self.partial}: {err}",
-                          RuntimeWarning, stacklevel=2)
-        finally:
-            self._file.close()
+                          RuntimeWarning, stacklevel=3)

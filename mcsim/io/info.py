@@ -7,11 +7,16 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mcsim.io.hdf5 import PARTIAL_SUFFIX, partial_path
+from mcsim.io.hdf5 import PARTIAL_SUFFIX, missing_sources, partial_path
+from mcsim.io.safepath import UnsafePathError
 
 _INCOMPLETE = "*** INCOMPLETE ***"
 _SNAPSHOTS_SHOWN = 20
 _KNOWN_GROUPS = ("config", "provenance", "timeseries", "snapshots", "pores", "pore_series")
+
+
+class UnreadableResultError(OSError):
+    """The file given to ``mcsim info`` is not a readable HDF5 file (``mcsim info`` exits 2)."""
 
 
 def _text(value) -> str:
@@ -26,7 +31,15 @@ def _text(value) -> str:
 
 def _header(f: h5py.File, path: Path, lines: list) -> None:
     complete = f.attrs.get("complete", False)
-    if isinstance(complete, (bool, np.bool_)) and bool(complete) and \
+    try:
+        missing = missing_sources(f, path.parent)
+    except UnsafePathError as err:
+        raise UnreadableResultError(f"{path}: refused: {err}") from None
+    if missing:
+        lines.append(f"status: {_INCOMPLETE} part files of its snapshots are missing: "
+                     f"{', '.join(missing)} -- those snapshots cannot be read (move or copy "
+                     f"the result together with {path.name}.parts)")
+    elif isinstance(complete, (bool, np.bool_)) and bool(complete) and \
             not path.name.endswith(PARTIAL_SUFFIX):
         lines.append("status: complete")
     else:
@@ -168,6 +181,8 @@ def summarize(path) -> str:
     ------
     FileNotFoundError
         If neither ``path`` nor ``path.partial`` exists.
+    UnreadableResultError
+        If the file is not readable HDF5, or its snapshots read files outside its folder.
 
     Examples
     --------
@@ -184,8 +199,9 @@ def summarize(path) -> str:
     try:
         f = h5py.File(path, "r")
     except OSError as err:
-        lines.append(f"status: {_INCOMPLETE} cannot be read as HDF5 ({err})")
-        return "\n".join(lines)
+        raise UnreadableResultError(f"{path}: cannot be read as an HDF5 result file "
+                                    f"({str(err).splitlines()[0] if str(err) else err})") \
+            from None
     with f:
         _header(f, path, lines)
         _provenance(f, lines)

@@ -81,8 +81,12 @@ from mcsim.io.hdf5 import (
     PARTIAL_SUFFIX,
     ResultWriter,
     _fsync_path,
+    _guarded,
+    h5_failures,
+    io_failure,
     _write_attrs,
     partial_path,
+    virtual_sources,
 )
 
 #: Suffix of the directory, next to the main file, that holds the per-rank part files.
@@ -124,15 +128,15 @@ def part_files(path) -> list[str]:
     -------
     list of str
         Source file names as stored, relative to the main file's directory, sorted.
+
+    Raises
+    ------
+    mcsim.io.safepath.UnsafePathError
+        If a source name is not ``OUT.parts/gen-NNNN.rank-NNNN.h5`` inside the result's
+        folder (a result file never makes a reader open a file elsewhere).
     """
-    names: set[str] = set()
     with h5py.File(path, "r") as f:
-        for group in f.get("snapshots", {}).values():
-            for dset in group.values():
-                if dset.is_virtual:
-                    names.update(src.file_name for src in dset.virtual_sources())
-    names.discard(".")  # a source in the same file
-    return sorted(names)
+        return virtual_sources(f, Path(path).parent)
 
 
 def missing_parts(path) -> list[str]:
@@ -337,7 +341,7 @@ def _write_virtual_snapshot(self, time_s: float, temperature_c: float, dtypes: d
                                                 shape=shape, dtype=dtype)
         group.create_virtual_dataset(name, layout, fillvalue=_missing_fill(dtype))
     self._n_snapshots += 1
-    self._file.flush()
+    self._flush_file()  # refuses after a failed write (see ResultWriter.failed)
     return index
 
 
@@ -355,10 +359,14 @@ def _referenced_parts(main) -> set:
     return names
 
 
+#: :func:`_write_virtual_snapshot` stopping at the first failed write (ResultWriter.failed).
+_guarded_virtual_snapshot = _guarded(_write_virtual_snapshot)
+
+
 class _MainWriter(ResultWriter):
     """ResultWriter of rank 0, which can also write a snapshot made of virtual datasets."""
 
-    write_virtual_snapshot = _write_virtual_snapshot
+    write_virtual_snapshot = _guarded_virtual_snapshot
 
 
 class ParallelResultWriter:
@@ -648,25 +656,35 @@ class ParallelResultWriter:
         key = f"{index:04d}"
         error = None
         try:
-            group = self._part["snapshots"].create_group(key)
-            group.attrs["time_s"] = float(time_s)
-            group.attrs["temperature_c"] = float(temperature_c)
-            chunks = tuple(max(1, min(n, _MAX_CHUNK_EDGE)) for n in self.local_shape)
-            for name, arr in arrays.items():
-                if arr.size:
-                    group.create_dataset(name, data=arr, chunks=chunks, compression="gzip",
-                                         compression_opts=_GZIP_LEVEL, shuffle=True)
-                else:
-                    group.create_dataset(name, shape=arr.shape, dtype=arr.dtype)
+            with h5_failures() as caught:  # failed writes h5py only reports on releasing
+                group = self._part["snapshots"].create_group(key)
+                group.attrs["time_s"] = float(time_s)
+                group.attrs["temperature_c"] = float(temperature_c)
+                chunks = tuple(max(1, min(n, _MAX_CHUNK_EDGE)) for n in self.local_shape)
+                for name, arr in arrays.items():
+                    if arr.size:
+                        group.create_dataset(name, data=arr, chunks=chunks, compression="gzip",
+                                             compression_opts=_GZIP_LEVEL, shuffle=True)
+                    else:
+                        group.create_dataset(name, shape=arr.shape, dtype=arr.dtype)
+                    if caught:
+                        break
+                del group
+                if caught:  # stop before a flush, which HDF5 may not survive after this
+                    raise io_failure(caught[0], partial_path(self.part_path))
             self._part.flush()
             if self._main is not None:
                 dtypes = {name: np.dtype(code) for name, code in gathered[0][1].items()}
-                _write_virtual_snapshot(self._main, time_s, temperature_c, dtypes,
-                                        self._sources, attrs)
+                # (the main writer of a restart is a plain, resumed ResultWriter)
+                _guarded_virtual_snapshot(self._main, time_s, temperature_c, dtypes,
+                                          self._sources, attrs)
         except Exception as exc:  # noqa: BLE001 - reported to every rank below
             error = exc
         try:
             self._agree(error)
+        except OSError:  # a failed write: leave the files alone, HDF5 may not survive closing
+            self._state = "failed"
+            raise
         except BaseException:
             self.abort()  # a half-written snapshot: every rank closes its files incomplete
             raise
