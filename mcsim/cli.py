@@ -65,8 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
     show = cfg_sub.add_parser("show", help="print the fully resolved configuration as TOML")
     _add_config_args(show, required=False)
-    check = cfg_sub.add_parser("check", help="validate a configuration without running it")
+    check = cfg_sub.add_parser("check", help="validate a configuration without running it, "
+                                             "and estimate its memory and output size")
     _add_config_args(check, required=True)
+    check.add_argument("--ranks", type=int, default=1, metavar="N",
+                       help="MPI ranks the run will use, all counted on this node (default 1)")
     prm = cfg_sub.add_parser("params", help="list a model parameter set with units and sources")
     prm.add_argument("name", nargs="?", default=None)
 
@@ -207,6 +210,10 @@ def _run(args, comm, rank) -> int:
     if args.restart is not None and (args.config is not None or args.sets):
         raise ConfigError("--restart", args.restart, "takes no CONFIG or --set: a restart "
                           "continues with the configuration stored in the checkpoint")
+    if args.restart is not None and args.threads is not None:  # checked as numerics.threads
+        from mcsim import config
+
+        config.check_value("numerics.threads", args.threads, shown_as="--threads")
     cfg = None if args.restart is not None else _load(args)  # checked before any work
     walltime = args.walltime or os.environ.get(ck.WALLTIME_ENV) or None
     walltime_s = None if walltime is None else ck.parse_walltime(
@@ -286,8 +293,18 @@ def _cmd_config(args) -> int:
             print(f"#   {line}")
         print(config.to_toml(cfg), end="")
     else:
-        print(f"{args.config}: valid ({cfg['schedule']['preset']} schedule, "
-              f"{schedule.duration_s / 60:.0f} min, parameter set {cfg['model']['parameter_set']})")
+        from mcsim import resources  # imports the numba-compiled generator
+
+        if args.ranks < 1:
+            raise ConfigError("--ranks", args.ranks, "must be an integer >= 1")
+        estimate = resources.estimate(cfg, args.ranks, schedule=schedule)
+        print(f"{args.config}: {cfg['schedule']['preset']} schedule, "
+              f"{schedule.duration_s / 60:.0f} min, parameter set {cfg['model']['parameter_set']}")
+        for line in estimate.lines():
+            print(f"  {line}")
+        sys.stdout.flush()  # the estimate before a refusal on stderr
+        resources.check_memory(cfg, estimate, ranks_on_node=args.ranks)
+        print(f"{args.config}: valid")
     return 0
 
 

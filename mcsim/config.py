@@ -163,6 +163,14 @@ def _check_key(dotted: str, spec: Key, value):
     return value
 
 
+def check_value(dotted: str, value, *, shown_as: str | None = None):
+    """Check one value against the schema key ``dotted`` (e.g. ``"numerics.threads"``);
+    return it normalised, or raise ConfigError naming ``shown_as`` (default: the key)."""
+    section, _, key = dotted.partition(".")
+    spec = SCHEMA[section][key] if key else SCHEMA[section]
+    return _check_key(shown_as or dotted, spec, value)
+
+
 def defaults() -> dict:
     """The built-in default configuration (preset options left out)."""
     out: dict = {}
@@ -242,7 +250,11 @@ def validate(cfg: dict) -> dict:
     if "steps" in sched and not (isinstance(sched["steps"], list)
                                  and all(isinstance(s, dict) for s in sched["steps"])):
         raise ConfigError("schedule.steps", sched["steps"], "must be a list of tables")
-    build_schedule(out)
+    schedule = build_schedule(out)
+    # output: bounded numbers of time-series rows and snapshots (mcsim.resources); imported
+    # here because it imports the (numba-compiled) generator and this module
+    from mcsim import resources
+    resources.check_output_limits(out, schedule)
     # particle: the generator's own cross-checks (grain sizes against the voxel, ...) now,
     # before any work, rather than when the run starts
     from mcsim.engine import generator_kwargs

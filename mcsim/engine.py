@@ -21,9 +21,10 @@ import mcsim
 from mcsim import config as _config
 from mcsim import params as _params
 from mcsim import phases as ph
+from mcsim import resources as _resources
 from mcsim.diagnostics import Census, Profiles, Thermo
 from mcsim.generator import generate_agglomerate
-from mcsim.state import BYTES_PER_VOXEL, SCRATCH_BYTES_PER_VOXEL, State, full_amount_table
+from mcsim.state import State, full_amount_table
 from mcsim.stepper import Stepper
 
 
@@ -139,6 +140,10 @@ class Simulation:
         self.resume = None  # the Checkpoint a restarted run continues from (mcsim.checkpoint)
         if comm is not None and comm.Get_rank() != 0:
             self.log = log = _silent
+        # before anything big is allocated: refuse a run that cannot fit into memory (the
+        # same ConfigError on every rank; mcsim.resources)
+        self.estimate = _resources.check_memory_collective(cfg, comm,
+                                                           generate=restart is None)
         self.timer = Timer()
         self.threads = set_threads(cfg["numerics"]["threads"])
         if comm is not None and cfg["numerics"]["threads"] == 0 and comm.Get_size() > 1:
@@ -366,9 +371,8 @@ class Simulation:
         dec = self.decomposition
         ranks = (f", {dec.size} MPI ranks on a {'x'.join(map(str, dec.dims))} grid, block "
                  f"{st.shape}" if dec is not None and dec.size > 1 else "")
-        self.log(f"mcsim {mcsim.__version__}: grid {st.global_shape} ({n:.3g} voxels, "
-                 f"{BYTES_PER_VOXEL + SCRATCH_BYTES_PER_VOXEL} B/voxel, "
-                 f"{st.memory_bytes() / 2**20:.0f} MiB{' per rank' if ranks else ''}{ranks}), "
+        self.log(f"mcsim {mcsim.__version__}: grid {st.global_shape} "
+                 f"({self.estimate.short()}{ranks}), "
                  f"{self.threads} threads, "
                  f"schedule {cfg['schedule']['preset']} ({self.schedule.duration_s / 60:.0f} min)")
         snaps = self.snapshot_times()

@@ -21,6 +21,13 @@ MIN_TEMPERATURE_C = -273.15
 MAX_TEMPERATURE_C = 2000.0
 #: Largest heating or cooling rate a step may ask for, °C/min.
 MAX_RATE_C_PER_MIN = 1000.0
+#: Longest schedule, s (1000 h, about six weeks). Industrial calcinations and the paper's
+#: schedules last hours to a day (R-NCM about 18 h, TS-NCM about 18 h, the quasi-equilibrium
+#: profile about 8 h); the engine takes at least one step per ``numerics.dt_max_s`` and a
+#: time-series row per ``output.timeseries_interval_s``, so a schedule of years (a mistyped
+#: hold, a rate of 1e-6 °C/min) would only run until the job is killed. 1000 h leaves room
+#: for long holds and slow ramps (25 to 850 °C at 0.02 °C/min is 688 h).
+MAX_DURATION_S = 1000.0 * 3600.0
 
 SEGMENT_KINDS = ("ramp", "hold", "cool", "quench")
 
@@ -243,6 +250,8 @@ class Schedule:
         t_s = 0.0
         for index, step in enumerate(steps):
             segment = _segment_from_step(f"{key}[{index}]", index, step, t_s, current_c)
+            if not segment.t_end_s <= MAX_DURATION_S:  # checked per step: no inf + inf
+                raise _TooLongError(f"{key}[{index}]", index, step, segment.t_end_s)
             segments.append(segment)
             t_s, current_c = segment.t_end_s, segment.end_c
         return cls(start_c, segments)
@@ -292,7 +301,11 @@ class Schedule:
         for option, value in values.items():
             _check_preset_number(option, value)
         start_c = _temperature("schedule.start_c", start_c)
-        return cls.from_steps(start_c, builder(start_c, values), key="schedule.steps")
+        try:
+            return cls.from_steps(start_c, builder(start_c, values), key="schedule.steps")
+        except _TooLongError as exc:  # name the preset option behind the longest step
+            option = _preset_option(values, exc.step)
+            raise ConfigError(f"schedule.{option}", values[option], exc.allowed) from None
 
     # ---------------------------------------------------------------- properties
 
@@ -557,6 +570,43 @@ def _segment_from_step(key: str, index: int, step, t_s: float, current_c: float)
                           f"must be {side} {_reached_by(index, current_c)} for a {kind}")
     minutes = abs(target_c - current_c) / rate
     return Segment(kind, t_s, t_s + minutes * 60.0, current_c, target_c)
+
+
+class _TooLongError(ConfigError):
+    """A step that ends the schedule past :data:`MAX_DURATION_S`.
+
+    Parameters
+    ----------
+    key : str
+        Dotted key of the step, e.g. ``schedule.steps[1]``.
+    index : int
+        Index of the step.
+    step : dict
+        The step table.
+    end_s : float
+        When the step would end, s.
+    """
+
+    def __init__(self, key: str, index: int, step: dict, end_s: float):
+        self.index = index
+        self.step = step
+        field = next(name for name in ("hold_min", "ramp_c_per_min", "cool_c_per_min")
+                     if name in step)
+        super().__init__(f"{key}.{field}", step[field],
+                         f"allowed: a schedule of at most {MAX_DURATION_S / 60:g} min "
+                         f"({MAX_DURATION_S / 3600:g} h) in total; with this step it lasts "
+                         f"{end_s / 60:.4g} min")
+
+
+def _preset_option(values: dict, step: dict) -> str:
+    """The preset option that sets the length of ``step`` (a hold's ``*_min`` option of
+    the same value, else the step's rate option)."""
+    if "hold_min" in step:
+        for option, value in values.items():
+            if option.endswith("_min") and not option.endswith("_c_per_min") \
+                    and value == step["hold_min"]:
+                return option
+    return "ramp_c_per_min" if "ramp_c_per_min" in step else "cool_c_per_min"
 
 
 def _round12(value: float) -> float:

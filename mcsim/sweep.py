@@ -158,6 +158,7 @@ from pathlib import Path
 import numpy as np
 
 from mcsim import config as _config
+from mcsim import resources as _resources
 from mcsim.errors import ConfigError
 from mcsim.io.safepath import UnsafePathError, inside
 
@@ -483,6 +484,10 @@ def load_sweep(path, output_dir=None) -> SweepPlan:
         raise ConfigError("zip", lengths, "every list in [zip] must have the same length")
 
     # -- points: product of the grid axes, then the zip axis (fastest) --------------------
+    # counted before they are expanded: a sweep of more than MAX_SWEEP_RUNS runs is refused
+    n_points = math.prod(len(values) for values in grid.values()) * (
+        next(iter(lengths.values())) if zipped else 1)
+    _resources.check_sweep_size(n_points, settings["replicas"])
     axes = [[{key: v} for v in values] for key, values in grid.items()]
     if zipped:
         n_zip = next(iter(lengths.values()))

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -59,21 +60,46 @@ threads = 1
 """
 
 
+#: The same particle heated to 500 C and held there for hours, checkpointed every 6 simulated
+#: minutes: the run is killed once its first checkpoint is complete, long before its end.
+HELD_CONFIG = CONFIG.replace(
+    '[schedule]\npreset = "ramp"\nstart_c = 150\nto_c = 500\nramp_c_per_min = 20\n',
+    '[schedule]\npreset = "custom"\nstart_c = 150\n'
+    '[[schedule.steps]]\nramp_c_per_min = 20\nto_c = 500\n'
+    '[[schedule.steps]]\nhold_min = 600\n').replace(
+    "[output]\n", "[output]\ncheckpoint_interval_sim_min = 6\n")
+
+
+def mpiexec_command(n, args):
+    return [str(MPIEXEC), "-n", str(n), sys.executable, "-m", "mcsim", *args]
+
+
 def mpiexec(n, args, cwd, timeout=180):
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
     env.pop("MCSIM_MPI_DIMS", None)
-    return subprocess.run([str(MPIEXEC), "-n", str(n), sys.executable, "-m", "mcsim", *args],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(mpiexec_command(n, args), cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def two_rank_checkpoint(tmp_path_factory):
-    """A checkpoint written by a run on two ranks, stopped by its wall-time limit."""
+    """The first checkpoint of a run on two ranks (killed with SIGKILL right after it)."""
     root = tmp_path_factory.mktemp("two-rank")
-    (root / "c.toml").write_text(CONFIG)
-    done = mpiexec(2, ["run", "c.toml", "-o", "out.h5", "--no-progress", "--walltime", "3"],
-                   root)
-    assert done.returncode == 75, done.stderr
+    (root / "c.toml").write_text(HELD_CONFIG)
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    env.pop("MCSIM_MPI_DIMS", None)
+    job = subprocess.Popen(mpiexec_command(2, ["run", "c.toml", "-o", "out.h5", "--no-progress"]),
+                           cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    try:
+        while not (root / "out.ckpt" / ck.LATEST).is_file():
+            assert job.poll() is None, job.communicate()[1]
+            assert time.monotonic() < deadline, "no checkpoint after 120 s"
+            time.sleep(0.01)
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.communicate()
     ckpt = ck.open_checkpoint(root / "out.ckpt")
     assert len(ckpt.blocks) == 2 and len(ckpt.result_parts) == 2
     return root / "out.ckpt"

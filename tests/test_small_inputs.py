@@ -75,3 +75,11 @@ def test_li2co3_in_a_sweep_grid_follows_the_source(tmp_path):
     (tmp_path / "sw.toml").write_text('[sweep]\n[grid]\n"lithium.source" = ["LiOH", "Li2CO3"]\n')
     runs = sw.load_sweep(tmp_path / "sw.toml").runs
     assert [r.cfg["model"]["parameter_set"] for r in runs] == ["ncm622-lioh", "ncm622-li2co3"]
+
+
+def test_a_bad_thread_count_with_restart_is_refused_naming_the_option(tmp_path, monkeypatch,
+                                                                        capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "--restart", "none.ckpt", "--threads", "-1"]) == 2
+    assert "--threads" in _one_line(capsys)
+    assert list(tmp_path.iterdir()) == []
