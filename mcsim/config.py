@@ -301,28 +301,34 @@ def _depth(value, level: int = 0) -> int:
     return max((_depth(v, level + 1) for v in items), default=level + 1)
 
 
-def read_toml(path) -> dict:
-    """Read a configuration file as TOML, or raise one ConfigError saying why it cannot be
-    (not found, not UTF-8, not TOML, nested too deeply)."""
+def read_toml_text(path, key: str = "CONFIG") -> tuple[str, dict]:
+    """Read a TOML file (a configuration, a sweep file) as (text, document), or raise one
+    ConfigError under ``key`` saying why it cannot be (not found, not UTF-8, not TOML,
+    nested too deeply)."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError("CONFIG", str(path), "file not found")
+        raise ConfigError(key, str(path), "file not found")
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+        doc = tomllib.loads(text)
     except UnicodeDecodeError as exc:
-        raise ConfigError("CONFIG", str(path), f"is not UTF-8 text ({exc.reason} at byte "
-                                               f"{exc.start})") from None
+        raise ConfigError(key, str(path), f"is not UTF-8 text ({exc.reason} at byte "
+                                          f"{exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("CONFIG", str(path), f"is not valid TOML: {exc}") from None
+        raise ConfigError(key, str(path), f"is not valid TOML: {exc}") from None
     except RecursionError:
-        raise ConfigError("CONFIG", str(path), f"nests tables or arrays more than "
-                                               f"{MAX_NESTING} deep") from None
+        doc = None
     except OSError as exc:
-        raise ConfigError("CONFIG", str(path), f"cannot be read ({exc.strerror})") from None
-    if _depth(doc) > MAX_NESTING:
-        raise ConfigError("CONFIG", str(path), f"nests tables or arrays more than "
-                                               f"{MAX_NESTING} deep")
-    return doc
+        raise ConfigError(key, str(path), f"cannot be read ({exc.strerror})") from None
+    if doc is None or _depth(doc) > MAX_NESTING:
+        raise ConfigError(key, str(path), f"nests tables or arrays more than {MAX_NESTING} "
+                                          "deep")
+    return text, doc
+
+
+def read_toml(path) -> dict:
+    """Read a configuration file (:func:`read_toml_text` under the key ``CONFIG``)."""
+    return read_toml_text(path)[1]
 
 
 def parse_set(assignment: str) -> tuple[list[str], object]:

@@ -160,6 +160,7 @@ import numpy as np
 from mcsim import config as _config
 from mcsim import resources as _resources
 from mcsim.errors import ConfigError
+from mcsim.io.claim import OutputClaim, OutputError
 from mcsim.io.safepath import UnsafePathError, inside
 
 #: Version of the index layout documented above.
@@ -421,18 +422,7 @@ def load_sweep(path, output_dir=None) -> SweepPlan:
         ``zip``, ...) and what is allowed. Nothing is written.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError("SWEEP", str(path), "file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-        doc = tomllib.loads(text)
-    except UnicodeDecodeError as exc:
-        raise ConfigError("SWEEP", str(path), f"is not UTF-8 text ({exc.reason} at byte "
-                                              f"{exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("SWEEP", str(path), f"is not valid TOML: {exc}") from None
-    except RecursionError:
-        raise ConfigError("SWEEP", str(path), "is nested too deeply to be a sweep file") from None
+    text, doc = _config.read_toml_text(path, "SWEEP")
     for key, value in doc.items():
         if key not in SWEEP_TABLES:
             raise ConfigError(key, value, "unknown key of a sweep file; allowed tables: "
@@ -871,6 +861,31 @@ def execute_run(plan: SweepPlan, run: Run, stop: _StopState, group=None, rank: i
     "failed" or "interrupted". Only the group's rank 0 writes the log and error files.
     """
     leader = group is None or group.Get_rank() == 0
+    # the run's result is claimed as `mcsim run` claims its -o (mcsim.io.claim): a second
+    # sweep over the same folder at the same time leaves it to the one that holds it
+    claim, refused = None, ""
+    if leader:
+        try:
+            claim = OutputClaim(plan.result_path(run), log=say).acquire()
+        except OutputError as exc:
+            refused = str(exc)
+    if group is not None and group.Get_size() > 1:
+        refused = group.bcast(refused, root=0)
+    if refused:
+        if leader:
+            say(f"[sweep rank {rank}] run {run.run_id} not run: {refused}")
+        return {"run_id": run.run_id, "status": "failed", "wall_time_s": 0.0,
+                "error": f"OutputError: {refused}"}
+    try:
+        return _execute_claimed(plan, run, stop, group, rank, say, leader)
+    finally:
+        if claim is not None:
+            claim.release()
+
+
+def _execute_claimed(plan: SweepPlan, run: Run, stop: _StopState, group, rank: int, say,
+                     leader: bool) -> dict:
+    """:func:`execute_run` once the run's result is claimed."""
     log_file = open(plan.log_path(run), "w") if leader else None
 
     def log(*parts, **_kwargs):

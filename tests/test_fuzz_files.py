@@ -28,36 +28,15 @@ from mcsim import cli
 from mcsim import checkpoint as ck
 from mcsim.io.parallel_hdf5 import part_files
 from mcsim.io.safepath import UnsafePathError
+from test_checkpoint import MPI_CONFIG
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="mpiexec, symbolic links")
 
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 
-#: The short ramp of the MPI restart test: a snapshot at 250 C (5 min) written into per-rank
-#: part files before the run is stopped by its wall-time limit.
-CONFIG = """\
-seed = 3
-[particle]
-radius_um = 0.205
-grain_length_nm = 100
-grain_width_nm = 60
-grain_thickness_nm = 30
-[lithium]
-source_diameter_nm = 80
-[schedule]
-preset = "ramp"
-start_c = 150
-to_c = 500
-ramp_c_per_min = 20
-[output]
-timeseries_interval_s = 120
-snapshot_temperatures_c = [250, 400]
-[numerics]
-dt_max_s = 120
-max_temperature_step_c = 10
-max_event_probability = 1.0
-threads = 1
-"""
+#: The short ramp of the MPI restart test (checkpoints every 6 simulated minutes; a finished
+#: run removes its checkpoint): a snapshot at 250 C (5 min) written into per-rank part files.
+CONFIG = MPI_CONFIG
 
 
 #: The same particle heated to 500 C and held there for hours, checkpointed every 6 simulated
@@ -66,8 +45,7 @@ HELD_CONFIG = CONFIG.replace(
     '[schedule]\npreset = "ramp"\nstart_c = 150\nto_c = 500\nramp_c_per_min = 20\n',
     '[schedule]\npreset = "custom"\nstart_c = 150\n'
     '[[schedule.steps]]\nramp_c_per_min = 20\nto_c = 500\n'
-    '[[schedule.steps]]\nhold_min = 600\n').replace(
-    "[output]\n", "[output]\ncheckpoint_interval_sim_min = 6\n")
+    '[[schedule.steps]]\nhold_min = 600\n')
 
 
 def mpiexec_command(n, args):

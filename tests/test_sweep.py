@@ -565,3 +565,21 @@ def test_sigterm_stops_the_sweep_cleanly_and_leaves_it_resumable(tmp_path, base_
     assert not (tmp_path / "sw" / "run-0000.h5").exists()
     with h5py.File(tmp_path / "sw" / "index.h5", "r") as f:
         assert [s.decode() for s in f["runs/status"][()]] == ["pending", "pending"]
+
+
+def test_a_run_whose_result_another_sweep_holds_is_left_to_it(tmp_path, base_file,
+                                                              monkeypatch):
+    from mcsim.io.claim import OutputClaim, lock_path
+
+    monkeypatch.chdir(tmp_path)
+    plan = sw.load_sweep(_sweep(tmp_path, "replicas = 1\n"))
+    run = plan.runs[0]
+    plan.output_dir.mkdir(parents=True)
+    other = OutputClaim(plan.result_path(run), command="the other sweep").acquire()
+    try:
+        record = sw.execute_run(plan, run, sw._StopState(), say=lambda *_: None)
+    finally:
+        other.release()
+    assert record["status"] == "failed" and "another run" in record["error"]
+    assert sorted(p.name for p in plan.output_dir.iterdir()) == []  # nothing written
+    assert not lock_path(plan.result_path(run)).exists()
