@@ -8,6 +8,7 @@ import math
 import numba
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from mcsim import params
 from mcsim import phases as ph
@@ -92,9 +93,11 @@ def test_tm_per_phase_and_lithium_conserved_by_all_three_mechanisms():
 
 @pytest.mark.parametrize("rigidity", [0.0, 0.5])
 def test_one_and_two_threads_bit_identical(rigidity):
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba sees a single core: 1 and 2 threads cannot be compared here")
     arrays = particle_arrays(seed=6)
     results = []
-    for t in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+    for t in (1, 2):
         numba.set_num_threads(t)
         st = make_state(arrays)
         p = with_rigidity(process(densification_probability=0.05), rigidity)
@@ -256,7 +259,10 @@ def test_a_rigid_template_sends_vacancies_to_the_innermost_voids(rigidity):
     to_inside = emptied & (st.interior("grain") == -1)
     to_outside = emptied & (st.interior("grain") == 0)
     assert to_inside.sum() == n_in and to_outside.sum() == n - n_in
-    assert not (to_outside & ~outside0).any() or True  # outer sinks: the outer surface
+    # outer sinks lie on the outer surface: every voxel emptied towards the outside is joined
+    # to the outside of the start by faces, through voxels emptied the same way before it
+    labels, _ = ndimage.label(outside0 | to_outside)
+    assert np.isin(labels[to_outside], labels[outside0]).all()
     # inner sinks were inner-void surface voxels, innermost first (one-voxel shells)
     assert surface[to_inside].all()
     if n_in:

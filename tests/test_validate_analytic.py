@@ -96,12 +96,19 @@ def test_analytic_checks_are_registered():
 
 
 def test_reference_solutions():
-    # Crank eq. 6.20: 0 at t = 0, 1 at t -> inf, and the short-time limit 6 sqrt(tau/pi) - 3 tau
-    assert analytic.crank_sphere_uptake(0.0)[0] == pytest.approx(0.0, abs=1e-3)
+    # Crank eq. 6.20 against its series summed here independently (math.fsum, 20 000 terms
+    # against the library's 400), on both sides of the join (tau = 0.05) of the series and
+    # the short-time form, and no step at the join
+    def series(tau, terms=20000):
+        return 1.0 - 6.0 / math.pi ** 2 * math.fsum(
+            math.exp(-(n * math.pi) ** 2 * tau) / (n * n) for n in range(1, terms + 1))
+
+    for tau in (2e-3, 0.01, 0.03, 0.0499, 0.05, 0.0501, 0.08, 0.2, 1.0):
+        assert analytic.crank_sphere_uptake(tau)[0] == pytest.approx(series(tau), abs=2e-6), tau
+    below, above = analytic.crank_sphere_uptake([0.05 - 1e-9, 0.05 + 1e-9])
+    assert abs(above - below) < 1e-6  # no step at the join
+    assert analytic.crank_sphere_uptake(0.0)[0] == pytest.approx(0.0, abs=1e-12)
     assert analytic.crank_sphere_uptake(2.0)[0] == pytest.approx(1.0, abs=1e-8)
-    tau = 1e-3
-    assert analytic.crank_sphere_uptake(tau)[0] == pytest.approx(
-        6 * math.sqrt(tau / math.pi) - 3 * tau, rel=1e-3)
     assert analytic.ginstling_brounshtein(1.0) == pytest.approx(1.0 / 3.0)
     # Kissinger on exact peak positions returns Ea exactly
     ea, a = 134e3, 1.27e10
