@@ -22,11 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-try:
-    import _common as C
-except ImportError:  # imported by file path (mcsim.plot, tests): put analysis/ on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import _common as C
+from mcsim.figures import _common as C
 
 NAME = "sweep_map"
 

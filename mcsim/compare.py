@@ -10,7 +10,7 @@ and tabulates, with the difference (B - A) and ratio (B / A), the final transiti
 phase shares, porosity, nanopore density in the core and shell, central void fraction,
 internal pore surface, mean grain size and the nanopore and void counts -- all read back
 from the result files (the final ``/pores/NNNN`` group and ``/timeseries``, see
-``mcsim/io/SCHEMA.md``) -- and draws ``analysis/compare_runs.py``.
+``mcsim/io/SCHEMA.md``) -- and draws :mod:`mcsim.figures.compare_runs`.
 
 Configurations
 --------------
@@ -428,7 +428,7 @@ def run_pair(cfgs: dict, out_dir, *, reuse: bool = False, progress: bool = False
 
 
 def make_figure(path_a, path_b, out_dir, formats=("png", "pdf")) -> list:
-    """Draw ``analysis/compare_runs.py`` into ``out_dir/compare.<format>``; return the paths."""
+    """Draw :mod:`mcsim.figures.compare_runs` into ``out_dir/compare.<format>``; return the paths."""
     from mcsim.plot import load_script
 
     module = load_script("compare_runs")

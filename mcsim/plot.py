@@ -1,9 +1,8 @@
-"""``mcsim plot``: write every analysis figure of a finished result file.
+"""``mcsim plot``: write every figure of a finished result file.
 
-The figures are made by the scripts in the repository's ``analysis/`` folder (one figure per
-script, each with a ``plot(h5_path, out_path, formats=None)`` function). This module loads them
-by file path, so it works from a source checkout (an editable install); a package installed
-without the repository has no ``analysis/`` folder and gets a clear error.
+The figures are the modules of :mod:`mcsim.figures` (one figure each, with a
+``plot(h5_path, out_path, formats=None)`` function), part of the installed package: ``mcsim
+plot`` works from any folder after a plain ``pip install .``.
 
 Library use::
 
@@ -17,47 +16,23 @@ plus :func:`run` for a subcommand of the ``mcsim`` parser.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 
-#: The figure scripts, in the order they are drawn; each writes ``<RUN stem>_<name>.<format>``.
-SCRIPTS = ("phase_fractions", "radial_map", "cross_sections", "thermal", "mass_thickness")
+from mcsim.figures import FIGURES
+
+#: The figures drawn by ``mcsim plot``, in order (:data:`mcsim.figures.FIGURES`).
+SCRIPTS = FIGURES
 
 
 class PlotError(Exception):
-    """The figures cannot be made: no analysis/ folder, or an unusable result file."""
-
-
-def analysis_dir() -> Path:
-    """The repository's ``analysis/`` folder, found next to the ``mcsim`` package."""
-    import mcsim
-
-    folder = Path(mcsim.__file__).resolve().parent.parent / "analysis"
-    missing = [n for n in SCRIPTS if not (folder / f"{n}.py").is_file()]
-    if missing:
-        raise PlotError(
-            f"the analysis scripts are not available (looked for {folder}/{{"
-            f"{','.join(missing)}}}.py); 'mcsim plot' needs a source checkout of mcsim "
-            "installed with 'pip install -e .', not a plain package install")
-    return folder
+    """The figures cannot be made: an unusable result file."""
 
 
 def load_script(name: str):
-    """Import ``analysis/<name>.py`` by file path (as module ``mcsim_analysis_<name>``)."""
-    path = analysis_dir() / f"{name}.py"
-    module_name = f"mcsim_analysis_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(module_name, None)
-        raise
-    return module
+    """The figure module ``mcsim.figures.<name>``."""
+    return importlib.import_module(f"mcsim.figures.{name}")
 
 
 def _check_complete(h5_path: Path) -> None:
@@ -79,7 +54,7 @@ def plot_all(h5_path, out_dir=None, formats=("png",)) -> list[Path]:
 
     Files are named ``<stem>_<figure>.<format>`` for each format in ``formats`` (``"png"``,
     ``"pdf"``, ...). Returns the paths written, figure by figure. Raises :class:`PlotError`
-    for a missing, unreadable or incomplete file, or when the analysis scripts are absent.
+    for a missing, unreadable or incomplete file.
     """
     h5_path = Path(h5_path)
     formats = [fmt.lstrip(".").lower() for fmt in formats] or ["png"]
@@ -90,7 +65,7 @@ def plot_all(h5_path, out_dir=None, formats=("png",)) -> list[Path]:
     written = []
     for name, module in zip(SCRIPTS, modules):
         first = out_dir / f"{h5_path.stem}_{name}.{formats[0]}"
-        refused = getattr(getattr(module, "C", None), "ResultFileError", ())  # analysis/_common
+        refused = getattr(getattr(module, "C", None), "ResultFileError", ())  # figures/_common
         try:
             module.plot(h5_path, first, formats=formats[1:])
         except refused as exc:

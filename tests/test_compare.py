@@ -12,7 +12,6 @@ import io
 import json
 import math
 import shutil
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -245,13 +244,13 @@ def test_rncm_vs_tsncm_quick_verdicts_follow_the_numbers():
 
 
 def test_compare_runs_script_runs_alone_from_the_two_files(pair, tmp_path):
-    """analysis/compare_runs.py, run as a script on the two results, writes PNG and PDF."""
+    """mcsim.figures.compare_runs, run as a module on the two results, writes PNG and PDF."""
     import subprocess
     import sys
 
-    script = Path(__file__).resolve().parent.parent / "analysis" / "compare_runs.py"
     out = tmp_path / "cmp.png"
-    proc = subprocess.run([sys.executable, str(script), str(pair["dir"] / "r-ncm.h5"),
+    proc = subprocess.run([sys.executable, "-m", "mcsim.figures.compare_runs",
+                           str(pair["dir"] / "r-ncm.h5"),
                            str(pair["dir"] / "ts-ncm.h5"), "-o", str(out), "--pdf"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

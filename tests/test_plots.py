@@ -1,7 +1,7 @@
-"""The figure scripts in analysis/ and ``mcsim.plot`` on the small finished run.
+"""The figure modules of ``mcsim.figures`` and ``mcsim.plot`` on the small finished run.
 
-Each script (phase_fractions.py, radial_map.py, cross_sections.py, thermal.py,
-mass_thickness.py, with helpers in _common.py) runs as a subprocess on the ``small_run`` file and
+Each figure (phase_fractions, radial_map, cross_sections, thermal, mass_thickness, with
+helpers in _common) runs as ``python -m mcsim.figures.NAME`` on the ``small_run`` file and
 writes a PNG; ``mcsim.plot.plot_all`` writes them all; an incomplete file is refused.
 """
 
@@ -18,8 +18,7 @@ from mcsim import phases
 from mcsim import plot as mplot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SCRIPTS = ("phase_fractions.py", "radial_map.py", "cross_sections.py", "thermal.py",
-           "mass_thickness.py")
+SCRIPTS = ("phase_fractions", "radial_map", "cross_sections", "thermal", "mass_thickness")
 
 
 def _is_png(path) -> bool:
@@ -36,14 +35,15 @@ def incomplete_file(small_run, tmp_path_factory):
 
 
 def test_the_script_list_matches_mcsim_plot():
-    assert tuple(s.removesuffix(".py") for s in SCRIPTS) == mplot.SCRIPTS
+    assert SCRIPTS == mplot.SCRIPTS
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_script_writes_a_png_from_the_small_run(script, small_run, repo_root, tmp_path):
+def test_figure_module_writes_a_png_from_the_small_run(script, small_run, tmp_path):
     out = tmp_path / f"{script}.png"
-    proc = subprocess.run([sys.executable, str(repo_root / "analysis" / script),
-                           str(small_run.path), "-o", str(out)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", f"mcsim.figures.{script}",
+                           str(small_run.path), "-o", str(out)], capture_output=True, text=True,
+                          cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert _is_png(out)
     assert str(out) in proc.stdout
@@ -58,7 +58,7 @@ def test_pdf_flag_adds_a_pdf_next_to_the_png(small_run, tmp_path):
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_script_main_refuses_an_incomplete_file(script, incomplete_file, tmp_path, capsys):
-    module = mplot.load_script(script.removesuffix(".py"))
+    module = mplot.load_script(script)
     out = tmp_path / "x.png"
     assert module.main([str(incomplete_file), "-o", str(out)]) != 0
     assert "incomplete" in capsys.readouterr().err.lower()
@@ -79,17 +79,8 @@ def test_mcsim_plot_command_refuses_an_incomplete_file(incomplete_file, tmp_path
     assert not list(tmp_path.glob("figs/*.png"))
 
 
-def test_plot_all_says_clearly_when_the_analysis_folder_is_missing(monkeypatch, tmp_path):
-    import mcsim
-
-    installed = tmp_path / "site-packages" / "mcsim" / "__init__.py"  # no analysis/ beside it
-    monkeypatch.setattr(mcsim, "__file__", str(installed))
-    with pytest.raises(mplot.PlotError, match="source checkout"):
-        mplot.analysis_dir()
-
-
 def test_common_phase_table_matches_mcsim_phases():
-    common = mplot.load_script("phase_fractions").C  # analysis/_common.py, as the scripts see it
+    common = mplot.load_script("phase_fractions").C  # mcsim/figures/_common.py
     assert common.PHASE_NAMES == phases.NAMES
     assert set(common.PHASE_COLOURS) == set(phases.NAMES)
     assert len(common.PHASE_LABELS) == phases.N_PHASES

@@ -1,7 +1,7 @@
 """Simulated thermal analysis: TGA with its derivative (DTG) and DTA against temperature (the
 analogue of the paper's Fig. 1l, bottom panel: TM(OH)2 with LiOH).
 
-Usage: python analysis/thermal.py RUN.h5 [-o FIGURE.png] [--pdf]
+Usage: python -m mcsim.figures.thermal RUN.h5 [-o FIGURE.png] [--pdf]
 
 Reads /timeseries/weight_pct (sample mass / initial mass, %), /timeseries/dtg_pct_per_min
 (its derivative, %/min) and /timeseries/dta_w_per_g (reaction heat rate per gram of initial
@@ -16,11 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import _common as C
-except ImportError:  # imported by file path (mcsim.plot, tests): put analysis/ on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import _common as C
+from mcsim.figures import _common as C
 
 NAME = "thermal"
 #: Paper Fig. 1l onsets (°C) for TM(OH)2 + LiOH at 5 C/min.

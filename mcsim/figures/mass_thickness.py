@@ -1,7 +1,7 @@
 """Projected mass-thickness of core and shell relative to 170 C, and the mass-thickness image
 near 300 C (the analogue of the paper's in situ TEM intensity analysis, Fig. 2d,f).
 
-Usage: python analysis/mass_thickness.py RUN.h5 [-o FIGURE.png] [--pdf]
+Usage: python -m mcsim.figures.mass_thickness RUN.h5 [-o FIGURE.png] [--pdf]
 
 Reads /timeseries/tem_core and /timeseries/tem_shell (mean projected mass-thickness of the core,
 projected radius < 0.5 R, and of the shell, 0.7 R to R), divided by their values at the first row
@@ -18,11 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import _common as C
-except ImportError:  # imported by file path (mcsim.plot, tests): put analysis/ on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import _common as C
+from mcsim.figures import _common as C
 
 NAME = "mass_thickness"
 REFERENCE_C = 170.0

@@ -1,14 +1,11 @@
-"""Helpers shared by the analysis/ figure scripts (not a figure script itself).
+"""Helpers shared by the figure modules of :mod:`mcsim.figures` (not a figure itself).
 
 Everything here reads the documented HDF5 layout (mcsim/io/SCHEMA.md) with h5py, never the
 simulator's kernels; whether a file is a finished result is mcsim's one shared check
 (:func:`mcsim.io.hdf5.open_result`). Figures are built with the object-oriented matplotlib API
-(``matplotlib.figure.Figure``) so that importing a script neither needs nor changes a pyplot
-backend.
-
-A script imports this module as ``_common``: run as ``python analysis/NAME.py`` its folder is on
-``sys.path`` already; imported by file path (``mcsim.plot``, tests) the script adds its folder
-first.
+(``matplotlib.figure.Figure``) so that importing a figure module neither needs nor changes a
+pyplot backend. Scripts of one's own (``analysis/`` has examples) can use the phase table,
+colours and readers here.
 """
 
 from __future__ import annotations

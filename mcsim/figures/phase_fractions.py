@@ -1,6 +1,6 @@
 """Plot phase fractions (by transition metal) against temperature from an mcsim result file.
 
-Usage: python analysis/phase_fractions.py RUN.h5 [-o FIGURE.png] [--pdf]
+Usage: python -m mcsim.figures.phase_fractions RUN.h5 [-o FIGURE.png] [--pdf]
 
 Reads only the documented HDF5 layout (mcsim/io/SCHEMA.md): /timeseries/temperature_c,
 /timeseries/time_s and /timeseries/tm_phase_fraction (hydroxide, rock salt, layered), and
@@ -12,11 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-try:
-    import _common as C
-except ImportError:  # imported by file path (mcsim.plot, tests): put analysis/ on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import _common as C
+from mcsim.figures import _common as C
 
 NAME = "phase_fractions"
 

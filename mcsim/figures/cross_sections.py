@@ -1,7 +1,7 @@
 """Central cross-sections of every snapshot, coloured by phase (the analogue of the paper's SEM
 cross-sections, Fig. 1c-e and Fig. 2g-i).
 
-Usage: python analysis/cross_sections.py RUN.h5 [-o FIGURE.png] [--pdf]
+Usage: python -m mcsim.figures.cross_sections RUN.h5 [-o FIGURE.png] [--pdf]
 
 Reads the middle plane along the slowest axis (n0, called z) of /snapshots/NNNN/phase for every
 snapshot, with the snapshot's temperature, time and label attributes and the root attribute
@@ -16,11 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import _common as C
-except ImportError:  # imported by file path (mcsim.plot, tests): put analysis/ on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import _common as C
+from mcsim.figures import _common as C
 
 NAME = "cross_sections"
 MAX_COLUMNS = 4

@@ -1,6 +1,6 @@
 """Map the layered and rock-salt shares over r/R and temperature, with the core-shell boundary.
 
-Usage: python analysis/radial_map.py RUN.h5 [-o FIGURE.png] [--pdf]
+Usage: python -m mcsim.figures.radial_map RUN.h5 [-o FIGURE.png] [--pdf]
 
 Reads /timeseries/radial_layered and /timeseries/radial_rocksalt (TM share per shell of r/R,
 equal shells from the centre to the surface), /timeseries/core_shell_r50 (r/R where the layered
@@ -17,11 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import _common as C
-except ImportError:  # imported by file path (mcsim.plot, tests): put analysis/ on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import _common as C
+from mcsim.figures import _common as C
 
 NAME = "radial_map"
 PANELS = (("radial_layered", "layered", "Greens"), ("radial_rocksalt", "rocksalt", "Reds"))

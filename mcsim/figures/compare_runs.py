@@ -2,7 +2,7 @@
 cross-sections coloured by phase, pore-size distributions and porosity by r/R (the analogue of
 the paper's Fig. 3 and Fig. 4b-e cross-sections of the two products).
 
-Usage: python analysis/compare_runs.py A.h5 B.h5 [-o FIGURE.png] [--pdf]
+Usage: python -m mcsim.figures.compare_runs A.h5 B.h5 [-o FIGURE.png] [--pdf]
 
 Reads, for each run, the middle plane along the slowest axis (n0, called z) of the last
 snapshot's ``phase`` and ``grain`` fields, and the last ``/pores/NNNN`` group
@@ -24,11 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import _common as C
-except ImportError:  # imported by file path (mcsim.plot, tests): put analysis/ on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import _common as C
+from mcsim.figures import _common as C
 
 NAME = "compare_runs"
 #: Colour of intragranular nanopores in the cross-sections (voids stay black).
