@@ -73,6 +73,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from mcsim.errors import ConfigError
 from mcsim.io.safepath import UnsafePathError, inside
 
 #: Value of the ``format`` attribute of ``meta.h5`` and of every block file.
@@ -247,8 +248,6 @@ def parse_walltime(text, key: str = "--walltime") -> float:
     mcsim.errors.ConfigError
         If ``text`` is not in one of the forms above or is not positive.
     """
-    from mcsim.errors import ConfigError
-
     allowed = ("must be SECONDS (> 0), MM:SS or [D-]HH:MM:SS, e.g. 3600, 45:00, 01:00:00 or "
                "1-12:00:00")
     s = str(text).strip()
@@ -273,7 +272,12 @@ def checkpoint_dir(cfg: dict, out_path) -> Path:
     """The checkpoint directory of a run: ``output.checkpoint_path``, or ``out_path`` with the
     suffix ``.ckpt`` when that key is empty."""
     given = cfg.get("output", {}).get("checkpoint_path", "")
-    return Path(given) if given else Path(out_path).with_suffix(".ckpt")
+    if given:
+        return Path(given)
+    if Path(out_path).name in ("", ".", ".."):
+        raise ConfigError("-o", str(out_path), "names a directory; give a file name such as "
+                          f"{Path(out_path) / 'result.h5'}")
+    return Path(out_path).with_suffix(".ckpt")
 
 
 # -- generic trees (process state, timings) --------------------------------------------------
@@ -936,7 +940,6 @@ class Checkpoint:
         import tomllib
 
         from mcsim import config as _config
-        from mcsim.errors import ConfigError
 
         try:
             cfg = _config.validate(_config._merge(_config.defaults(),
@@ -1218,8 +1221,6 @@ class Checkpointer:
         taken = {Path(out_path).resolve(), partial_path(out_path).resolve(),
                  Path(out_path).with_suffix(".xmf").resolve()}
         if directory.resolve() in taken:
-            from mcsim.errors import ConfigError
-
             raise ConfigError("output.checkpoint_path", str(directory),
                               "must differ from the result file, its .partial and its .xmf")
         return cls(directory, **kwargs)

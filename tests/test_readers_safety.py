@@ -99,3 +99,23 @@ def test_info_refuses_a_result_reading_a_file_outside_its_folder(two_rank_result
     captured = capsys.readouterr()
     assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
     assert "outside" in captured.err or ".." in captured.err
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("damage", ["junk", "truncated", "zero-bytes", "directory"])
+def test_a_damaged_result_gets_one_line_from_info_and_plot(damage, two_rank_result, tmp_path,
+                                                            capsys):
+    path = tmp_path / "out.h5"
+    if damage == "directory":
+        path.mkdir()
+    elif damage == "junk":
+        path.write_bytes(b"\x89HDF but not really" * 50)
+    else:
+        data = (two_rank_result / "out.h5").read_bytes()
+        path.write_bytes(data[:len(data) // 3] if damage == "truncated" else b"")
+    assert cli.main(["info", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1, captured.err
+    assert cli.main(["plot", str(path), "-o", str(tmp_path / "figs")]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "figs").exists()

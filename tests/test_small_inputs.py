@@ -83,3 +83,14 @@ def test_a_bad_thread_count_with_restart_is_refused_naming_the_option(tmp_path, 
     assert cli.main(["run", "--restart", "none.ckpt", "--threads", "-1"]) == 2
     assert "--threads" in _one_line(capsys)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("out", [".", "..", "./"])
+def test_an_output_naming_the_current_or_parent_folder_is_refused_in_one_line(
+        out, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert cli.main(["run", "-o", out, "--set", "particle.radius_um=0.15"]) == 2
+    assert "-o" in _one_line(capsys)
+    assert [p for p in tmp_path.rglob("*")] == [work]

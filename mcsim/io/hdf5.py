@@ -179,6 +179,17 @@ def missing_sources(f: h5py.File, folder) -> list[str]:
     return [n for n in virtual_sources(f, folder) if not (Path(folder) / n).is_file()]
 
 
+def h5_reason(err: BaseException) -> str:
+    """One short line saying why h5py could not open a file (its messages span lines)."""
+    text = str(err)
+    m = _ERRNO_RE.search(text)
+    code = getattr(err, "errno", None) or (int(m.group(1)) if m else None)
+    if code:
+        return os.strerror(code)
+    first = text.splitlines()[0] if text else type(err).__name__
+    return first.replace("Unable to synchronously open file", "cannot open").strip()
+
+
 def is_complete(path) -> bool:
     """Tell whether ``path`` is a readable result file whose ``complete`` attribute is true
     and whose part files (a run over several MPI ranks) are all there.
@@ -243,7 +254,8 @@ def open_result(path) -> h5py.File:
         f = h5py.File(path, "r")
     except OSError as err:
         raise IncompleteResultError(
-            f"{path} cannot be read as HDF5 (truncated by a killed run?): {err}") from err
+            f"{path} cannot be read as HDF5 (truncated by a killed run?): {h5_reason(err)}") \
+            from err
     if not _complete_flag(f):
         f.close()
         raise IncompleteResultError(

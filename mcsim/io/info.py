@@ -7,7 +7,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mcsim.io.hdf5 import PARTIAL_SUFFIX, missing_sources, partial_path
+from mcsim.io.hdf5 import PARTIAL_SUFFIX, h5_reason, missing_sources, partial_path
 from mcsim.io.safepath import UnsafePathError
 
 _INCOMPLETE = "*** INCOMPLETE ***"
@@ -200,8 +200,7 @@ def summarize(path) -> str:
         f = h5py.File(path, "r")
     except OSError as err:
         raise UnreadableResultError(f"{path}: cannot be read as an HDF5 result file "
-                                    f"({str(err).splitlines()[0] if str(err) else err})") \
-            from None
+                                    f"({h5_reason(err)})") from None
     with f:
         _header(f, path, lines)
         _provenance(f, lines)
