@@ -1,16 +1,16 @@
 """``mcsim compare``: the conventional (R-NCM) and the two-step (TS-NCM) calcination of one
 particle, side by side.
 
-The paper's central comparison (MODEL.md section 5, item 7): the same secondary particle,
-same seed, calcined on the conventional schedule (5 C/min to 850 C, 12 h) and on the two-step
-one (hold 6 h at 250 C first, so that lithiation wins over dehydration everywhere). R-NCM
-should end with intragranular nanopores concentrated in the core and intergranular voids near
-the centre, TS-NCM denser with few nanopores. This module runs (or reads) the two results
-and tabulates, with the difference (B - A) and ratio (B / A), the final transition-metal
-phase shares, porosity, nanopore density in the core and shell, central void fraction,
-internal pore surface, mean grain size and the nanopore and void counts -- all read back
-from the result files (the final ``/pores/NNNN`` group and ``/timeseries``, see
-``mcsim/io/SCHEMA.md``) -- and draws :mod:`mcsim.figures.compare_runs`.
+The paper's central comparison (Fig. 3 and Fig. 4b-e of Park et al., Nat. Chem. 2022): the
+same secondary particle, same seed, calcined on the conventional schedule (5 C/min to 850 C,
+12 h) and on the two-step one (hold 6 h at 250 C first, so that lithiation wins over
+dehydration everywhere). R-NCM should end with intragranular nanopores concentrated in the
+core and intergranular voids near the centre, TS-NCM denser with few nanopores. This module
+runs (or reads) the two results and tabulates, with the difference (B - A) and ratio (B / A),
+the final transition-metal phase shares, porosity, nanopore density in the core and shell,
+central void fraction, internal pore surface, mean grain size and the nanopore and void counts
+-- all read back from the result files (the final ``/pores/NNNN`` group and ``/timeseries``,
+see ``mcsim/io/SCHEMA.md``) -- and draws :mod:`mcsim.figures.compare_runs`.
 
 Configurations
 --------------

@@ -28,7 +28,7 @@ _VD_A = 7.0e8
 _VD_P = 5.0e-4
 _TPL_K = 0.75
 
-#: The default set: NCM622 hydroxide with LiOH (MODEL.md sections 3 and 5).
+#: The default set: NCM622 hydroxide with LiOH (docs/model.md; Park et al., Nat. Chem. 2022).
 _NCM622_LIOH = {
     # dehydration TM(OH)2 -> TMO + H2O, first order
     "dehydration_a_per_s": Parameter(
@@ -87,7 +87,7 @@ _NCM622_LIOH = {
     # sintering (mcsim.processes.sintering): Potts kinetic Monte Carlo above an onset; each
     # mechanism runs k = A exp(-Ea/RT) Monte Carlo steps (MCS) per second
     "sinter_onset_c": Parameter(
-        600.0, "C", "MODEL.md section 3: sintering above ~600 C; primary grains of ~35 nm do not "
+        600.0, "C", "sintering above ~600 C; primary grains of ~35 nm do not "
         "grow at 600 C in 12 h (Nat. Commun. 2023, doi:10.1038/s41467-023-44583-3)",
         lo=0.0, hi=2000.0, doc="below this temperature the sintering process does nothing"),
     "grain_growth_a_per_s": Parameter(

@@ -11,7 +11,7 @@ LAYERED = 6    # LiTMO2, R-3m
 NAMES = ("pore", "lioh", "li2o", "li2co3", "hydroxide", "rocksalt", "layered")
 N_PHASES = len(NAMES)
 
-#: Molar volume per formula unit, cm^3/mol (MODEL.md section 3). For the transition-metal
+#: Molar volume per formula unit, cm^3/mol (docs/model.md). For the transition-metal
 #: phases this is per transition metal.
 MOLAR_VOLUME_CM3 = {
     LIOH: 16.4,

@@ -258,7 +258,7 @@ class Schedule:
 
     @classmethod
     def preset(cls, name: str, *, start_c: float = 25.0, **options) -> "Schedule":
-        """One of the standard schedules of MODEL.md section 4.
+        """One of the standard schedules (the protocols of Park et al., Nat. Chem. 2022).
 
         Parameters
         ----------
@@ -679,7 +679,7 @@ def _adaptive_ramp_integral(b_k: float, temp0_c: float, rate: float,
 
 
 # --------------------------------------------------------------------------------------
-# Presets (MODEL.md section 4)
+# Presets (the protocols of Park et al., Nat. Chem. 2022)
 # --------------------------------------------------------------------------------------
 
 _REQUIRED = object()

@@ -6,7 +6,7 @@ Usage: python -m mcsim.figures.thermal RUN.h5 [-o FIGURE.png] [--pdf]
 Reads /timeseries/weight_pct (sample mass / initial mass, %), /timeseries/dtg_pct_per_min
 (its derivative, %/min) and /timeseries/dta_w_per_g (reaction heat rate per gram of initial
 sample, W/g, exothermic positive) on the heating branch. Dotted lines mark the paper's onsets
-at 5 C/min: lithiation about 200 C and dehydration about 220 C (MODEL.md section 5).
+at 5 C/min: lithiation about 200 C and dehydration about 220 C (paper Fig. 1l).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ ripening
     Two rock-salt voxels of the same grain, either below full: with probability
     1 - exp(-k_r dt), TM moves from the emptier to the fuller until one is full or the other
     empty. An emptied voxel becomes pore but keeps its grain id: an intragranular nanopore. The
-    ~52 % of a grain's volume that dehydration frees (MODEL.md section 3) so gathers into
+    ~52 % of a grain's volume that dehydration frees (docs/model.md) so gathers into
     resolved pores inside the grain, whose outline does not change.
 spill
     A layered voxel holding more TM than fits (rock salt that ripened, then lithiated: layered

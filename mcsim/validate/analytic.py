@@ -1,4 +1,4 @@
-"""Analytic limits the kinetic kernels must meet (MODEL.md section 7), each at two resolutions.
+"""Analytic limits the kinetic kernels must meet, each at two resolutions.
 
 Four checks, registered in the group ``"analytic"``:
 

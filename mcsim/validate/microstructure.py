@@ -1,5 +1,5 @@
 """Microstructure checks: the pore analysis on known shapes, and the paper's R-NCM vs TS-NCM
-ordering of nanopores and central voids (MODEL.md section 5, item 7).
+ordering of nanopores and central voids (paper Fig. 3 and Fig. 4b-e).
 
 ``known_shapes`` (exact, the same in quick and full mode apart from the sizes): a solid
 sphere of two grains (split by a plane) holds a digitised ball of odd diameter and a cylinder

@@ -1,4 +1,5 @@
-"""The paper's targets (MODEL.md section 5, items 1-6) with the default parameter set.
+"""The paper's targets (Park et al., Nat. Chem. 2022: Fig. 1b, 1l, 2c-j, Extended Data
+Figs. 2, 3, 5) with the default parameter set.
 
 Each check runs the default particle (``--quick``: a 0.35 um particle whose lithium
 diffusivities are scaled by (0.35/0.6)^2 so fronts reach the same r/R at the same time) and
