@@ -60,6 +60,7 @@ whole lattice). A lone run (``comm`` None) is the one-block case of the same cod
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import math
 import os
@@ -74,6 +75,7 @@ import h5py
 import numpy as np
 
 from mcsim.errors import ConfigError
+from mcsim.io.hdf5 import SOURCE_RE
 from mcsim.io.safepath import UnsafePathError, inside
 
 #: Value of the ``format`` attribute of ``meta.h5`` and of every block file.
@@ -94,11 +96,10 @@ LATEST = "LATEST"
 META = "meta.h5"
 RESULT_COPY = "result.h5.partial"
 _GEN_RE = re.compile(r"^gen-(\d{6,})$")
-#: The only names ``meta.h5`` may give the files of a generation, and the part files a
-#: restart puts back beside the result (``OUT.parts/gen-NNNN.rank-NNNN.h5``).
+#: The only names ``meta.h5`` may give the files of a generation (the part files a restart
+#: puts back beside the result follow :data:`mcsim.io.hdf5.SOURCE_RE`).
 _BLOCK_RE = re.compile(r"block-\d{5,}\.h5")
 _PART_COPY_RE = re.compile(r"part-(carried-)?\d{5,}\.h5")
-_PART_FINAL_RE = re.compile(r"[^/]+\.parts/gen-\d{4,}\.rank-\d{4,}\.h5")
 _SLAB_BYTES = 1 << 24  # write and checksum blocks in slabs of about 16 MiB
 _COPY_BYTES = 1 << 24
 #: Assumed write speed before the first checkpoint has been timed, bytes/s (conservative).
@@ -168,34 +169,22 @@ def _fsync_dir(path) -> None:
         os.close(fd)
 
 
-def _copy_with_crc(src, dst) -> tuple[int, int]:
-    """Copy ``src`` to ``dst`` in large blocks, fsync ``dst``; return (bytes, CRC-32)."""
+def _copy_with_crc(src, dst=None) -> tuple[int, int]:
+    """Read ``src`` in large blocks and return (bytes, CRC-32); with ``dst``, also copy it
+    there and fsync the copy."""
     crc = 0
     size = 0
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
-        while True:
-            buf = fin.read(_COPY_BYTES)
-            if not buf:
-                break
+    with open(src, "rb") as fin, (open(dst, "wb") if dst is not None
+                                  else contextlib.nullcontext()) as fout:
+        while buf := fin.read(_COPY_BYTES):
             crc = zlib.crc32(buf, crc)
             size += len(buf)
-            fout.write(buf)
-        fout.flush()
-        os.fsync(fout.fileno())
+            if fout is not None:
+                fout.write(buf)
+        if fout is not None:
+            fout.flush()
+            os.fsync(fout.fileno())
     return size, crc
-
-
-def _crc_of(path) -> tuple[int, int]:
-    """(bytes, CRC-32) of a file, read in chunks; (-1, 0) when it cannot be read."""
-    crc, nbytes = 0, 0
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(_COPY_BYTES):
-                crc = zlib.crc32(chunk, crc)
-                nbytes += len(chunk)
-    except OSError:
-        return -1, 0
-    return nbytes, crc
 
 
 def agree(comm, error: BaseException | None) -> None:
@@ -876,7 +865,7 @@ class Checkpoint:
                 inside(self.generation_dir, part["file"], "meta.h5 result/parts_file",
                        pattern=_PART_COPY_RE)
                 inside(self.generation_dir, part["final"], "meta.h5 result/parts_final",
-                       max_parts=2, pattern=_PART_FINAL_RE)
+                       max_parts=2, pattern=SOURCE_RE)
         except UnsafePathError as err:
             raise CheckpointError(f"{self.generation_dir / META}: {err}") from err
 
@@ -904,7 +893,10 @@ class Checkpoint:
         wanted += [(p["file"], p["bytes"], p["crc32"]) for p in self.result_parts]
         for name, nbytes, crc32 in wanted:
             path = self.generation_dir / name
-            got_bytes, got_crc = _crc_of(path)
+            try:
+                got_bytes, got_crc = _copy_with_crc(path)
+            except OSError:
+                got_bytes, got_crc = -1, 0
             if got_bytes != int(nbytes) or got_crc != int(crc32):
                 raise CheckpointError(f"{path} fails its CRC-32 check (the file is corrupt)")
 
@@ -915,7 +907,7 @@ class Checkpoint:
         folder = Path(out_path).parent
         try:
             return [inside(folder, part["final"], "meta.h5 result/parts_final", max_parts=2,
-                           pattern=_PART_FINAL_RE) for part in self.result_parts]
+                           pattern=SOURCE_RE) for part in self.result_parts]
         except UnsafePathError as err:
             raise CheckpointError(f"{self.generation_dir / META}: {err}") from err
 
