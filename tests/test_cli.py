@@ -122,7 +122,7 @@ def test_run_writes_result_and_sidecar_and_info_summarises_it(tmp_path, tiny_set
         assert tomllib.loads(f["config"].asstr()[()])["particle"]["radius_um"] == 0.2
         final = f["timeseries/phase_fraction"][-1]
 
-    info = mcsim_cli("info", "out.h5", cwd=tmp_path)
+    info = mcsim_cli("info", "out.h5", "--all", cwd=tmp_path)  # the whole-grid phase table
     assert info.returncode == 0, info.stderr
     assert "status: complete" in info.stdout
     assert "INCOMPLETE" not in info.stdout
