@@ -24,11 +24,37 @@ _LOW32 = np.int64(0xFFFFFFFF)
 _SHIFT32 = np.int64(32)
 
 
+_SPENT_LUT = np.zeros(256, dtype=bool)
+_SPENT_LUT[list(ph.SOURCE_PHASES)] = True
+
+
+def reported_phase(phase, amount):
+    """Phase codes as every report counts and draws them: a lithium-source voxel (LiOH, Li2O,
+    Li2CO3) whose ``amount`` is 0 holds no solid and is reported as a pore (code 0).
+
+    The stored ``phase`` field keeps the source's code on such a voxel until its mobile
+    lithium falls below half a quantum (then the engine turns it into a pore); it is empty
+    space that still carries mobile lithium, not the source phase. Transition-metal voxels
+    always hold amount >= 1 (a rock-salt voxel that empties becomes a pore), so only source
+    codes are affected. Returns a new uint8 array; the inputs are not changed.
+    """
+    phase = np.asarray(phase)
+    amount = np.asarray(amount)
+    if phase.shape != amount.shape:
+        raise ValueError(f"phase {phase.shape} and amount {amount.shape} differ in shape")
+    out = np.array(phase, dtype=np.uint8)
+    out[_SPENT_LUT[out] & (amount == 0)] = ph.PORE
+    return out
+
+
 @numba.njit(parallel=True, cache=True)
 def census_kernel(phase, amount, li, n_phases):
     """Per-phase voxel counts and summed amount (quanta), and mobile lithium in fixed point.
 
-    Returns ``counts``, ``amounts`` (int64 per phase) and ``mobile`` (int64, shape (nz, 2)):
+    A lithium-source voxel (LiOH, Li2O, Li2CO3) whose ``amount`` is 0 holds no solid: it is
+    counted as a pore (code 0) in ``counts``, whatever its stored code (see
+    :func:`reported_phase`). Returns ``counts``, ``amounts`` (int64 per phase) and ``mobile``
+    (int64, shape (nz, 2)):
     per z-plane the sums of ``v >> 32`` and ``v & (2^32 - 1)`` of ``v = trunc(li 2^32)``
     (:func:`mcsim.parallel.fixed_point_total` turns them into one exact, correctly rounded
     float), so the result depends on neither the threads nor the decomposition.
@@ -43,8 +69,11 @@ def census_kernel(phase, amount, li, n_phases):
         for y in range(1, ny + 1):
             for x in range(1, nx + 1):
                 c = phase[z, y, x]
+                a = amount[z, y, x]
+                amounts[z - 1, c] += a
+                if a == 0 and (c == ph.LIOH or c == ph.LI2O or c == ph.LI2CO3):
+                    c = ph.PORE  # a used-up source: empty space (it may still hold mobile Li)
                 counts[z - 1, c] += 1
-                amounts[z - 1, c] += amount[z, y, x]
                 v = np.int64(np.float64(li[z, y, x]) * _FIXED_SCALE)
                 mobile[z - 1, 0] += v >> _SHIFT32
                 mobile[z - 1, 1] += v & _LOW32
@@ -96,7 +125,8 @@ SLAB_HALF_WIDTH = 0.25  # of R: the central slab projected for the mass-thicknes
 def radial_kernel(phase, amount, disorder, oz, oy, ox, cz, cy, cx, radius, nbins, slab_half):
     """Integer sums in shells of r/R and a projected image through a central slab.
 
-    Returns ``shells`` (nbins, 2 + n_phases) int64 — voxels, summed layered disorder codes, then
+    Returns ``shells`` (nbins, 2 + n_phases) int64 — voxels, summed layered disorder codes
+    weighted by the voxel's amount (TM quanta), then
     summed amount per phase — and ``image`` (ny, nx, 3) int64, the TM quanta of hydroxide, rock
     salt and layered summed along z over the slab |z - cz| <= slab_half. Integer sums keep the
     result independent of threads and of how the lattice is split.
@@ -123,7 +153,7 @@ def radial_kernel(phase, amount, disorder, oz, oy, ox, cz, cy, cx, radius, nbins
                     shells[z - 1, b, 0] += 1
                     shells[z - 1, b, 2 + c] += a
                     if c == 6:
-                        shells[z - 1, b, 1] += disorder[z, y, x]
+                        shells[z - 1, b, 1] += np.int64(disorder[z, y, x]) * a
                 if in_slab and c >= 4:
                     image[y - 1, x - 1, c - 4] += a
     return shells.sum(axis=0), image
@@ -180,7 +210,9 @@ class Profiles:
                     r50 = self.mid[b - 1] + (0.5 - f0) / (f1 - f0) * (self.mid[b] - self.mid[b - 1])
                     break
         n_lay = amounts[:, ph.LAYERED].sum()
-        disorder_mean = shells[:, 1].sum() / max(n_lay / self.full[ph.LAYERED], 1.0) / 1000.0
+        # Li/Ni disorder per layered TM (the fraction a Rietveld refinement reports): codes
+        # (per mille) weighted by the TM each voxel holds, over the layered TM
+        disorder_mean = shells[:, 1].sum() / max(n_lay, 1.0) / 1000.0
         img = self._mass_image(allreduce_image(self.comm, image, state.offset[1:],
                                                state.global_shape[1:]), state)
         return {

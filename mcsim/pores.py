@@ -20,9 +20,10 @@ Definitions
   are binned into 10 equal shells of r/R (shell ``b`` holds ``b/10 <= r/R < (b+1)/10``,
   r = R in the outermost), as in :mod:`mcsim.diagnostics`. Core = r/R < 0.5, shell =
   r/R >= 0.7, centre = r/R < 0.3.
-* A *pore* is a face-connected (6-connected) component of pore voxels (phase 0) inside the
-  particle. The other pore voxels are the outside world; the sphere must lie inside the
-  array, and the array's faces count as outside.
+* A *pore* is a face-connected (6-connected) component of pore voxels (phase 0; with
+  ``amount`` given, also used-up sources, see below) inside the particle. The other pore
+  voxels are the outside world; the sphere must lie inside the array, and the array's faces
+  count as outside.
 * Class of a pore (uint8 code, names in :data:`PORE_CLASS_NAMES`): ``open`` (2) when a pore
   voxel of it shares a face with an outside pore voxel; otherwise ``intragranular`` (0) when
   every non-pore voxel sharing a face with it is a transition-metal voxel (hydroxide, rock
@@ -54,6 +55,19 @@ down to the grid; exact for slabs and odd-diameter balls and cylinders centred o
 one voxel short for even thicknesses, whose best ball would be centred between voxels).
 Squared distances are compared as int32, exactly.
 
+PoreSpy's convention (``porespy.filters.local_thickness`` with its default arguments,
+``thickness_convention="porespy"`` / ``convention="porespy"`` here) labels a voxel with the
+*radius* r, an integer, of the largest sphere holding it; a sphere of radius r centred on c
+fits when ``dt(c) >= r`` and holds the voxels with ``|x - c| < r`` (strict), so it spans
+2 r - 1 voxels. Same openings, other thresholds: ``dt^2 >= r^2`` and ``|x - c|^2 <= r^2 - 1``
+for r = 1, 2, ... A digitised ball 5 voxels across (centres within 2.5 of its centre) is 5
+here and r = 2 there (dt = sqrt(8) at its centre: the largest PoreSpy sphere in it is the
+3 x 3 x 3-voxel one); a slab of t voxels is t (odd t) or t - 1 (even t) here and
+ceil(t / 2) there.
+
+Used-up lithium sources: with ``amount`` given, a source voxel (LiOH, Li2O, Li2CO3) whose
+amount is 0 holds no solid and counts as a pore (:func:`mcsim.diagnostics.reported_phase`).
+
 Cost and memory
 ---------------
 Work is restricted to the particle's bounding box plus one voxel (the *box*). The distance
@@ -82,11 +96,12 @@ import numpy as np
 from scipy import ndimage
 
 from mcsim import phases as ph
-from mcsim.diagnostics import CORE_MAX, N_RADIAL_BINS, SHELL_MIN
+from mcsim.diagnostics import CORE_MAX, N_RADIAL_BINS, SHELL_MIN, reported_phase
 from mcsim.errors import ConfigError
 
 __all__ = ["pore_statistics", "porosity_profile", "find_pores", "local_thickness",
-           "thickness_grid_vox", "grain_statistics", "SCALARS", "SCALAR_UNITS",
+           "thickness_grid_vox", "THICKNESS_CONVENTIONS", "grain_statistics", "SCALARS",
+           "SCALAR_UNITS",
            "PORE_CLASS_NAMES", "INTRAGRANULAR", "INTERGRANULAR", "OPEN"]
 
 #: Pore class codes of ``pores/pore_class``.
@@ -401,26 +416,27 @@ def _pore_sq_distance(pore, slab=_SLAB, halo=8):
     return d2
 
 
-def _thickness_bins(pore, diam_vox, slab=_SLAB):
-    """Local-thickness bin (uint8 index into ``diam_vox``) of each pore voxel, and the
-    squared distance map. Non-pore voxels hold 0 (mask them with ``pore``)."""
-    if len(diam_vox) > 255:
-        raise ValueError("at most 255 local-thickness diameters")
-    d2 = _pore_sq_distance(pore, slab)
-    lt = np.zeros(pore.shape, dtype=np.uint8)
+def _opening_levels(pore, d2, seed_min, cover_max, slab=_SLAB):
+    """Level of each pore voxel: the largest ``k`` such that the voxel lies within squared
+    distance ``cover_max[k]`` of a voxel whose squared distance ``d2`` to the non-pore voxels
+    is at least ``seed_min[k]`` (the opening of the pore space by the k-th ball). Level 0 is
+    every pore voxel; non-pore voxels hold 0. ``seed_min`` and ``cover_max`` are increasing
+    integers. A uint8 (uint16 beyond 255 levels) array of ``pore``'s shape."""
+    n = len(seed_min)
+    if n > 65535:
+        raise ValueError("at most 65535 local-thickness levels")
+    lt = np.zeros(pore.shape, dtype=np.uint8 if n <= 256 else np.uint16)
     nz = pore.shape[0]
     d2max = int(d2.max()) if d2.size else 0
-    for k in range(1, len(diam_vox)):
-        dk = int(diam_vox[k])
-        if 4 * d2max <= dk * dk:  # no ball of diameter D_k fits anywhere
+    for k in range(1, n):
+        smin, cmax = int(seed_min[k]), int(cover_max[k])
+        if d2max < smin:  # no ball of level k fits anywhere
             break
-        h = dk // 2  # a ball of radius D/2 centred on a voxel reaches floor(D/2) planes
-        s2 = dk * dk
+        h = math.isqrt(cmax)  # the ball reaches this many planes beyond its centre
         for z0 in range(0, nz, slab):
             z1 = min(z0 + slab, nz)
             a, b = max(0, z0 - h), min(nz, z1 + h)
-            # S_k, the centres of fitting balls: 4 dt^2 > D^2 (D^2 / 4 is exact in float64)
-            seeds = d2[a:b] > s2 / 4.0
+            seeds = d2[a:b] >= smin  # centres of the balls that fit
             if not seeds.any():
                 continue
             ys = np.flatnonzero(seeds.any(axis=(0, 2)))
@@ -428,13 +444,60 @@ def _thickness_bins(pore, diam_vox, slab=_SLAB):
             y0, y1 = max(0, ys[0] - h), min(pore.shape[1], ys[-1] + h + 1)
             x0, x1 = max(0, xs[0] - h), min(pore.shape[2], xs[-1] + h + 1)
             dist2 = _sq_edt(~seeds[:, y0:y1, x0:x1])[z0 - a:z1 - a]
-            covered = dist2 <= s2 / 4.0
-            lt[z0:z1, y0:y1, x0:x1][covered] = k
-    return lt, d2
+            lt[z0:z1, y0:y1, x0:x1][dist2 <= cmax] = k
+    return lt
 
 
-def local_thickness(pore, diameters_vox=None):
-    """Local thickness of every pore voxel, voxels (quantised down to a diameter grid).
+def _thickness_bins(pore, diam_vox, slab=_SLAB):
+    """Local-thickness bin (uint8 index into ``diam_vox``) of each pore voxel, and the
+    squared distance map. Non-pore voxels hold 0 (mask them with ``pore``).
+
+    The mcsim convention: a ball of diameter D centred on voxel c is the voxel centres within
+    D/2 of c; it fits when 4 dt(c)^2 > D^2 and holds the voxels with 4 |x - c|^2 <= D^2. In
+    integers: ``d2 >= D^2 // 4 + 1`` and ``|x - c|^2 <= D^2 // 4``."""
+    if len(diam_vox) > 255:
+        raise ValueError("at most 255 local-thickness diameters")
+    d2 = _pore_sq_distance(pore, slab)
+    quarter = np.asarray(diam_vox, dtype=np.int64) ** 2 // 4
+    return _opening_levels(pore, d2, quarter + 1, quarter, slab), d2
+
+
+def _porespy_levels(pore, slab=_SLAB):
+    """PoreSpy's convention (``porespy.filters.local_thickness``, default arguments): level
+    ``r - 1`` for radius r = 1, 2, ...; a sphere of integer radius r centred on voxel c fits
+    when dt(c) >= r and holds the voxels with |x - c| < r. In integers: ``d2 >= r^2`` and
+    ``|x - c|^2 <= r^2 - 1``. Returns the levels and the squared distance map."""
+    d2 = _pore_sq_distance(pore, slab)
+    r_max = max(1, math.isqrt(int(d2.max()) if d2.size else 0))
+    r = np.arange(1, r_max + 1, dtype=np.int64)
+    return _opening_levels(pore, d2, r * r, r * r - 1, slab), d2
+
+
+#: The local-thickness conventions of :func:`local_thickness` and :func:`pore_statistics`.
+THICKNESS_CONVENTIONS = ("mcsim", "porespy")
+
+
+def _check_convention(convention, key):
+    if convention not in THICKNESS_CONVENTIONS:
+        raise ConfigError(key, convention,
+                          'must be "mcsim" (ball diameter, voxels) or "porespy" (PoreSpy\'s '
+                          'sphere radius, voxels)')
+
+
+def local_thickness(pore, diameters_vox=None, *, convention="mcsim"):
+    """Local thickness of every pore voxel, voxels, in one of two conventions.
+
+    ``convention="mcsim"`` (the default) gives the *diameter* of the largest lattice ball in
+    the pore space that holds the voxel, quantised down to a diameter grid: a ball of
+    diameter D is the voxel centres within D/2 of a voxel centre (see the module docstring),
+    so a digitised ball of odd diameter d, a slab of odd thickness t and a cylinder of odd
+    diameter d measure d, t and d. ``convention="porespy"`` gives, voxel for voxel, what
+    ``porespy.filters.local_thickness(pore)`` gives with its default arguments: the *radius*
+    r (an integer) of the largest sphere that holds the voxel, a sphere of radius r centred
+    on voxel c fitting when the Euclidean distance from c to the nearest non-pore voxel is
+    at least r and holding the voxels at a distance strictly below r. That sphere spans
+    2 r - 1 voxels: a digitised ball 5 voxels across measures 5 in the mcsim convention and
+    r = 2 in PoreSpy's (its largest sphere is 3 voxels across).
 
     Parameters
     ----------
@@ -443,24 +506,39 @@ def local_thickness(pore, diameters_vox=None):
         (the array's faces are not walls: pad with False to close them); at least one
         voxel must be False.
     diameters_vox : array_like of int, optional
-        Increasing diameter grid starting at 1; default :func:`thickness_grid_vox` up to
-        the largest possible diameter.
+        ``"mcsim"`` only: increasing diameter grid starting at 1; default
+        :func:`thickness_grid_vox` up to the largest possible diameter. PoreSpy's
+        convention uses every integer radius from 1 to the largest that fits.
+    convention : {"mcsim", "porespy"}
+        Which measure to return (see above).
 
     Returns
     -------
     numpy.ndarray of float32
-        Per voxel the largest grid diameter ``D_k`` such that a lattice ball of diameter
-        ``D_k`` inside the pore space contains the voxel; 0 on non-pore voxels.
+        Per pore voxel the mcsim diameter or the PoreSpy radius, voxels; 0 on non-pore
+        voxels.
 
     Examples
     --------
     >>> slab = np.zeros((9, 4, 4), bool); slab[2:7] = True
     >>> float(local_thickness(slab)[2:7].min())
     5.0
+    >>> float(local_thickness(slab, convention="porespy")[2:7].max())
+    3.0
     """
+    _check_convention(convention, "convention")
     pore = np.asarray(pore, dtype=bool)
     if pore.ndim != 3:
         raise ConfigError("pore", f"shape {pore.shape}", "must be a 3-D boolean array")
+    if convention == "porespy":
+        if diameters_vox is not None:
+            raise ConfigError("diameters_vox", diameters_vox,
+                              'must be None with convention="porespy" (every integer radius '
+                              "is used)")
+        lt, _ = _porespy_levels(pore)
+        out = (lt.astype(np.float32) + 1.0)
+        out[~pore] = 0
+        return out
     if diameters_vox is None:
         diameters_vox = thickness_grid_vox(2 * math.sqrt(max(pore.shape) ** 2 * 3) + 2)
     diameters_vox = np.asarray(diameters_vox, dtype=np.int64)
@@ -535,7 +613,8 @@ def _histogram(values, volumes, edges):
 # everything
 # ==========================================================================================
 def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
-                    n_size_bins=N_SIZE_BINS, outline="sphere") -> dict:
+                    n_size_bins=N_SIZE_BINS, outline="sphere", amount=None,
+                    thickness_convention="mcsim") -> dict:
     """Porosity, pores, size distributions, local thickness and grain statistics.
 
     Parameters
@@ -555,6 +634,15 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
     outline : {"sphere", "tags"}
         What is inside the particle: every voxel with r <= R, or those of them that are not
         tagged as outside (pore or lithium source with grain id 0; see the module docstring).
+    amount : numpy.ndarray, (nz, ny, nx), optional
+        The ``amount`` field. When given, a lithium-source voxel whose amount is 0 (no solid
+        left, :func:`mcsim.diagnostics.reported_phase`) is taken as a pore; without it every
+        source voxel is solid, as stored.
+    thickness_convention : {"mcsim", "porespy"}
+        Convention of the local-thickness histograms (:func:`local_thickness`): ``"mcsim"``
+        bins the ball diameter on :func:`thickness_grid_vox`; ``"porespy"`` bins PoreSpy's
+        integer sphere radius r, reported as the diameter 2 r (``edges_nm`` = 2 r voxel_nm
+        for r = 1, 2, ..., one bin per radius).
 
     Returns
     -------
@@ -571,7 +659,8 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
         * ``size_distribution``: ``edges_nm`` and, for ``nanopore`` and ``void``,
           ``*_count`` (number per bin) and ``*_volume_fraction`` (share of the class's
           volume per bin);
-        * ``local_thickness``: ``edges_nm`` (grid diameters, nm) and ``nanopore_voxels``,
+        * ``local_thickness``: ``edges_nm`` (grid diameters, nm; 2 r for PoreSpy's
+          convention) and ``nanopore_voxels``,
           ``void_voxels``, ``nanopore_volume_fraction``, ``void_volume_fraction`` per bin;
         * ``grains``: per-grain table and ``histogram`` (see :func:`grain_statistics`).
 
@@ -579,15 +668,26 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
     ------
     ConfigError
         Arrays of the wrong rank, dtype or shape; bad centre, radius or voxel size; a
-        sphere that does not fit in the arrays.
+        sphere that does not fit in the arrays; an unknown local-thickness convention.
     """
     phase, grain, center, radius, voxel_nm = _check_inputs(phase, grain, center_vox,
                                                            radius_vox, voxel_nm)
+    _check_convention(thickness_convention, "thickness_convention")
+    if amount is not None:
+        amount = np.asarray(amount)
+        if amount.shape != phase.shape or amount.dtype.kind not in "ui":
+            raise ConfigError("amount", f"{amount.dtype} array of shape {amount.shape}",
+                              f"must be an integer array of the phase field's shape "
+                              f"{phase.shape}")
     if not (isinstance(n_size_bins, (int, np.integer)) and 1 <= n_size_bins <= 1000):
         raise ConfigError("n_size_bins", n_size_bins, "must be an integer in [1, 1000]")
     if outline not in ("sphere", "tags"):
         raise ConfigError("outline", outline, 'must be "sphere" or "tags"')
     p, g, origin = _box(phase, grain, center, radius)
+    if amount is not None:  # used-up sources are pores (the box of amount, padded like p)
+        a, _, _ = _box(amount, grain, center, radius)
+        p = reported_phase(p, a)
+        del a
     shell = _shell_index(p.shape, origin, center, radius)
     if outline == "tags":
         shell[(g == 0) & ~_TM_LUT[p]] = _OUTSIDE  # the outside world inside the sphere
@@ -622,8 +722,13 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
 
     # local thickness of the pore space inside the particle
     inside_pore = labels > 0
-    grid = thickness_grid_vox(2.0 * radius + 2.0)
-    lt, _ = _thickness_bins(inside_pore, grid)
+    if thickness_convention == "porespy":
+        # radii 1 .. ceil(R) + 2 (edges): no sphere in the particle is larger
+        grid = 2 * np.arange(1, math.ceil(radius) + 3, dtype=np.int64)
+        lt, _ = _porespy_levels(inside_pore)
+    else:
+        grid = thickness_grid_vox(2.0 * radius + 2.0)
+        lt, _ = _thickness_bins(inside_pore, grid)
     lt_vals = lt[inside_pore]
     is_void = np.concatenate(([False], void))[labels[inside_pore]]
     del lt, inside_pore

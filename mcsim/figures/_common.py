@@ -43,6 +43,33 @@ PHASE_COLOURS = {
     "layered": "#2ca02c",   # green
 }
 
+#: Codes of the lithium sources (LiOH, Li2O, Li2CO3). A source voxel whose ``amount`` is 0
+#: holds no solid: the file keeps the source's code there while the voxel still carries
+#: mobile lithium, but every figure draws it as a pore (:func:`shown_phase`).
+SOURCE_CODES = (1, 2, 3)
+
+
+def shown_phase(phase, amount=None) -> np.ndarray:
+    """Phase codes as the figures draw them: a lithium-source voxel with ``amount`` 0 is a
+    pore (code 0), as in the time series' ``phase_fraction``. ``amount`` None (a file
+    without that field) leaves the codes as stored. Returns a new uint8 array."""
+    out = np.array(phase, dtype=np.uint8)
+    if amount is not None:
+        amount = np.asarray(amount)
+        if amount.shape != out.shape:
+            raise ResultFileError(f"phase {out.shape} and amount {amount.shape} slices differ "
+                                  "in shape")
+        out[np.isin(out, SOURCE_CODES) & (amount == 0)] = 0
+    return out
+
+
+def phase_slice(group, z: int) -> np.ndarray:
+    """Plane ``z`` of a snapshot group's ``phase`` as drawn (:func:`shown_phase`, using the
+    group's ``amount`` field when it has one)."""
+    amount = group["amount"][z] if "amount" in group else None
+    return shown_phase(group["phase"][z], amount)
+
+
 #: The transition-metal phases, in the column order of ``tm_phase_fraction`` and of the
 #: ``radial_*`` series.
 TM_PHASES = ("hydroxide", "rocksalt", "layered")

@@ -9,7 +9,8 @@ snapshot's ``phase`` and ``grain`` fields, and the last ``/pores/NNNN`` group
 (``size_distribution``, ``porosity_shell``, ``shell_edges_r_over_r``). In the cross-sections
 intergranular and open pores are black and intragranular nanopores yellow, told apart by the
 engine's tag on pore voxels (``grain`` >= 1: a nanopore inside that grain, -1: an
-intergranular pore; see SCHEMA.md), and the outside of the particle is white; the pore
+intergranular pore; see SCHEMA.md), and the outside of the particle is white (a used-up
+lithium-source voxel, amount 0, is drawn as the pore it has become); the pore
 statistics classify pores by their geometry instead (mcsim.pores), which can differ for a few
 pores. Size distributions: number of pores per equivalent-diameter bin, nanopores and voids,
 both runs overlaid. A run without ``/pores`` (written before schema 1.2) gets a note in
@@ -50,7 +51,7 @@ def _read(h5_path) -> dict:
         if keys:
             g = f["snapshots"][keys[-1]]
             z = g["phase"].shape[0] // 2
-            out.update(phase=g["phase"][z], grain=g["grain"][z], z=z,
+            out.update(phase=C.phase_slice(g, z), grain=g["grain"][z], z=z,
                        temperature_c=float(g.attrs.get("temperature_c", np.nan)),
                        time_s=float(g.attrs.get("time_s", np.nan)),
                        label=str(g.attrs.get("label", keys[-1])))

@@ -5,7 +5,9 @@ Usage: python -m mcsim.figures.cross_sections RUN.h5 [-o FIGURE.png] [--pdf]
 
 Reads the middle plane along the slowest axis (n0, called z) of /snapshots/NNNN/phase for every
 snapshot, with the snapshot's temperature, time and label attributes and the root attribute
-voxel_nm for the length scale. Pores (and the space around the particle) are black.
+voxel_nm for the length scale. Pores (and the space around the particle) are black; a
+lithium-source voxel whose amount is 0 (read from the snapshot's amount field) holds no solid
+and is drawn as a pore.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def plot(h5_path: str | Path, out_path: str | Path, formats=None) -> Path:
             group = f["snapshots"][key]
             ds = group["phase"]
             z = ds.shape[0] // 2
-            slices.append({"phase": ds[z], "z": z,
+            slices.append({"phase": C.phase_slice(group, z), "z": z,
                            "temperature_c": float(group.attrs.get("temperature_c", np.nan)),
                            "time_s": float(group.attrs.get("time_s", np.nan)),
                            "label": str(group.attrs.get("label", key))})

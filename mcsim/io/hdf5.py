@@ -34,7 +34,8 @@ _ALLOWED_KINDS = "uif"
 _CORE_SERIES = {
     "time_s": ("s", "simulated time since the start of the schedule"),
     "temperature_c": ("degC", "furnace temperature"),
-    "phase_fraction": ("1", "volume fraction of each phase over the whole grid (pores included)"),
+    "phase_fraction": ("1", "share of the grid's voxels in each phase (pores included); a "
+                       "lithium-source voxel with amount 0 is empty and counted as pore"),
 }
 _GZIP_LEVEL = 4
 _MAX_CHUNK_EDGE = 64
@@ -604,7 +605,9 @@ class ResultWriter:
         temperature_c : float
             Furnace temperature, degC.
         phase_fraction : array_like, shape (n_phases,)
-            Volume fraction of each phase, in the order of ``phases``.
+            Share of the grid's voxels in each phase, in the order of ``phases``, with
+            used-up lithium-source voxels (amount 0) counted as pore
+            (:func:`mcsim.diagnostics.reported_phase`).
         **extra : float or array_like of shape (k,)
             Further series, stored as float64 ``/timeseries/<name>`` of shape (t,) or (t, k),
             created on first use. Rows before a series first appears, or rows that omit it,
@@ -683,6 +686,8 @@ class ResultWriter:
             dset.attrs["description"] = text
         if name == "phase_fraction":
             dset.attrs["phases"] = _attr_value(list(self.phases))
+            # marks files whose rows count used-up sources as pore (older files: as the source)
+            dset.attrs["spent_sources_counted_as"] = "pore"
         _write_attrs(dset, self._descriptions.get(name, {}))
         return dset
 
