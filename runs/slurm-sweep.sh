@@ -1,6 +1,8 @@
 #!/bin/bash
-# Example SLURM batch job: the hold sweep (runs/sweep-hold.toml, 32 runs) on 8 MPI ranks, each
-# rank taking the next unfinished run (dynamic scheduling over an MPI counter on rank 0).
+# Example SLURM batch job: a sweep (by default the hold sweep runs/sweep-hold.toml, 32 runs; or
+# the sweep file given as the first argument: sbatch runs/slurm-sweep.sh SWEEP.toml) on 8 MPI
+# ranks, each rank taking the next unfinished run (dynamic scheduling over an MPI counter on
+# rank 0).
 #SBATCH --job-name=mcsim-sweep-hold
 #SBATCH --nodes=1
 #SBATCH --ntasks=8
@@ -18,7 +20,8 @@ set -euo pipefail
 
 # Numba threads per rank follow the cores SLURM gave each task.
 export NUMBA_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
+SWEEP=${1:-runs/sweep-hold.toml}
 
-mcsim sweep runs/sweep-hold.toml --dry-run
-# With a site MPI that srun supports (PMI-2/PMIx):  srun mcsim sweep runs/sweep-hold.toml
-mpirun -n "${SLURM_NTASKS:-1}" mcsim sweep runs/sweep-hold.toml
+mcsim sweep "$SWEEP" --dry-run
+# With a site MPI that srun supports (PMI-2/PMIx):  srun mcsim sweep "$SWEEP"
+mpirun -n "${SLURM_NTASKS:-1}" mcsim sweep "$SWEEP"

@@ -1,4 +1,4 @@
-"""Tests of ``mcsim sweep`` (mcsim/sweep.py) and of analysis/sweep_map.py.
+"""Tests of ``mcsim sweep`` (mcsim/sweep/) and of analysis/sweep_map.py.
 
 Parsing and validation are checked on small sweep files without running anything. One real
 sweep of four tiny runs (the tiny configuration of conftest.py, 0.15 um radius, ramp from
@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import shutil
@@ -246,7 +247,32 @@ def test_slurm_sweep_script_is_valid_bash_and_stops_cleanly(repo_root):
     text = script.read_text()
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     assert "#SBATCH --signal=TERM@" in text and "#SBATCH --ntasks=" in text
-    assert 'mpirun -n "${SLURM_NTASKS:-1}" mcsim sweep runs/sweep-hold.toml' in text
+    assert 'SWEEP=${1:-runs/sweep-hold.toml}' in text
+    assert 'mpirun -n "${SLURM_NTASKS:-1}" mcsim sweep "$SWEEP"' in text
+
+
+def test_set_on_the_command_line_fixes_a_key_in_every_run_after_the_files_set(repo_root):
+    path = repo_root / "runs" / "sweep-hold.toml"
+    plain = sw.load_sweep(path)
+    plan = sw.load_sweep(path, sets=["particle.radius_um=0.25", "numerics.threads=1"])
+    assert len(plan.runs) == len(plain.runs)
+    assert {r.cfg["particle"]["radius_um"] for r in plan.runs} == {0.25}
+    assert {r.cfg["numerics"]["threads"] for r in plan.runs} == {1}
+    # everything else, the swept values and the seeds included, is the file's
+    for a, b in zip(plan.runs, plain.runs):
+        assert a.values == b.values and a.seed == b.seed
+        assert a.cfg["schedule"] == b.cfg["schedule"]
+
+
+@pytest.mark.parametrize("assignment, words", [
+    ("schedule.hold_c=100", "swept by the file's [grid]"),
+    ("particle.bogus=1", "unknown configuration key"),
+    ("seed=3", "run seeds are derived"),
+    ("particle.radius_um=-1", "particle.radius_um"),
+])
+def test_set_on_the_command_line_is_refused_for_a_swept_or_bad_key(repo_root, assignment, words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        sw.load_sweep(repo_root / "runs" / "sweep-hold.toml", sets=[assignment])
 
 
 # -- a real sweep: 4 tiny runs under mpiexec -n 2, one failing; then a resume -------------

@@ -17,6 +17,10 @@ def add_arguments(parser) -> None:
                         help="only (re)write OUTDIR/index.h5 from the files there")
     parser.add_argument("-o", "--output-dir", metavar="DIR", default=None,
                         help="output folder (overrides sweep.output_dir)")
+    parser.add_argument("--set", dest="sets", action="append", default=[],
+                        metavar="section.key=value",
+                        help="fix a configuration key for every run, after the file's [set] "
+                             "(e.g. a smaller particle to try the sweep); not a swept key")
 
 
 def _print_runs(plan: SweepPlan, say) -> None:
@@ -46,11 +50,13 @@ def main(args, say=None) -> int:
     comm = _mpi_world()
     rank = comm.Get_rank() if comm is not None else 0
     try:
-        plan = load_sweep(args.sweep, args.output_dir)
+        plan = load_sweep(args.sweep, args.output_dir, getattr(args, "sets", ()))
     except ConfigError:
         if rank != 0:
             return 2
         raise
+    if getattr(args, "sets", None) and rank == 0:
+        say("--set for every run: " + ", ".join(args.sets))
     if args.dry_run or args.index_only:
         if rank != 0:
             return 0

@@ -263,7 +263,7 @@ def _set_dotted(node: dict, dotted: str, value) -> None:
     node[keys[-1]] = copy.deepcopy(value)
 
 
-def load_sweep(path, output_dir=None) -> SweepPlan:
+def load_sweep(path, output_dir=None, sets=()) -> SweepPlan:
     """Read and validate a sweep file; every run's configuration is validated.
 
     Parameters
@@ -272,6 +272,10 @@ def load_sweep(path, output_dir=None) -> SweepPlan:
         The sweep file (TOML).
     output_dir : str or os.PathLike, optional
         Overrides ``sweep.output_dir``.
+    sets : sequence of str, optional
+        ``section.key=value`` assignments (``mcsim sweep --set``) applied to every run after
+        the file's ``[set]`` table, e.g. a smaller particle for a trial of the same sweep. A
+        key that the file sweeps in ``[grid]`` or ``[zip]`` is refused.
 
     Returns
     -------
@@ -320,8 +324,20 @@ def load_sweep(path, output_dir=None) -> SweepPlan:
     grid = _flatten(doc.get("grid", {}))
     zipped = _flatten(doc.get("zip", {}))
     seen: dict[str, str] = {}
+    for assignment in sets:
+        dotted, value = _config.parse_set(assignment)
+        key = ".".join(dotted)
+        _check_config_key("--set", key, value)
+        if key in grid or key in zipped:
+            raise ConfigError("--set", assignment, f"{key} is swept by the file's "
+                                                   f"[{'grid' if key in grid else 'zip'}]; "
+                                                   "--set may only fix keys the sweep does not vary")
+        fixed[key] = value
+        seen[key] = "--set"
     for where, table in (("set", fixed), ("grid", grid), ("zip", zipped)):
         for key, value in table.items():
+            if seen.get(key) == "--set":
+                continue  # checked above; it replaces the file's [set] value
             _check_config_key(where, key, value)
             if key in seen:
                 raise ConfigError(f"{where}.{key}", value,
