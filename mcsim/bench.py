@@ -13,13 +13,17 @@ import numpy as np
 from mcsim import phases as ph
 from mcsim import rng
 from mcsim.diagnostics import census_kernel
+from mcsim.generator import generate_agglomerate
+from mcsim.processes import sintering as si
 from mcsim.processes import slots as S
 from mcsim.processes.reactions import reaction_kernel
 from mcsim.processes.restructure import restructure_kernel
 from mcsim.processes.transport import (MOBILITY, diffuse_kernel, face_codes_kernel,
-                                       refresh_face_codes_kernel, rkl_stage_kernel)
+                                       prepare_face_codes, refresh_face_codes_kernel,
+                                       rkl_stage_kernel)
+from mcsim.reference import step_numba, step_numpy
+from mcsim.state import FIELD_NAMES, State, full_amount_table
 from mcsim.stepper import neutral_coefficients
-from mcsim.state import State
 
 
 @numba.njit(parallel=True, cache=True)
@@ -41,10 +45,9 @@ def memory_roof(n_bytes: int = 2**28, repeat: int = 5) -> float:
     return 2 * src.nbytes / best / 1e9
 
 
-def _bench_state(size: int, seed: int = 7):
-    """A ``size``^3 state cut from a generated particle (source, hydroxide, pores)."""
-    from mcsim.generator import generate_agglomerate
-
+def bench_state(size: int, seed: int = 7):
+    """A ``size``^3 state cut from a generated particle (source, hydroxide, pores), and the
+    generator's time in seconds."""
     voxel_nm = 10.0
     source_nm = 200.0
     radius_nm = (size * voxel_nm - 2 * (source_nm + 2 * voxel_nm)) / 2
@@ -68,8 +71,6 @@ def _bench_state(size: int, seed: int = 7):
 
 def _kernels(state):
     """(name, bytes of compulsory memory traffic per voxel, callable) for every kernel."""
-    from mcsim.state import full_amount_table
-
     out = state.scratch_array()
     codes = state.face_codes()
     full = full_amount_table()
@@ -125,7 +126,7 @@ def run_bench(size: int = 256, threads=None, repeat: int = 5, json_path=None, ou
         result["roof"][t] = memory_roof(repeat=repeat)
         out(f"memory-bandwidth roof (streaming copy, {t} thread(s)): {result['roof'][t]:.1f} GB/s")
     numba.set_num_threads(max_threads)
-    state, gen_s = _bench_state(size)
+    state, gen_s = bench_state(size)
     result["generator_s"] = gen_s
     out(f"generator: {size}^3 particle in {gen_s:.1f} s (Numba cache as found: a first run compiles)")
     t0 = time.perf_counter()
@@ -176,26 +177,20 @@ def bench_full_step(size: int = 256, threads=None, repeat: int = 3) -> dict:
     sub-step), as the engine does it: Numba at each thread count
     against the plain NumPy implementation of the same step (:mod:`mcsim.reference`, one core).
     Every timed call starts from the same state, so both do exactly the same work."""
-    from mcsim.reference import step_numba, step_numpy
-    from mcsim.state import full_amount_table
-
     max_threads = numba.config.NUMBA_NUM_THREADS
     threads = sorted({min(t, max_threads) for t in (threads or [1, max_threads])})
-    state, _ = _bench_state(size)
+    state, _ = bench_state(size)
     coef = neutral_coefficients()
     coef[[S.C_P_REL_LIOH, S.C_P_REL_LI2O, S.C_P_REL_CO3, S.C_P_LIOH_DECOMP]] = 0.01
     coef[[S.C_KDT_LITH, S.C_KDT_DEHYD, S.C_KDT_RS]] = (0.01, 0.005, 0.01)
     coef[S.C_DISORDER_NEW] = 20
     coef[S.C_ANNEAL] = 0.99
     full = full_amount_table()
-    names = ("phase", "grain", "amount", "li", "disorder")
-    pristine = {n: getattr(state, n).copy() for n in names}
-    from mcsim.processes.transport import prepare_face_codes
-
+    pristine = {n: getattr(state, n).copy() for n in FIELD_NAMES}
     pristine_codes = prepare_face_codes(state).copy()
 
     def restore():
-        for n in names:
+        for n in FIELD_NAMES:
             np.copyto(getattr(state, n), pristine[n])
         np.copyto(state.face_codes(), pristine_codes)
         state.dirty_flags()[...] = 0
@@ -239,8 +234,6 @@ def bench_sintering(size: int = 256, threads=None, repeat: int = 3, grain_vox: f
     whole driver (:func:`mcsim.processes.sintering.grain_growth_mcs`: marking the non-solid
     grain ids, the sweeps, the unmarking); every timed call starts from the same lattice.
     """
-    from mcsim.processes import sintering as si
-
     max_threads = numba.config.NUMBA_NUM_THREADS
     threads = sorted({min(t, max_threads) for t in (threads or [1, max_threads])})
     n = size ** 3

@@ -33,17 +33,22 @@ import tempfile
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 
-FIELDS = ("phase", "grain", "amount", "li", "disorder")
+from mcsim.bench import bench_state
+from mcsim.parallel import Decomposition, allreduce_int
+from mcsim.processes import slots as S
+from mcsim.processes.transport import prepare_face_codes
+from mcsim.reference import step_numba
+from mcsim.state import EXCHANGED, FIELD_NAMES, State, full_amount_table
+from mcsim.stepper import neutral_coefficients
 
 
 def _local_state(full, dec):
     """This rank's block of the lone bench state ``full``, halo included, as a State."""
-    from mcsim.state import State
-
     sl = tuple(slice(o, o + n + 2) for o, n in zip(dec.offset, dec.shape))
-    arrays = {name: np.ascontiguousarray(getattr(full, name)[sl]) for name in FIELDS}
+    arrays = {name: np.ascontiguousarray(getattr(full, name)[sl]) for name in FIELD_NAMES}
     state = State(**arrays, global_shape=full.global_shape, offset=dec.offset,
                   voxel_nm=full.voxel_nm, center_vox=full.center_vox,
                   radius_vox=full.radius_vox)
@@ -52,9 +57,6 @@ def _local_state(full, dec):
 
 
 def _coefficients():
-    from mcsim.processes import slots as S
-    from mcsim.stepper import neutral_coefficients
-
     coef = neutral_coefficients()  # the same step as bench.bench_full_step
     coef[[S.C_P_REL_LIOH, S.C_P_REL_LI2O, S.C_P_REL_CO3, S.C_P_LIOH_DECOMP]] = 0.01
     coef[[S.C_KDT_LITH, S.C_KDT_DEHYD, S.C_KDT_RS]] = (0.01, 0.005, 0.01)
@@ -65,28 +67,21 @@ def _coefficients():
 
 def worker(size: int, repeat: int, json_path: str | None) -> dict:
     """Measure the step on this rank's block (run under mpiexec); rank 0 returns the figures."""
-    import numba
-    from mpi4py import MPI
-
-    from mcsim.bench import _bench_state
-    from mcsim.parallel import Decomposition, allreduce_int
-    from mcsim.processes.transport import prepare_face_codes
-    from mcsim.reference import step_numba
-    from mcsim.state import full_amount_table
+    from mpi4py import MPI  # only in the worker: importing it initialises MPI
 
     numba.set_num_threads(1)
     comm = MPI.COMM_WORLD
-    full_state, _ = _bench_state(size)
+    full_state, _ = bench_state(size)
     dec = Decomposition(comm, full_state.global_shape)
     state = _local_state(full_state, dec)
     del full_state
     coef = _coefficients()
     full = full_amount_table()
-    pristine = {n: getattr(state, n).copy() for n in FIELDS}
+    pristine = {n: getattr(state, n).copy() for n in FIELD_NAMES}
     pristine_codes = prepare_face_codes(state).copy()
 
     def restore():
-        for n in FIELDS:
+        for n in FIELD_NAMES:
             np.copyto(getattr(state, n), pristine[n])
         np.copyto(state.face_codes(), pristine_codes)
         state.dirty_flags()[...] = 0
@@ -115,7 +110,7 @@ def worker(size: int, repeat: int, json_path: str | None) -> dict:
     # the exchange alone (no kernel in between, so no waiting for a slower neighbour):
     # all five state fields, and the lithium field alone (one RKL stage's exchange)
     lone_exchange = {}
-    for label, arrays in (("fields5", [getattr(state, n) for n in FIELDS]), ("li", [state.li])):
+    for label, arrays in (("fields5", [getattr(state, n) for n in EXCHANGED]), ("li", [state.li])):
         dec.exchange(*arrays)
         best_x = np.inf
         for _ in range(max(repeat, 5)):
@@ -126,7 +121,7 @@ def worker(size: int, repeat: int, json_path: str | None) -> dict:
             best_x = min(best_x, (time.perf_counter() - t0) / 10)
         lone_exchange[label] = comm.allreduce(best_x, op=MPI.MAX)
     plane_bytes = 0
-    itemsize = sum(getattr(state, n).itemsize for n in FIELDS)
+    itemsize = sum(getattr(state, n).itemsize for n in EXCHANGED)
     padded = state.phase.shape
     for axis in range(3):
         lower, upper = dec.neighbours[axis]

@@ -1,4 +1,9 @@
-"""Run configuration: TOML schema with defaults, validation before any work, and TOML output."""
+"""Run configuration: TOML schema with defaults, validation before any work, and TOML output.
+
+Validation also runs the checks of the lower layers a configuration feeds (the schedule, the
+particle generator's arguments, the process choices, the limits on the output's size), so a
+bad configuration is refused before any work starts; none of those modules imports this one.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,9 @@ import tomli_w
 
 from mcsim import params as _params
 from mcsim.errors import ConfigError
+from mcsim.generator.arguments import check_arguments as _check_generator_arguments
+from mcsim.processes import check_process_choices
+from mcsim.schedule import Schedule
 
 
 @dataclass(frozen=True)
@@ -251,15 +259,11 @@ def validate(cfg: dict) -> dict:
                                  and all(isinstance(s, dict) for s in sched["steps"])):
         raise ConfigError("schedule.steps", sched["steps"], "must be a list of tables")
     schedule = build_schedule(out)
-    # output: bounded numbers of time-series rows and snapshots (mcsim.resources); imported
-    # here because it imports the (numba-compiled) generator and this module
-    from mcsim import resources
-    resources.check_output_limits(out, schedule)
+    # output: bounded numbers of time-series rows and snapshots
+    check_output_limits(out, schedule)
     # particle: the generator's own cross-checks (grain sizes against the voxel, ...) now,
     # before any work, rather than when the run starts
-    from mcsim.engine import generator_kwargs
-    from mcsim.generator.agglomerate import check_arguments
-    check_arguments(**generator_kwargs(out))
+    _check_generator_arguments(**generator_kwargs(out))
     # model: the parameter set must be the one of the lithium source (its release kinetics
     # and enthalpies are those of that compound)
     source, pset = out["lithium"]["source"], out["model"]["parameter_set"]
@@ -270,21 +274,78 @@ def validate(cfg: dict) -> dict:
                           f"lithium.source = {source!r}: use {wanted!r}, or leave "
                           "model.parameter_set out to have it chosen from lithium.source")
     _params.resolve(out["model"]["parameter_set"], out["model"].get("overrides"))
-    from mcsim.processes import check_process_choices
     check_process_choices(out["model"].get("processes", {}))
     # output: snapshot temperatures must be reached by the schedule (else the user is told)
     return out
 
 
-def build_schedule(cfg: dict):
+def build_schedule(cfg: dict) -> Schedule:
     """The :class:`mcsim.schedule.Schedule` of a validated configuration."""
-    from mcsim.schedule import Schedule
-
     sched = cfg["schedule"]
     if sched["preset"] == "custom":
         return Schedule.from_steps(sched["start_c"], sched["steps"], key="schedule.steps")
     options = {k: v for k, v in sched.items() if k not in ("preset", "start_c", "steps")}
     return Schedule.preset(sched["preset"], start_c=sched["start_c"], **options)
+
+
+def generator_kwargs(cfg: dict) -> dict:
+    """Arguments of :func:`mcsim.generator.generate_agglomerate` from a configuration."""
+    return dict(**cfg["particle"], li_source=cfg["lithium"]["source"],
+                li_to_tm=cfg["lithium"]["li_to_tm"], placement=cfg["lithium"]["placement"],
+                source_diameter_nm=cfg["lithium"]["source_diameter_nm"], seed=cfg["seed"])
+
+
+# -- limits on the size of the output --------------------------------------------------------
+
+#: Most time-series rows a run may ask for. Every row is a census and a radial profile of
+#: the whole lattice (a full pass over it, on every rank) and about 1 kB in the file, so
+#: 10^6 rows are already 10^6 extra lattice passes and a gigabyte of table: the R-NCM
+#: schedule (about 18 h) at the default 60 s gives 1050 rows, at 1 s still 63 000.
+MAX_TIMESERIES_ROWS = 10 ** 6
+#: Most snapshots a run may ask for. A snapshot writes the whole lattice (12 B per voxel
+#: before compression) and, by default, runs the pore statistics of the whole particle; the
+#: paper's interrupted-ramp series has seven, and 1000 already make a default run's result
+#: tens of gigabytes.
+MAX_SNAPSHOTS = 1000
+
+
+def snapshot_count(cfg: dict, schedule) -> int:
+    """How many snapshots a run of ``cfg`` on ``schedule`` writes (the engine's rule: the
+    temperatures the schedule reaches, the times within it and the end, one per instant)."""
+    times = set()
+    for temp_c in cfg["output"]["snapshot_temperatures_c"]:
+        t_s = schedule.time_at_c(temp_c)
+        if t_s is not None:
+            times.add(float(t_s))
+    for minutes in cfg["output"]["snapshot_times_min"]:
+        if minutes * 60.0 <= schedule.duration_s:
+            times.add(minutes * 60.0)
+    if cfg["output"]["final_snapshot"]:
+        times.add(schedule.duration_s)
+    return len(times)
+
+
+def check_output_limits(cfg: dict, schedule) -> None:
+    """Raise :class:`ConfigError` when a run asks for more than :data:`MAX_TIMESERIES_ROWS`
+    time-series rows or more than :data:`MAX_SNAPSHOTS` snapshots."""
+    out = cfg["output"]
+    interval_s = out["timeseries_interval_s"]
+    rows = schedule.duration_s / interval_s
+    if rows > MAX_TIMESERIES_ROWS:
+        raise ConfigError("output.timeseries_interval_s", interval_s,
+                          f"allowed: at least {schedule.duration_s / MAX_TIMESERIES_ROWS:.4g} s "
+                          f"for this {schedule.duration_s / 60:.6g} min schedule (at most "
+                          f"{MAX_TIMESERIES_ROWS:.0e} time-series rows; this gives {rows:.3g})")
+    for key in ("snapshot_temperatures_c", "snapshot_times_min"):
+        if len(out[key]) > MAX_SNAPSHOTS:
+            raise ConfigError(f"output.{key}", f"a list of {len(out[key])} values",
+                              f"allowed: at most {MAX_SNAPSHOTS} snapshots in all")
+    count = snapshot_count(cfg, schedule)
+    if count > MAX_SNAPSHOTS:
+        raise ConfigError("output.snapshot_times_min",
+                          f"a list of {len(out['snapshot_times_min'])} values",
+                          f"allowed: at most {MAX_SNAPSHOTS} snapshots in all (with "
+                          f"output.snapshot_temperatures_c and the final one: {count})")
 
 
 #: How deep tables and arrays may nest in a configuration (the schema needs 3: a table of
@@ -376,6 +437,12 @@ def load(path: str | Path | None = None, sets: list[str] | tuple = ()) -> dict:
             if not isinstance(node, dict):
                 raise ConfigError("--set", assignment, f"{k} is not a table")
         node[keys[-1]] = value
+    return from_dict(user)
+
+
+def from_dict(user: dict) -> dict:
+    """A user's configuration document (as read from TOML) merged with the defaults and
+    validated: what :func:`load` returns for a file holding ``user``."""
     return validate(_merge(defaults(), user))
 
 

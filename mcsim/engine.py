@@ -4,42 +4,33 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as _dt
 import math
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numba
 import numpy as np
+from tqdm import tqdm
 
 import mcsim
 from mcsim import config as _config
+from mcsim import diagnostics as dg
 from mcsim import params as _params
 from mcsim import phases as ph
+from mcsim import pores
 from mcsim import resources as _resources
+from mcsim.checkpoint import Checkpointer, CheckpointError, agree, open_checkpoint
+from mcsim.config import generator_kwargs
 from mcsim.diagnostics import Census, Profiles, Thermo
 from mcsim.generator import generate_agglomerate
-from mcsim.state import State, full_amount_table
+from mcsim.io.hdf5 import ResultIOError, ResultWriter, h5_failures, io_failure
+from mcsim.io.parallel_hdf5 import ParallelResultWriter
+from mcsim.parallel import Decomposition, gather_field
+from mcsim.provenance import git_commit, run_provenance, utc_now  # noqa: F401  (git_commit)
+from mcsim.state import CHECKPOINTED, WRITTEN, State, full_amount_table
 from mcsim.stepper import Stepper
-
-
-def _utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def git_commit() -> str:
-    """The git commit of the mcsim source tree when it is a checkout, else 'unknown'."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(mcsim.__file__).parent,
-                             capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def set_threads(requested: int) -> int:
@@ -48,13 +39,6 @@ def set_threads(requested: int) -> int:
     n = min(n, numba.config.NUMBA_NUM_THREADS)
     numba.set_num_threads(n)
     return n
-
-
-def generator_kwargs(cfg: dict) -> dict:
-    """Arguments of :func:`mcsim.generator.generate_agglomerate` from a configuration."""
-    return dict(**cfg["particle"], li_source=cfg["lithium"]["source"],
-                li_to_tm=cfg["lithium"]["li_to_tm"], placement=cfg["lithium"]["placement"],
-                source_diameter_nm=cfg["lithium"]["source_diameter_nm"], seed=cfg["seed"])
 
 
 class Timer:
@@ -86,8 +70,6 @@ class Progress:
         self.start = time.perf_counter()
         self.last_log = self.start
         if enabled and self.stream.isatty():
-            from tqdm import tqdm
-
             self.bar = tqdm(total=round(self.total_s / 60.0, 1), unit="min", file=self.stream,
                             desc="simulated", dynamic_ncols=True)
 
@@ -149,7 +131,7 @@ class Simulation:
         if comm is not None and cfg["numerics"]["threads"] == 0 and comm.Get_size() > 1:
             # "all cores" under MPI: the cores of a node shared among its ranks, so ranks
             # do not oversubscribe them (results do not depend on the thread count)
-            from mpi4py import MPI
+            from mpi4py import MPI  # optional: only under MPI
 
             node = comm.Split_type(MPI.COMM_TYPE_SHARED)
             self.threads = set_threads(max(1, numba.config.NUMBA_NUM_THREADS // node.Get_size()))
@@ -167,8 +149,6 @@ class Simulation:
         elif comm is None:
             self.state = State.from_microstructure(self.micro)
         else:
-            from mcsim.parallel import Decomposition
-
             self.decomposition = Decomposition(comm, self.micro.phase.shape)
             self.state = self.decomposition.local_state(self.micro)
             if self.decomposition.size > 1:  # keep the report, drop the whole-lattice arrays
@@ -181,8 +161,9 @@ class Simulation:
         source = ph.LIOH if cfg["lithium"]["source"] == "LiOH" else ph.LI2CO3
         self.thermo = Thermo(self.params, first["tm_quanta"], first["li_source"], source)
         self.tallies = defaultdict(int)
-        if restart is not None:
-            restart.restore(self)  # tallies, Thermo history, process state, timings; sets resume
+        if restart is not None:  # tallies, Thermo history, process state, timings
+            self.restore_checkpoint_data(restart.run_data())
+            self.resume = restart
 
     @classmethod
     def from_checkpoint(cls, path, *, log=print, comm=None, threads: int | None = None):
@@ -203,8 +184,6 @@ class Simulation:
         mcsim.checkpoint.CheckpointError
             If the checkpoint is missing, incomplete or corrupt (before any work).
         """
-        from mcsim.checkpoint import CheckpointError, agree, open_checkpoint
-
         # every rank opens and checks the checkpoint (rank 0 also the result copies), and all
         # agree on any error before the first collective: one message, no rank left waiting
         error = ckpt = cfg = None
@@ -281,7 +260,7 @@ class Simulation:
         t0 = time.perf_counter()
         st = self.state
         # each rank passes its own block (the parallel writer on a split lattice)
-        fields = {name: st.interior(name) for name in ("phase", "grain", "amount", "li", "disorder")}
+        fields = st.interior_fields(WRITTEN)
         index = writer.write_snapshot(st.time_s, float(self.schedule.temperature_c(st.time_s)),
                                       fields, attrs={"label": label, "step": st.step})
         image = self.profiles(st)["_image"]
@@ -304,15 +283,12 @@ class Simulation:
         array there) and only rank 0 computes: a known limit on memory and time for very
         large lattices. Returns the statistics on rank 0, None elsewhere.
         """
-        from mcsim import pores
-
         t0 = time.perf_counter()
         st = self.state
         phase, grain = fields["phase"], fields["grain"]
         dec = self.decomposition
         if dec is not None and dec.size > 1:
-            from mcsim.parallel import gather_field  # collective: every rank sends its block
-
+            # collective: every rank sends its block
             phase, grain = gather_field(dec, phase), gather_field(dec, grain)
         if phase is None or grain is None:  # ranks other than 0
             self.timer.add("diagnostics: pores", time.perf_counter() - t0)
@@ -331,15 +307,57 @@ class Simulation:
         return stats
 
     def provenance(self) -> dict:
+        """The attributes of ``/provenance`` written when the run starts."""
+        dec = self.decomposition
+        return run_provenance(threads=self.threads, ranks=dec.size if dec else 1,
+                              dims=dec.dims if dec else (1, 1, 1))
+
+    # -- checkpoint/restart: the run as plain data ----------------------------------------
+    def checkpoint_data(self) -> dict:
+        """What a checkpoint stores of this run (:func:`mcsim.checkpoint.write_checkpoint`),
+        as plain data: this rank's block (``offset``, ``shape``, ``fields``: interior views
+        of the fields declared ``checkpointed``), the lattice (``global_shape``,
+        ``voxel_nm``, ``center_vox``, ``radius_vox``), the clock (``time_s``, ``step``), the
+        configuration (``config_toml``, ``seed``), the event ``tallies``, the kernels'
+        ``census``, the Thermo history (``thermo_m0``, ``thermo_last``), the state of every
+        process that keeps one (name -> (variant, dict)), the timings (``timer_s``,
+        ``stepper_s``, ``passes``) and the part files a restarted run carries
+        (``carried_parts``)."""
+        st = self.state
         return {
-            "mcsim_version": mcsim.__version__, "git_commit": git_commit(),
-            "host": platform.node(), "threads": self.threads,
-            "mpi_ranks": self.decomposition.size if self.decomposition else 1,
-            "mpi_dims": list(self.decomposition.dims) if self.decomposition else [1, 1, 1],
-            "python": platform.python_version(), "numpy": np.__version__,
-            "numba": numba.__version__, "start_time": _utc_now(),
-            "command": " ".join(sys.argv), "pid": os.getpid(),
+            "offset": st.offset, "shape": st.shape, "fields": st.interior_fields(CHECKPOINTED),
+            "global_shape": st.global_shape, "voxel_nm": st.voxel_nm,
+            "center_vox": st.center_vox, "radius_vox": st.radius_vox,
+            "time_s": st.time_s, "step": st.step,
+            "config_toml": _config.to_toml(self.cfg), "seed": self.cfg["seed"],
+            "tallies": {k: int(v) for k, v in self.tallies.items()},
+            "census": {k: int(v) for k, v in st.census.items()},
+            "thermo_m0": self.thermo.m0, "thermo_last": self.thermo.last,
+            "processes": {proc.name: (proc.variant, proc.state_dict())
+                          for proc in self.stepper.processes if hasattr(proc, "state_dict")},
+            "timer_s": {k: float(v) for k, v in self.timer.seconds.items()},
+            "stepper_s": {k: float(v) for k, v in self.stepper.seconds.items()},
+            "passes": self.stepper.passes,
+            "carried_parts": list(self.resume.restored_parts) if self.resume is not None else [],
         }
+
+    def restore_checkpoint_data(self, data: dict) -> None:
+        """Take back what :meth:`mcsim.checkpoint.Checkpoint.run_data` read: the tallies, the
+        Thermo history, every process's state and the timings (the state itself comes from
+        :meth:`mcsim.checkpoint.Checkpoint.local_state`)."""
+        self.tallies = defaultdict(int, data["tallies"])
+        self.thermo.m0 = data["thermo_m0"]
+        self.thermo.last = data["thermo_last"]
+        for proc in self.stepper.processes:
+            stored = data["processes"].get(proc.name)
+            if hasattr(proc, "load_state_dict"):
+                if stored is None or stored[0] != proc.variant:
+                    raise CheckpointError(f"{data['source']} holds no state of process "
+                                          f"{proc.name} ({proc.variant})")
+                proc.load_state_dict(stored[1])
+        self.timer.seconds.update(data["timer_s"])
+        self.stepper.seconds.update(data["stepper_s"])
+        self.stepper.passes = data["passes"]
 
     # -- the run -------------------------------------------------------------------------
     def run(self, out_path: str | os.PathLike, progress: bool = True, *,
@@ -357,9 +375,6 @@ class Simulation:
         written, and the HDF5 files are left as they are (``.partial``, ``complete =
         false``) since HDF5 cannot close them reliably after such a failure.
         """
-        from mcsim.checkpoint import Checkpointer
-        from mcsim.io.hdf5 import ResultWriter, h5_failures, io_failure
-
         st = self.state
         cfg = self.cfg
         wall0 = time.perf_counter() - (self.resume.wall_time_s if self.resume else 0.0)
@@ -387,8 +402,6 @@ class Simulation:
         bar = Progress(t_end, cfg["output"]["log_interval_s"], enabled=progress and root)
         split = self.decomposition is not None and self.decomposition.size > 1
         if self.resume is not None:  # restart: the result so far, from the checkpoint
-            from mcsim.checkpoint import CheckpointError, agree
-
             main = problem = None
             if root:  # names checked before anything is written; every rank learns the verdict
                 try:
@@ -397,8 +410,6 @@ class Simulation:
                     problem = err
             agree(getattr(st, "comm", None), problem)
             if split:  # later snapshots: every rank its own block, in new part files
-                from mcsim.io.parallel_hdf5 import ParallelResultWriter
-
                 writer = ParallelResultWriter(self.decomposition.cart, out_path,
                                               local_offset=st.offset, local_shape=st.shape,
                                               grid_shape=st.global_shape, resume_main=main)
@@ -410,8 +421,6 @@ class Simulation:
                           provenance=self.provenance() if root else {},
                           grid_shape=st.global_shape, voxel_nm=st.voxel_nm)
             if split:  # every rank writes its own block
-                from mcsim.io.parallel_hdf5 import ParallelResultWriter
-
                 writer = ParallelResultWriter(self.decomposition.cart, out_path,
                                               local_offset=st.offset, local_shape=st.shape,
                                               **kwargs)
@@ -425,8 +434,6 @@ class Simulation:
                 next_row, si, bi = self.resume.position()
             else:
                 writer.write_group("microstructure", _report_datasets(self.micro.report))
-                from mcsim import diagnostics as dg
-
                 writer.write_group("geometry", {
                     "center_vox": np.array(st.center_vox), "radius_vox": st.radius_vox,
                     "radial_bin_edges": self.profiles.edges, "core_max_r": dg.CORE_MAX,
@@ -482,7 +489,7 @@ class Simulation:
                 "voxel_updates_per_s": n * self.passes / kernel_s if kernel_s > 0 else 0.0,
                 "timing": dict(self.timer.seconds),
             }
-            end = {"end_time": _utc_now(), "wall_time_s": wall, "steps": st.step,
+            end = {"end_time": utc_now(), "wall_time_s": wall, "steps": st.step,
                    "voxel_updates_per_s": summary["voxel_updates_per_s"],
                    **{f"time_{k.replace(': ', '_').replace('/', '')}_s": v
                       for k, v in self.timer.seconds.items()},
@@ -520,8 +527,6 @@ def _write_failure(exc: BaseException, caught: list, io_failure) -> BaseExceptio
     RuntimeError in its place (or only report the failure while releasing an object,
     collected in ``caught``).
     """
-    from mcsim.io.hdf5 import ResultIOError
-
     if isinstance(exc, ResultIOError):
         return exc
     seen = exc
@@ -551,19 +556,18 @@ class _NullWriter:
 def _write_pore_series(writer, pores_group) -> None:
     """Rewrite ``/pore_series`` from the scalars of every ``/pores/NNNN`` group (one row per
     snapshot, in index order), each dataset with ``units`` and ``description`` attributes."""
-    from mcsim.pores import SCALAR_UNITS, SCALARS
-
     keys = sorted(k for k in pores_group if k.isdigit())
     table = {"snapshot_index": np.array([int(k) for k in keys], dtype=np.int64),
              "time_s": np.array([pores_group[k].attrs["time_s"] for k in keys], dtype=np.float64),
              "temperature_c": np.array([pores_group[k].attrs["temperature_c"] for k in keys],
                                        dtype=np.float64)}
-    for name in SCALARS:
+    for name in pores.SCALARS:
         table[name] = np.array([pores_group[k][name][()] for k in keys], dtype=np.float64)
     group = writer.write_group("pore_series", table)
     units = {"snapshot_index": ("1", "index NNNN of the snapshot (and of /pores/NNNN)"),
              "time_s": ("s", "simulated time of the snapshot"),
-             "temperature_c": ("degC", "furnace temperature at the snapshot"), **SCALAR_UNITS}
+             "temperature_c": ("degC", "furnace temperature at the snapshot"),
+             **pores.SCALAR_UNITS}
     for name, (unit, text) in units.items():
         group[name].attrs["units"] = unit
         group[name].attrs["description"] = text

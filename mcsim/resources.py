@@ -62,12 +62,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcsim.config import build_schedule
+from mcsim.config import (MAX_SNAPSHOTS, MAX_TIMESERIES_ROWS, build_schedule,
+                          check_output_limits, generator_kwargs, snapshot_count)
 from mcsim.errors import ConfigError
-# the generator's own argument check returns the grid edge it would use: the exact rule
-from mcsim.generator.agglomerate import _validate as _generator_arguments
+from mcsim.generator.arguments import validate_arguments
 from mcsim.parallel import dims_from_env
-from mcsim.state import BYTES_PER_VOXEL, SCRATCH_BYTES_PER_VOXEL
+from mcsim.state import BYTES_PER_VOXEL, FIELDS, SCRATCH_BYTES_PER_VOXEL, WRITTEN
 
 __all__ = ["Estimate", "estimate", "snapshot_count", "available_memory_bytes",
            "check_memory", "check_output_limits", "check_sweep_size", "MAX_TIMESERIES_ROWS",
@@ -93,9 +93,8 @@ PORE_STATS_BYTES_PER_VOXEL = 16
 #: Factor on the lattice-dependent part of the estimate for allocator slack.
 SAFETY = 1.15
 
-#: Bytes of one snapshot per voxel, uncompressed (phase 1, grain 4, amount 2, li 4,
-#: disorder 1).
-SNAPSHOT_BYTES_PER_VOXEL = 12
+#: Bytes of one snapshot per voxel, uncompressed: the fields a snapshot writes (12).
+SNAPSHOT_BYTES_PER_VOXEL = sum(f.itemsize for f in FIELDS if f.name in WRITTEN)
 #: Allowance per snapshot for the pore statistics and attributes, bytes.
 SNAPSHOT_OVERHEAD_BYTES = 1 * MIB
 #: One time-series row: about 120 float64 columns (scalars, phase shares, radial profiles).
@@ -103,16 +102,8 @@ TIMESERIES_BYTES_PER_ROW = 1024
 #: Fixed part of a result file (configuration, provenance, generator report), bytes.
 RESULT_OVERHEAD_BYTES = 1 * MIB
 
-#: Most time-series rows a run may ask for. Every row is a census and a radial profile of
-#: the whole lattice (a full pass over it, on every rank) and about 1 kB in the file, so
-#: 10^6 rows are already 10^6 extra lattice passes and a gigabyte of table: the R-NCM
-#: schedule (about 18 h) at the default 60 s gives 1050 rows, at 1 s still 63 000.
-MAX_TIMESERIES_ROWS = 10 ** 6
-#: Most snapshots a run may ask for. A snapshot writes the whole lattice (12 B per voxel
-#: before compression) and, by default, runs the pore statistics of the whole particle; the
-#: paper's interrupted-ramp series has seven, and 1000 already make a default run's result
-#: tens of gigabytes.
-MAX_SNAPSHOTS = 1000
+# MAX_TIMESERIES_ROWS and MAX_SNAPSHOTS (with check_output_limits and snapshot_count) live
+# in mcsim.config, whose validation applies them; they are re-exported here.
 #: Most runs (points x replicas) of one sweep. The plan holds a configuration per run in
 #: memory (about 10 kB each) and writes four files per run; 10^5 runs are already a
 #: gigabyte of plan and 400 000 files, far beyond what one sweep on one allocation can do.
@@ -201,25 +192,8 @@ def grid_edge(cfg: dict) -> int:
     """Edge of the cubic grid of a validated configuration, voxels: ``ceil((2 R + 2 margin)
     / voxel_nm)`` with the generator's own rule for the margin (the source particles'
     diameter plus two voxels unless ``particle.margin_nm`` says otherwise)."""
-    from mcsim.engine import generator_kwargs  # the engine imports this module
-
-    return int(_generator_arguments(**{"margin_nm": None, **generator_kwargs(cfg)})[-1])
-
-
-def snapshot_count(cfg: dict, schedule) -> int:
-    """How many snapshots a run of ``cfg`` on ``schedule`` writes (the engine's rule: the
-    temperatures the schedule reaches, the times within it and the end, one per instant)."""
-    times = set()
-    for temp_c in cfg["output"]["snapshot_temperatures_c"]:
-        t_s = schedule.time_at_c(temp_c)
-        if t_s is not None:
-            times.add(float(t_s))
-    for minutes in cfg["output"]["snapshot_times_min"]:
-        if minutes * 60.0 <= schedule.duration_s:
-            times.add(minutes * 60.0)
-    if cfg["output"]["final_snapshot"]:
-        times.add(schedule.duration_s)
-    return len(times)
+    # the generator's argument check returns the grid edge it would use: the exact rule
+    return int(validate_arguments(**{"margin_nm": None, **generator_kwargs(cfg)})[-1])
 
 
 def estimate(cfg: dict, ranks: int = 1, *, generate: bool = True, schedule=None) -> Estimate:
@@ -338,29 +312,6 @@ def check_memory_collective(cfg: dict, comm=None, *, generate: bool = True) -> E
     if error is not None:
         raise error
     return est
-
-
-def check_output_limits(cfg: dict, schedule) -> None:
-    """Raise :class:`ConfigError` when a run asks for more than :data:`MAX_TIMESERIES_ROWS`
-    time-series rows or more than :data:`MAX_SNAPSHOTS` snapshots."""
-    out = cfg["output"]
-    interval_s = out["timeseries_interval_s"]
-    rows = schedule.duration_s / interval_s
-    if rows > MAX_TIMESERIES_ROWS:
-        raise ConfigError("output.timeseries_interval_s", interval_s,
-                          f"allowed: at least {schedule.duration_s / MAX_TIMESERIES_ROWS:.4g} s "
-                          f"for this {schedule.duration_s / 60:.6g} min schedule (at most "
-                          f"{MAX_TIMESERIES_ROWS:.0e} time-series rows; this gives {rows:.3g})")
-    for key in ("snapshot_temperatures_c", "snapshot_times_min"):
-        if len(out[key]) > MAX_SNAPSHOTS:
-            raise ConfigError(f"output.{key}", f"a list of {len(out[key])} values",
-                              f"allowed: at most {MAX_SNAPSHOTS} snapshots in all")
-    count = snapshot_count(cfg, schedule)
-    if count > MAX_SNAPSHOTS:
-        raise ConfigError("output.snapshot_times_min",
-                          f"a list of {len(out['snapshot_times_min'])} values",
-                          f"allowed: at most {MAX_SNAPSHOTS} snapshots in all (with "
-                          f"output.snapshot_temperatures_c and the final one: {count})")
 
 
 def check_sweep_size(n_points: int, replicas: int) -> None:

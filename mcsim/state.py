@@ -1,24 +1,11 @@
 """The lattice state: voxel fields with a one-voxel halo, the subdomain they cover, and the clock.
 
-Fields (bytes per voxel in brackets, 12 in all, plus 11 of scratch for the transport kernel:
-two float32 buffers, uint16 face classes and uint8 change flags):
-
-``phase`` [1]
-    uint8 phase code (:mod:`mcsim.phases`).
-``grain`` [4]
-    int32 primary-grain id of solid voxels; for pores: -1 for an intergranular pore inside the
-    particle, the grain's id for an intragranular pore (nanopore), 0 outside the particle;
-    0 for lithium-source voxels outside the particle.
-``amount`` [2]
-    uint16 content of the voxel in quanta: for transition-metal phases the TM content, for
-    lithium sources the Li content, with :data:`QUANTA_PER_HYDROXIDE_VOXEL` quanta being the
-    TM of one voxel full of TM(OH)2. Integers, so transition metal is conserved exactly. The
-    solid volume fraction of a voxel follows from its amount and its phase's molar volume.
-``li`` [4]
-    float32 mobile lithium, in the same quanta. Negative in a layered voxel that formed with
-    less lithium than it binds (a Li-deficient layered oxide that still draws lithium in).
-``disorder`` [1]
-    uint8 Li/Ni site disorder of layered voxels, 0..255 for 0..25.5 %.
+The voxel fields are declared once, in :data:`FIELDS` (name, dtype, halo, whether a
+checkpoint stores it, a snapshot writes it, a halo exchange refreshes it, and what it means);
+every consumer (allocation, halo, checkpoints, snapshots, benchmarks, the memory estimate)
+iterates over that declaration. Adding a field: one :class:`Field` entry and one attribute
+of :class:`State` (checked at import). 12 bytes per voxel in all, plus 11 of scratch for the
+transport kernel (two float32 buffers, uint16 face classes and uint8 change flags).
 
 The arrays are ``(nz + 2, ny + 2, nx + 2)``: the outer layer is the halo, filled by a boundary
 condition (:meth:`State.fill_halo`): on a lone domain it is inert pore; when the lattice is
@@ -36,11 +23,60 @@ from mcsim import phases as ph
 
 QUANTA_PER_HYDROXIDE_VOXEL = 1000
 
-BYTES_PER_VOXEL = 12
-SCRATCH_BYTES_PER_VOXEL = 11
 
-_FIELDS = (("phase", np.uint8), ("grain", np.int32), ("amount", np.uint16),
-           ("li", np.float32), ("disorder", np.uint8))
+@dataclass(frozen=True)
+class Field:
+    """Declaration of one voxel field of :class:`State`.
+
+    ``halo``: the array carries the one-voxel halo; ``checkpointed``: a checkpoint stores its
+    interior (:mod:`mcsim.checkpoint`); ``written``: every snapshot of the result file holds
+    it; ``exchanged``: :meth:`State.exchange_halo` refreshes it by default.
+    """
+
+    name: str
+    dtype: type
+    doc: str
+    halo: bool = True
+    checkpointed: bool = True
+    written: bool = True
+    exchanged: bool = True
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per voxel."""
+        return np.dtype(self.dtype).itemsize
+
+
+#: The voxel fields, in the order kernels and files list them.
+FIELDS = (
+    Field("phase", np.uint8, "phase code (mcsim.phases)"),
+    Field("grain", np.int32,
+          "primary-grain id of solid voxels; for pores: -1 for an intergranular pore inside "
+          "the particle, the grain's id for an intragranular pore (nanopore), 0 outside the "
+          "particle; 0 for lithium-source voxels outside the particle"),
+    Field("amount", np.uint16,
+          "content of the voxel in quanta: for transition-metal phases the TM content, for "
+          "lithium sources the Li content, QUANTA_PER_HYDROXIDE_VOXEL quanta being the TM of "
+          "one voxel full of TM(OH)2; integers, so transition metal is conserved exactly (the "
+          "solid volume fraction follows from the amount and the phase's molar volume)"),
+    Field("li", np.float32,
+          "mobile lithium, in the same quanta; negative in a layered voxel that formed with "
+          "less lithium than it binds (a Li-deficient layered oxide that still draws lithium "
+          "in)"),
+    Field("disorder", np.uint8, "Li/Ni site disorder of layered voxels, 0..255 for 0..25.5 %"),
+)
+FIELD_NAMES = tuple(f.name for f in FIELDS)
+#: Fields a checkpoint stores, a snapshot writes, a default halo exchange refreshes.
+CHECKPOINTED = tuple(f.name for f in FIELDS if f.checkpointed)
+WRITTEN = tuple(f.name for f in FIELDS if f.written)
+EXCHANGED = tuple(f.name for f in FIELDS if f.exchanged and f.halo)
+_HALO = {f.name: f.halo for f in FIELDS}
+
+#: Bytes of the fields per voxel (12).
+BYTES_PER_VOXEL = sum(f.itemsize for f in FIELDS)
+#: Bytes of the transport kernel's scratch per voxel: two float32 buffers, uint16 face
+#: classes, uint8 change flags.
+SCRATCH_BYTES_PER_VOXEL = 4 + 4 + 2 + 1
 
 
 def full_amount(phase_code: int) -> int:
@@ -63,6 +99,7 @@ def full_amount_table() -> np.ndarray:
 class State:
     """Voxel fields of one subdomain (with halo) and the simulation clock."""
 
+    # the arrays of FIELDS, in its order
     phase: np.ndarray
     grain: np.ndarray
     amount: np.ndarray
@@ -109,7 +146,30 @@ class State:
 
     def interior(self, name: str) -> np.ndarray:
         """A view of the interior (halo excluded) of field ``name``."""
+        if not _HALO.get(name, True):
+            return getattr(self, name)
         return getattr(self, name)[1:-1, 1:-1, 1:-1]
+
+    def interior_fields(self, names=FIELD_NAMES) -> dict:
+        """Interior views of the named fields (default: every field), by name."""
+        return {name: self.interior(name) for name in names}
+
+    @classmethod
+    def empty(cls, shape, *, global_shape=None, offset=(0, 0, 0), voxel_nm: float = 10.0,
+              center_vox=(0.0, 0.0, 0.0), radius_vox: float = 0.0, time_s: float = 0.0,
+              step: int = 0) -> "State":
+        """A state of interior ``shape`` whose fields (halo included) are all zero.
+
+        ``global_shape`` defaults to ``shape`` (a lone domain). The caller fills the
+        interiors (:meth:`interior`) and then the halo (:meth:`fill_halo`, or a decomposition
+        exchanges it).
+        """
+        shape = tuple(int(n) for n in shape)
+        padded = tuple(n + 2 for n in shape)
+        arrays = {f.name: np.zeros(padded if f.halo else shape, dtype=f.dtype) for f in FIELDS}
+        return cls(**arrays, global_shape=tuple(shape if global_shape is None else global_shape),
+                   offset=tuple(offset), voxel_nm=float(voxel_nm), center_vox=tuple(center_vox),
+                   radius_vox=float(radius_vox), time_s=time_s, step=step)
 
     @classmethod
     def from_microstructure(cls, micro, offset=(0, 0, 0), shape=None) -> "State":
@@ -117,13 +177,12 @@ class State:
         gshape = micro.phase.shape
         shape = tuple(gshape) if shape is None else tuple(shape)
         sl = tuple(slice(o, o + n) for o, n in zip(offset, shape))
-        padded = tuple(n + 2 for n in shape)
-        arrays = {name: np.zeros(padded, dtype=dt) for name, dt in _FIELDS}
-        inner = (slice(1, -1),) * 3
+        state = cls.empty(shape, global_shape=gshape, offset=offset, voxel_nm=micro.voxel_nm,
+                          center_vox=micro.center_vox, radius_vox=micro.radius_vox)
         phase = micro.phase[sl]
-        arrays["phase"][inner] = phase
-        arrays["grain"][inner] = micro.grain[sl]
-        arrays["amount"][inner] = full_amount_table()[phase]
+        state.interior("phase")[...] = phase
+        state.interior("grain")[...] = micro.grain[sl]
+        state.interior("amount")[...] = full_amount_table()[phase]
         # Pores inside the particle get grain id -1: lithium moves along their surfaces and
         # molten source may fill them; pores outside (grain 0) are closed. Intragranular pores
         # that form later keep their grain's id.
@@ -131,10 +190,7 @@ class State:
                                  indexing="ij", sparse=True)
         cz, cy, cx = micro.center_vox
         inside = (zz - cz) ** 2 + (yy - cy) ** 2 + (xx - cx) ** 2 <= (micro.radius_vox + 0.5) ** 2
-        arrays["grain"][inner][(phase == ph.PORE) & inside] = -1
-        state = cls(**arrays, global_shape=tuple(gshape), offset=tuple(offset),
-                    voxel_nm=float(micro.voxel_nm), center_vox=tuple(micro.center_vox),
-                    radius_vox=float(micro.radius_vox))
+        state.interior("grain")[(phase == ph.PORE) & inside] = -1
         state.fill_halo()
         return state
 
@@ -148,28 +204,26 @@ class State:
         """
         phase = np.asarray(phase, dtype=np.uint8)
         shape = phase.shape
-        padded = tuple(n + 2 for n in shape)
-        arrays = {name: np.zeros(padded, dtype=dt) for name, dt in _FIELDS}
-        inner = (slice(1, -1),) * 3
-        arrays["phase"][inner] = phase
-        if grain is not None:
-            arrays["grain"][inner] = grain
-        arrays["amount"][inner] = full_amount_table()[phase] if amount is None else amount
-        if li is not None:
-            arrays["li"][inner] = li
         if center_vox is None:
             center_vox = tuple((n - 1) / 2 for n in shape)
-        state = cls(**arrays, global_shape=tuple(shape), voxel_nm=float(voxel_nm),
-                    center_vox=tuple(center_vox), radius_vox=float(radius_vox))
+        state = cls.empty(shape, voxel_nm=voxel_nm, center_vox=center_vox,
+                          radius_vox=radius_vox)
+        state.interior("phase")[...] = phase
+        if grain is not None:
+            state.interior("grain")[...] = grain
+        state.interior("amount")[...] = full_amount_table()[phase] if amount is None else amount
+        if li is not None:
+            state.interior("li")[...] = li
         state.fill_halo()
         return state
 
     def fill_halo(self) -> None:
         """Boundary condition of a lone domain: the halo is inert pore with no lithium."""
-        for arr in (self.phase, self.grain, self.amount, self.li, self.disorder):
-            self._zero_halo(arr)
+        for f in FIELDS:
+            if f.halo:
+                self._zero_halo(getattr(self, f.name))
 
-    def exchange_halo(self, names=("phase", "grain", "amount", "li", "disorder")) -> None:
+    def exchange_halo(self, names=EXCHANGED) -> None:
         """Refresh the halo of the named fields after a kernel wrote them.
 
         On a lone domain this re-applies the inert boundary; a decomposed lattice replaces
@@ -236,7 +290,13 @@ class State:
 
     def memory_bytes(self) -> int:
         """Bytes held by the fields and scratch of this subdomain."""
-        total = sum(getattr(self, n).nbytes for n, _ in _FIELDS)
+        total = sum(getattr(self, n).nbytes for n in FIELD_NAMES)
         for extra in (*self.scratch, self.codes, self.dirty):
             total += extra.nbytes if extra is not None else 0
         return total
+
+
+# every declared field is an attribute of State, in the same order (the first dataclass
+# fields), so that State(**arrays, ...) and the declaration cannot drift apart
+if tuple(State.__dataclass_fields__)[:len(FIELDS)] != FIELD_NAMES:
+    raise TypeError("mcsim.state.FIELDS and the first attributes of State differ")

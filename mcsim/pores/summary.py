@@ -1,0 +1,308 @@
+"""Everything at once: :func:`pore_statistics` (porosity, pores by class, size distributions,
+local thickness, nanopore densities, grain sizes) and the scalars the engine appends to the
+time series (:data:`SCALARS`, :data:`SCALAR_UNITS`).
+
+* Pore surface (:mod:`mcsim.pores.labelling`) times ``voxel_nm**2``; the internal surface per
+  unit solid volume divides the surface of all pores by the volume of the non-pore voxels
+  inside the particle.
+* Equivalent diameter of a pore or grain of volume V: ``(6 V / pi)**(1/3)``.
+* Used-up lithium sources: with ``amount`` given, a source voxel (LiOH, Li2O, Li2CO3) whose
+  amount is 0 holds no solid and counts as a pore (:func:`mcsim.diagnostics.reported_phase`).
+
+Cost and memory
+---------------
+Work is restricted to the particle's bounding box plus one voxel (the *box*). The distance
+transforms (:mod:`mcsim.pores.thickness`) run on z-slabs of the box (48 planes plus a halo),
+so their scratch is bounded by one slab, not the box. Held per box voxel: shell index (uint8),
+inside-pore mask (bool), pore labels (int32), squared distance (int32), local-thickness bin
+(uint8) -- 11 B; while pores are classified, up to 5 B of boolean masks instead of the last
+two. Scratch of one distance transform: about 25 B per slab voxel. Peak extra memory is
+therefore about **11 B per box voxel + 25 B per slab voxel** (slab = 64 planes of the box),
+plus O(pore voxels) index arrays in 2-Mvoxel chunks and 3 B per array voxel for the grain
+census after the rest is freed; measured on a 256^3 particle (box 244^3, about 4 x 10^4
+pores): 17 B per box voxel, 233 MiB. The inputs are not copied unless the box must be padded
+at the array's faces. Time is dominated by the distance transforms: one for the pore
+distance map and one per grid diameter below the largest inscribed ball.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mcsim import phases as ph
+from mcsim.diagnostics import CORE_MAX, N_RADIAL_BINS, SHELL_MIN, reported_phase
+from mcsim.errors import ConfigError
+from mcsim.pores.classes import (INTERGRANULAR, INTRAGRANULAR, OPEN, PORE_CLASS_NAMES,
+                                 central_void_fraction, find_pores)
+from mcsim.pores.geometry import (_OUTSIDE, _TM_LUT, _box, _check_inputs, _shell_index,
+                                  porosity_profile)
+from mcsim.pores.thickness import (_check_convention, _porespy_levels, _thickness_bins,
+                                   thickness_grid_vox)
+
+#: Log-spaced bins of the equivalent-diameter histograms (one voxel to the particle diameter).
+N_SIZE_BINS = 24
+
+#: Scalar outcomes the engine appends to the time series (top-level keys of the result).
+SCALARS = (
+    "porosity", "nanopore_fraction", "void_fraction", "open_fraction",
+    "nanopore_count", "void_count",
+    "nanopore_density_core_per_um3", "nanopore_density_shell_per_um3",
+    "central_void_fraction", "internal_surface_per_um",
+    "nanopore_mean_diameter_nm", "void_mean_diameter_nm",
+    "mean_grain_nm", "grain_count",
+)
+
+#: Units and one-line descriptions of :data:`SCALARS` (for ``ResultWriter.describe``).
+SCALAR_UNITS = {
+    "porosity": ("1", "pore voxels inside the particle (r <= R, not outside) / voxels inside"),
+    "nanopore_fraction": ("1", "intragranular-pore voxels / voxels inside the particle"),
+    "void_fraction": ("1", "intergranular + open pore voxels / voxels inside the particle"),
+    "open_fraction": ("1", "open pore voxels (connected to the outside) / voxels inside"),
+    "nanopore_count": ("1", "intragranular pores (nanopores)"),
+    "void_count": ("1", "intergranular + open pores (voids)"),
+    "nanopore_density_core_per_um3": ("1/um^3", "nanopores with centroid r/R < 0.5 per um^3 "
+                                      "of particle volume there"),
+    "nanopore_density_shell_per_um3": ("1/um^3", "nanopores with centroid r/R >= 0.7 per "
+                                       "um^3 of particle volume there"),
+    "central_void_fraction": ("1", "void (non-intragranular) pore volume within r < 0.3 R / "
+                              "volume there"),
+    "internal_surface_per_um": ("1/um", "pore-solid face area of all pores / solid volume "
+                                "inside the particle"),
+    "nanopore_mean_diameter_nm": ("nm", "mean equivalent diameter of nanopores (NaN if none)"),
+    "void_mean_diameter_nm": ("nm", "mean equivalent diameter of voids (NaN if none)"),
+    "mean_grain_nm": ("nm", "mean equivalent diameter of grains (NaN if none)"),
+    "grain_count": ("1", "distinct grain ids > 0 on transition-metal voxels"),
+}
+
+
+def grain_statistics(phase, grain, voxel_nm, edges_nm):
+    """Grain count, per-grain volume and equivalent diameter, mean size and histogram.
+
+    Parameters
+    ----------
+    phase, grain : numpy.ndarray
+        Phase codes and grain ids; grains are the distinct ids > 0 on transition-metal
+        voxels (hydroxide, rock salt, layered).
+    voxel_nm : float
+        Voxel edge, nm.
+    edges_nm : numpy.ndarray
+        Histogram bin edges of the equivalent diameter, nm.
+
+    Returns
+    -------
+    dict
+        ``grain_count``, ``mean_grain_nm`` (mean equivalent diameter, NaN without grains),
+        ``grains`` (``grain_id``, ``volume_voxels``, ``volume_nm3``,
+        ``equivalent_diameter_nm``) and ``histogram`` (``edges_nm``, ``count``,
+        ``volume_fraction``).
+    """
+    ids = grain[_TM_LUT[phase] & (grain > 0)]
+    if ids.size and int(ids.max()) <= 4 * ids.size + 1024:
+        counts = np.bincount(ids)
+        gid = np.flatnonzero(counts)
+        vol = counts[gid]
+    else:
+        gid, vol = np.unique(ids, return_counts=True)
+    vol = vol.astype(np.int64)
+    vol_nm3 = vol * voxel_nm ** 3
+    diam = _equivalent_diameter(vol_nm3)
+    count, vfrac = _histogram(diam, vol_nm3, edges_nm)
+    return {
+        "grain_count": int(gid.size),
+        "mean_grain_nm": float(diam.mean()) if diam.size else math.nan,
+        "grains": {"grain_id": gid.astype(np.int64), "volume_voxels": vol,
+                   "volume_nm3": vol_nm3, "equivalent_diameter_nm": diam},
+        "histogram": {"edges_nm": edges_nm, "count": count, "volume_fraction": vfrac},
+    }
+
+
+def _equivalent_diameter(volume_nm3):
+    return np.cbrt(6.0 * np.asarray(volume_nm3, dtype=np.float64) / math.pi)
+
+
+def _histogram(values, volumes, edges):
+    """Number per bin and volume fraction per bin (values clipped into the edges' range)."""
+    v = np.clip(values, edges[0], edges[-1])
+    count = np.histogram(v, bins=edges)[0].astype(np.int64)
+    vol = np.histogram(v, bins=edges, weights=volumes)[0]
+    total = vol.sum()
+    return count, (vol / total if total > 0 else np.zeros_like(vol))
+
+
+def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
+                    n_size_bins=N_SIZE_BINS, outline="sphere", amount=None,
+                    thickness_convention="mcsim") -> dict:
+    """Porosity, pores, size distributions, local thickness and grain statistics.
+
+    Parameters
+    ----------
+    phase : numpy.ndarray of uint8, (nz, ny, nx)
+        Phase codes (:mod:`mcsim.phases`), interior voxels (no halo).
+    grain : numpy.ndarray of int32, (nz, ny, nx)
+        Grain ids (solid: grain id > 0; see :mod:`mcsim.state`).
+    center_vox : sequence of 3 float
+        Particle centre (z, y, x), voxel indices of these arrays.
+    radius_vox : float
+        Particle radius R, voxels; the sphere must lie inside the arrays.
+    voxel_nm : float
+        Voxel edge, nm.
+    n_size_bins : int
+        Log-spaced bins of the equivalent-diameter histograms.
+    outline : {"sphere", "tags"}
+        What is inside the particle: every voxel with r <= R, or those of them that are not
+        tagged as outside (pore or lithium source with grain id 0; see
+        :mod:`mcsim.pores.geometry`).
+    amount : numpy.ndarray, (nz, ny, nx), optional
+        The ``amount`` field. When given, a lithium-source voxel whose amount is 0 (no solid
+        left, :func:`mcsim.diagnostics.reported_phase`) is taken as a pore; without it every
+        source voxel is solid, as stored.
+    thickness_convention : {"mcsim", "porespy"}
+        Convention of the local-thickness histograms (:func:`local_thickness`): ``"mcsim"``
+        bins the ball diameter on :func:`thickness_grid_vox`; ``"porespy"`` bins PoreSpy's
+        integer sphere radius r, reported as the diameter 2 r (``edges_nm`` = 2 r voxel_nm
+        for r = 1, 2, ..., one bin per radius).
+
+    Returns
+    -------
+    dict
+        Top-level scalars named in :data:`SCALARS` (with ``pore_count``,
+        ``intergranular_count``, ``open_count``, ``internal_surface_nm2``,
+        ``solid_volume_nm3``, ``particle_voxels``), ``pore_class_names`` (list of str), and
+
+        * ``porosity_shell`` (10,), ``shell_voxels`` (10,), ``shell_edges_r_over_r`` (11,);
+        * ``pores``: per-pore table, equal-length arrays: ``volume_voxels``, ``volume_nm3``,
+          ``equivalent_diameter_nm``, ``centroid_vox`` (n, 3; global z, y, x),
+          ``centroid_r_over_r``, ``pore_class`` (uint8: 0 intragranular, 1 intergranular,
+          2 open), ``grain_id`` (enclosing grain of a nanopore, else 0), ``surface_nm2``;
+        * ``size_distribution``: ``edges_nm`` and, for ``nanopore`` and ``void``,
+          ``*_count`` (number per bin) and ``*_volume_fraction`` (share of the class's
+          volume per bin);
+        * ``local_thickness``: ``edges_nm`` (grid diameters, nm; 2 r for PoreSpy's
+          convention) and ``nanopore_voxels``,
+          ``void_voxels``, ``nanopore_volume_fraction``, ``void_volume_fraction`` per bin;
+        * ``grains``: per-grain table and ``histogram`` (see :func:`grain_statistics`).
+
+    Raises
+    ------
+    ConfigError
+        Arrays of the wrong rank, dtype or shape; bad centre, radius or voxel size; a
+        sphere that does not fit in the arrays; an unknown local-thickness convention.
+    """
+    phase, grain, center, radius, voxel_nm = _check_inputs(phase, grain, center_vox,
+                                                           radius_vox, voxel_nm)
+    _check_convention(thickness_convention, "thickness_convention")
+    if amount is not None:
+        amount = np.asarray(amount)
+        if amount.shape != phase.shape or amount.dtype.kind not in "ui":
+            raise ConfigError("amount", f"{amount.dtype} array of shape {amount.shape}",
+                              f"must be an integer array of the phase field's shape "
+                              f"{phase.shape}")
+    if not (isinstance(n_size_bins, (int, np.integer)) and 1 <= n_size_bins <= 1000):
+        raise ConfigError("n_size_bins", n_size_bins, "must be an integer in [1, 1000]")
+    if outline not in ("sphere", "tags"):
+        raise ConfigError("outline", outline, 'must be "sphere" or "tags"')
+    p, g, origin = _box(phase, grain, center, radius)
+    if amount is not None:  # used-up sources are pores (the box of amount, padded like p)
+        a, _, _ = _box(amount, grain, center, radius)
+        p = reported_phase(p, a)
+        del a
+    shell = _shell_index(p.shape, origin, center, radius)
+    if outline == "tags":
+        shell[(g == 0) & ~_TM_LUT[p]] = _OUTSIDE  # the outside world inside the sphere
+    pore = p == ph.PORE
+    porosity, by_shell, shell_voxels = porosity_profile(pore, shell)
+    del pore
+    inside = shell_voxels.sum()
+    vox_nm3 = voxel_nm ** 3
+
+    labels, t = find_pores(p, g, shell, origin)
+    cls = t["pore_class"]
+    vol = t["volume_voxels"]
+    vol_nm3 = vol * vox_nm3
+    diam = _equivalent_diameter(vol_nm3)
+    rc = np.linalg.norm(t["centroid_vox"] - np.asarray(center), axis=1) / radius
+    nano = cls == INTRAGRANULAR
+    void = ~nano
+    surface_nm2 = t["surface_faces"] * voxel_nm ** 2
+    pores = {
+        "volume_voxels": vol, "volume_nm3": vol_nm3, "equivalent_diameter_nm": diam,
+        "centroid_vox": t["centroid_vox"], "centroid_r_over_r": rc, "pore_class": cls,
+        "grain_id": t["grain_id"], "surface_nm2": surface_nm2,
+    }
+
+    # size distributions by equivalent diameter
+    edges_nm = np.geomspace(voxel_nm, 2.0 * radius * voxel_nm, n_size_bins + 1)
+    n_count, n_vfrac = _histogram(diam[nano], vol_nm3[nano], edges_nm)
+    v_count, v_vfrac = _histogram(diam[void], vol_nm3[void], edges_nm)
+    sizes = {"edges_nm": edges_nm, "nanopore_count": n_count,
+             "nanopore_volume_fraction": n_vfrac, "void_count": v_count,
+             "void_volume_fraction": v_vfrac}
+
+    # local thickness of the pore space inside the particle
+    inside_pore = labels > 0
+    if thickness_convention == "porespy":
+        # radii 1 .. ceil(R) + 2 (edges): no sphere in the particle is larger
+        grid = 2 * np.arange(1, math.ceil(radius) + 3, dtype=np.int64)
+        lt, _ = _porespy_levels(inside_pore)
+    else:
+        grid = thickness_grid_vox(2.0 * radius + 2.0)
+        lt, _ = _thickness_bins(inside_pore, grid)
+    lt_vals = lt[inside_pore]
+    is_void = np.concatenate(([False], void))[labels[inside_pore]]
+    del lt, inside_pore
+    nb = len(grid) - 1
+    lt_counts = np.bincount(lt_vals.astype(np.int64) + nb * is_void,
+                            minlength=2 * nb).reshape(2, nb)
+    del lt_vals, is_void
+    lt_frac = lt_counts / np.maximum(lt_counts.sum(axis=1, keepdims=True), 1)
+    thickness = {"edges_nm": grid.astype(np.float64) * voxel_nm,
+                 "nanopore_voxels": lt_counts[0], "void_voxels": lt_counts[1],
+                 "nanopore_volume_fraction": lt_frac[0], "void_volume_fraction": lt_frac[1]}
+
+    # densities, central voids, internal surface
+    core_vox = shell_voxels[:int(round(CORE_MAX * N_RADIAL_BINS))].sum()
+    shell_vox = shell_voxels[int(round(SHELL_MIN * N_RADIAL_BINS)):].sum()
+    um3 = vox_nm3 * 1e-9
+    dens_core = np.count_nonzero(nano & (rc < CORE_MAX)) / (core_vox * um3) if core_vox else 0.0
+    dens_shell = (np.count_nonzero(nano & (rc >= SHELL_MIN)) / (shell_vox * um3)
+                  if shell_vox else 0.0)
+    central_void = central_void_fraction(shell, labels, void, shell_voxels)
+    del labels
+    n_pore_vox = int(vol.sum())
+    solid_nm3 = float((inside - n_pore_vox) * vox_nm3)
+    surface_total = float(surface_nm2.sum())
+
+    gstats = grain_statistics(phase, grain, voxel_nm, edges_nm)
+    out = {
+        "porosity": porosity,
+        "nanopore_fraction": float(vol[nano].sum() / inside) if inside else 0.0,
+        "void_fraction": float(vol[void].sum() / inside) if inside else 0.0,
+        "open_fraction": float(vol[cls == OPEN].sum() / inside) if inside else 0.0,
+        "nanopore_count": int(nano.sum()),
+        "void_count": int(void.sum()),
+        "pore_count": int(cls.size),
+        "intergranular_count": int(np.count_nonzero(cls == INTERGRANULAR)),
+        "open_count": int(np.count_nonzero(cls == OPEN)),
+        "nanopore_density_core_per_um3": float(dens_core),
+        "nanopore_density_shell_per_um3": float(dens_shell),
+        "central_void_fraction": central_void,
+        "internal_surface_nm2": surface_total,
+        "solid_volume_nm3": float(solid_nm3),
+        "internal_surface_per_um": surface_total / solid_nm3 * 1000.0 if solid_nm3 else 0.0,
+        "nanopore_mean_diameter_nm": float(diam[nano].mean()) if nano.any() else math.nan,
+        "void_mean_diameter_nm": float(diam[void].mean()) if void.any() else math.nan,
+        "mean_grain_nm": gstats["mean_grain_nm"],
+        "grain_count": gstats["grain_count"],
+        "particle_voxels": int(inside),
+        "pore_class_names": list(PORE_CLASS_NAMES),
+        "porosity_shell": by_shell,
+        "shell_voxels": shell_voxels,
+        "shell_edges_r_over_r": np.linspace(0.0, 1.0, N_RADIAL_BINS + 1),
+        "pores": pores,
+        "size_distribution": sizes,
+        "local_thickness": thickness,
+        "grains": {**gstats["grains"], "histogram": gstats["histogram"]},
+    }
+    return out

@@ -1,0 +1,186 @@
+"""Pore migration by surface diffusion: pore-solid swaps that shorten the pore surface.
+
+A pore voxel a inside the particle (grain id != 0) swaps with a solid face neighbour b. With
+s(x) the number of solid voxels among the 26 neighbours of x, the number of solid/non-solid
+26-neighbour contacts changes by dU = 2 - 2 s(a) + 2 s(b): before the swap the pair's contacts
+are s(a) + (26 - s(b)) - 1 (the pair a-b counted once), after it (26 - (s(a) - 1)) +
+(s(b) + 1) - 1. Accepted with min(1, exp(-J_s dU / kT)). The swap moves phase, amount, li,
+disorder and the grain id of the solid; the pore keeps its label, except that a nanopore
+(label = a grain id) that arrives where a solid neighbour belongs to another grain becomes
+intergranular (-1). s is kept in a uint8 field with halo
+(:func:`~mcsim.processes.sintering.common.contact_field`) and updated by +1 / -1 around each
+swap. A single-voxel pore inside a grain has dU = 0 for every move, so it random-walks (6
+attempts per MCS): the number of pore-migration MCS (~60 in 12 h at 850 C by default) sets how
+many such nanopores reach a grain boundary, where densification can remove them.
+
+Colouring. Pairs (a, a + e) along one axis are anchored at a, whose global coordinate is
+r mod 3 along the axis and p, q mod 2 along the other two: 3 x 2 x 2 = 12 sub-sweeps per axis,
+36 per MCS. Claim: no voxel of one pair of a sub-sweep lies in the 26-neighbourhood (Chebyshev
+distance <= 1) of a voxel of another. Proof: two anchors differ by 3i along the axis and by
+2j, 2k along the others. If i != 0 the pairs' coordinates along the axis, {c, c+1} and
+{c+3i, c+3i+1}, are at least |3i| - 1 >= 2 apart; if i = 0, then j or k != 0 and the pairs
+are 2|j| or 2|k| >= 2 apart along that axis. Hence a swap reads (its pair's fields and s
+values, the grain ids around its new pore) nothing that another swap of the sub-sweep writes:
+the fields of other pairs lie outside its closed neighbourhood W, and the s values other swaps
+change lie in their own W, which never contain this pair. So the outcome does not depend on
+the order of the swaps or the number of threads. The s increments of two swaps may land on the
+same voxel; they commute, and they are made free of data races by running the anchor planes
+of a sub-sweep in two interleaved groups whose footprints (planes z-1..z+2 resp. z-1..z+1) are
+disjoint.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from mcsim import phases as ph
+from mcsim import rng
+from mcsim.processes.sintering.common import (_SHIFT11, _TWO_M53, SOLID_MIN,
+                                              SUB_PORE_MIGRATION, _fields, contact_field,
+                                              contact_shell_kernel)
+
+
+def pore_migration_accept_table(j_over_kt: float) -> np.ndarray:
+    """min(1, exp(-J_s/kT dU)), dU = 2 + 2 d, for d = s(b) - s(a) in -26..26 (index d + 26)."""
+    d = np.arange(-26, 27, dtype=np.float64)
+    return np.minimum(1.0, np.exp(-j_over_kt * (2.0 + 2.0 * d)))
+
+
+@numba.njit(inline="always")
+def _bump(s, z, y, x, delta):
+    """Add ``delta`` to s on the 26 neighbours of (z, y, x) that lie in the array."""
+    for zz in range(max(0, z - 1), min(s.shape[0], z + 2)):
+        for yy in range(max(0, y - 1), min(s.shape[1], y + 2)):
+            for xx in range(max(0, x - 1), min(s.shape[2], x + 2)):
+                if zz != z or yy != y or xx != x:
+                    s[zz, yy, xx] = np.uint8((np.int64(s[zz, yy, xx]) + delta) & 255)
+
+
+@numba.njit(inline="always")
+def _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, az, ay, ax, bz, by, bx, seed,
+              mcs, sub, ga, nano_mobility):
+    """Attempt the swap of the pair a-b; returns 1 if it swapped. A pore tagged as a nanopore
+    (label > 0: inside one grain) is accepted ``nano_mobility`` times as often."""
+    ca = phase[az, ay, ax]
+    cb = phase[bz, by, bx]
+    if ca == ph.PORE and cb >= SOLID_MIN and grain[az, ay, ax] != 0:
+        pz, py, px, qz, qy, qx = az, ay, ax, bz, by, bx
+    elif cb == ph.PORE and ca >= SOLID_MIN and grain[bz, by, bx] != 0:
+        pz, py, px, qz, qy, qx = bz, by, bx, az, ay, ax
+    else:
+        return 0
+    d = np.int64(s[qz, qy, qx]) - np.int64(s[pz, py, px])
+    label = grain[pz, py, px]
+    a = accept[d + 26]
+    if label > 0:
+        a *= nano_mobility
+        if a <= 0.0:
+            return 0
+    w0, _, _, _ = rng.philox4x64(ga, mcs, sub, 0, seed, rng.STREAM_SINTER)
+    if np.float64(w0 >> _SHIFT11) * _TWO_M53 >= a:
+        return 0
+    phase[pz, py, px] = phase[qz, qy, qx]
+    phase[qz, qy, qx] = ph.PORE
+    grain[pz, py, px] = grain[qz, qy, qx]
+    amount[pz, py, px] = amount[qz, qy, qx]
+    amount[qz, qy, qx] = 0
+    tl = li[pz, py, px]
+    li[pz, py, px] = li[qz, qy, qx]
+    li[qz, qy, qx] = tl
+    disorder[pz, py, px] = disorder[qz, qy, qx]
+    disorder[qz, qy, qx] = 0
+    dirty[pz, py, px] = 1
+    dirty[qz, qy, qx] = 1
+    _bump(s, pz, py, px, 1)
+    _bump(s, qz, qy, qx, -1)
+    if label > 0 and 1 <= qz <= phase.shape[0] - 2 and 1 <= qy <= phase.shape[1] - 2 \
+            and 1 <= qx <= phase.shape[2] - 2:
+        for dz in range(-1, 2):
+            for dy in range(-1, 2):
+                for dx in range(-1, 2):
+                    if phase[qz + dz, qy + dy, qx + dx] >= SOLID_MIN \
+                            and grain[qz + dz, qy + dy, qx + dx] != label:
+                        label = -1
+    grain[qz, qy, qx] = label
+    return 1
+
+
+@numba.njit(parallel=True, cache=True)
+def pore_migration_kernel(phase, grain, amount, li, disorder, s, dirty, accept, seed, mcs, axis,
+                          sub, oz, oy, ox, gnz, gny, gnx, nano_mobility=1.0):
+    """One pore-migration sub-sweep: pairs along ``axis`` (0 z, 1 y, 2 x) anchored where the
+    global coordinate is r mod 3 along the axis and p, q mod 2 along the other two
+    (``sub`` = 4 r + 2 p + q, 0..11). Pairs with either end in the interior are processed.
+
+    Returns the number of swaps whose anchor is interior (each swap counted by one subdomain).
+    """
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    r = sub // 4
+    p = (sub >> 1) & 1
+    q = sub & 1
+    # period and residue of the anchor coordinate along z, y, x
+    mz = 3 if axis == 0 else 2
+    rz = r if axis == 0 else p
+    my = 3 if axis == 1 else 2
+    ry = r if axis == 1 else (p if axis == 0 else q)
+    mx = 3 if axis == 2 else 2
+    rx = r if axis == 2 else q
+    ez = 1 if axis == 0 else 0
+    ey = 1 if axis == 1 else 0
+    ex = 1 if axis == 2 else 0
+    key_sub = SUB_PORE_MIGRATION + 12 * axis + sub
+    # anchor planes: local z in [1 - ez, nz], global z in [0, gnz - 1 - ez], gz % mz == rz
+    zlo = 1 - ez
+    n_planes = 0
+    first = -1
+    for z in range(zlo, nz + 1):
+        gz = oz + z - 1
+        if gz >= 0 and gz + ez <= gnz - 1 and gz % mz == rz:
+            if first < 0:
+                first = z
+            n_planes += 1
+    count = np.zeros(max(n_planes, 1), dtype=np.int64)
+    for group in range(2):
+        n_group = (n_planes - group + 1) // 2
+        for kk in numba.prange(n_group):
+            k = 2 * kk + group
+            z = first + mz * k
+            gz = oz + z - 1
+            swaps = 0
+            for y in range(1 - ey, ny + 1):
+                gy = oy + y - 1
+                if gy < 0 or gy + ey > gny - 1 or gy % my != ry:
+                    continue
+                for x in range(1 - ex, nx + 1):
+                    gx = ox + x - 1
+                    if gx < 0 or gx + ex > gnx - 1 or gx % mx != rx:
+                        continue
+                    ga = (gz * gny + gy) * gnx + gx
+                    did = _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, z, y,
+                                    x, z + ez, y + ey, x + ex, seed, mcs, key_sub, ga,
+                                    nano_mobility)
+                    if did and z >= 1 and y >= 1 and x >= 1:
+                        swaps += 1
+            count[k] = swaps
+    return count.sum()
+
+
+def pore_migration_mcs(state, accept, seed, mcs, nano_mobility=1.0):
+    """One pore-migration MCS: 3 axes x 12 sub-sweeps, each followed by halo exchanges of the
+    fields and of s (recounted next to the halo first on a split lattice). Returns swaps."""
+    s = contact_field(state)
+    swaps = 0
+    for axis in range(3):
+        for sub in range(12):
+            swaps += int(pore_migration_kernel(*_fields(state), s, state.dirty_flags(), accept,
+                                               np.uint64(seed), np.uint64(mcs), axis, sub,
+                                               *state.offset, *state.global_shape,
+                                               nano_mobility))
+            yield ("exchange", _fields(state))
+            if not state.lone:
+                contact_shell_kernel(state.phase, s)
+            yield ("exchange", (s,))
+    return swaps
