@@ -256,7 +256,7 @@ def read_summary(path) -> dict:
         A missing, unfinished (``complete`` not true, or only a ``.partial``), unreadable
         file, or one without the time series.
     """
-    from mcsim.io.hdf5 import IncompleteResultError, open_result
+    from mcsim.io.result import IncompleteResultError, open_result
 
     try:
         f = open_result(path)
@@ -347,12 +347,11 @@ def to_json(a: dict, b: dict, rows: list | None = None, figure=()) -> str:
 # ==========================================================================================
 def _reusable(path: Path, cfg: dict) -> tuple[bool, str]:
     """Whether ``path`` is a complete result of ``cfg`` holding pore statistics."""
-    import h5py
-
-    from mcsim.io.hdf5 import is_complete
+    from mcsim.io.result import open_if_complete
     from mcsim.sweep import NON_RESULT_KEYS
 
-    if not is_complete(path):
+    f = open_if_complete(path)
+    if f is None:
         return False, "no complete result there"
 
     def comparable(c):
@@ -362,7 +361,7 @@ def _reusable(path: Path, cfg: dict) -> tuple[bool, str]:
         return c
 
     try:
-        with h5py.File(path, "r") as f:
+        with f:
             stored = tomllib.loads(f["config"].asstr()[()])
             has_pores = "pore_series" in f
     except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:

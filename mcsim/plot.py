@@ -37,16 +37,13 @@ def load_script(name: str):
 
 def _check_complete(h5_path: Path) -> None:
     """Refuse a missing, unreadable or unfinished result, or one missing a part file (the
-    shared check of :func:`mcsim.io.hdf5.open_result`)."""
-    from mcsim.io.hdf5 import IncompleteResultError, open_result
-    from mcsim.io.safepath import UnsafePathError
+    shared check of :func:`mcsim.io.result.open_result`, worded as the figures word it)."""
+    from mcsim.figures._common import ResultFileError, open_result
 
-    if not h5_path.exists():
-        raise PlotError(f"{h5_path}: no such file")
     try:
         open_result(h5_path).close()
-    except (IncompleteResultError, UnsafePathError, OSError) as exc:
-        raise PlotError(f"{exc}; refusing to plot it") from exc
+    except ResultFileError as exc:
+        raise PlotError(str(exc)) from exc.__cause__
 
 
 def plot_all(h5_path, out_dir=None, formats=("png",)) -> list[Path]:

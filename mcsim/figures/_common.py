@@ -2,7 +2,7 @@
 
 Everything here reads the documented HDF5 layout (mcsim/io/SCHEMA.md) with h5py, never the
 simulator's kernels; whether a file is a finished result is mcsim's one shared check
-(:func:`mcsim.io.hdf5.open_result`). Figures are built with the object-oriented matplotlib API
+(:func:`mcsim.io.result.open_result`). Figures are built with the object-oriented matplotlib API
 (``matplotlib.figure.Figure``) so that importing a figure module neither needs nor changes a
 pyplot backend. Scripts of one's own (``analysis/`` has examples) can use the phase table,
 colours and readers here.
@@ -17,9 +17,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mcsim.io.hdf5 import IncompleteResultError
-from mcsim.io.hdf5 import open_result as _open_finished
-from mcsim.io.safepath import UnsafePathError
+from mcsim.io.result import UnusableResultError
+from mcsim.io.result import open_result as _open_finished
 
 # -- phases and colours ---------------------------------------------------------------------
 
@@ -84,13 +83,14 @@ class ResultFileError(Exception):
 
 def open_result(h5_path: str | Path) -> h5py.File:
     """Open a finished mcsim result file read-only; raise ResultFileError otherwise (also
-    when a part file of a run over several MPI ranks is missing: mcsim's own check)."""
+    when a part file of a run over several MPI ranks is missing: mcsim's one check,
+    :func:`mcsim.io.result.open_result`). ``mcsim plot`` refuses a file with this check."""
     path = Path(h5_path)
     if not path.exists():
         raise ResultFileError(f"{path}: no such file")
     try:
         return _open_finished(path)
-    except (IncompleteResultError, UnsafePathError, OSError) as exc:
+    except (UnusableResultError, OSError) as exc:
         raise ResultFileError(f"{exc}; refusing to plot it") from exc
 
 

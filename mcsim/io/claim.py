@@ -25,14 +25,14 @@ from pathlib import Path
 
 import h5py
 
-from mcsim.io.hdf5 import is_complete, partial_path
+from mcsim.io.result import is_complete
+from mcsim.io.schema import PARTS_SUFFIX as _PARTS_SUFFIX
+from mcsim.io.schema import partial_path
 
 #: Suffix of the lock file beside a result file.
 LOCK_SUFFIX = ".lock"
 #: Suffix of the XDMF sidecar of a result file (``OUT.h5`` -> ``OUT.xmf``).
 SIDECAR_SUFFIX = ".xmf"
-#: Suffix of the per-rank part directory of a parallel result (mcsim.io.parallel_hdf5).
-_PARTS_SUFFIX = ".parts"
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 

@@ -1,40 +1,32 @@
 """Scalable result files for MPI runs: one part file per rank, joined by HDF5 virtual datasets.
 
-Under MPI domain decomposition every rank holds one block of the global voxel grid (interior
-``local_offset`` ``(z, y, x)`` and ``local_shape``). :class:`ParallelResultWriter` writes the
-same documented layout as :class:`mcsim.io.hdf5.ResultWriter` (``/snapshots/NNNN/<field>`` of
-the global shape, see ``mcsim/io/SCHEMA.md``) without ever gathering the lattice on one rank:
+:class:`ParallelResultWriter` writes the same documented layout as
+:class:`mcsim.io.writer.ResultWriter` (``/snapshots/NNNN/<field>`` of the global shape, see
+``mcsim/io/SCHEMA.md``) without ever gathering the lattice on one rank:
 
 * Each rank writes its own blocks of every snapshot field into its own part file, chunked
   (at most 64 per axis) and gzip-compressed (level 4, shuffle) as ResultWriter does.
 * Rank 0 owns the main file: attributes, ``/config``, ``/provenance``, ``/timeseries``, the
   report groups and, per snapshot and field, an HDF5 *virtual dataset* (VDS) of the global
   shape whose mappings point at every rank's block in the part files. The block offsets are
-  gathered once (``comm.allgather``) when the writer is created. Source files are named by
-  paths relative to the main file's directory, so the result directory can be moved or
-  copied as a whole. HDF5 (>= 1.10) reads a VDS like an ordinary dataset, so h5py,
-  ``mcsim info``, ``analysis/*.py`` and the XDMF sidecar work unchanged.
+  gathered once (``comm.allgather``) when the writer is created. HDF5 (>= 1.10) reads a VDS
+  like an ordinary dataset, so h5py, ``mcsim info``, ``analysis/*.py`` and the XDMF sidecar
+  work unchanged.
 
-File layout of a run on ``n`` > 1 ranks writing ``OUT.h5`` (generation ``G``, see below)::
-
-    OUT.h5                              main file (rank 0), snapshot fields are VDS
-    OUT.xmf                             XDMF sidecar, refers to OUT.h5 as for a serial run
-    OUT.h5.parts/gen-G.rank-0000.h5     rank 0's blocks: /snapshots/NNNN/<field>
-    ...
-    OUT.h5.parts/gen-G.rank-<n-1>.h5
+The file layout (``OUT.h5.parts/gen-G.rank-R.h5``), the generations of part files and what a
+reader sees where a part is missing are described in :mod:`mcsim.io.parallel_layout`; the
+names of this module that read results (:func:`part_files`, :func:`missing_parts`,
+:func:`raise_open_file_limit`) live in :mod:`mcsim.io.result` and the layout helpers
+(:func:`check_tiling`, :func:`parts_dir`, :func:`part_name`) in
+:mod:`mcsim.io.parallel_layout` and :mod:`mcsim.io.schema`; all are importable from here.
 
 While the run is going every file carries the ``.partial`` suffix and ``complete=False``.
 :meth:`ParallelResultWriter.finish` is collective: every rank marks its part complete,
 fsyncs it and renames it into place; the ranks then agree (an ``allgather`` of each rank's
 outcome, which is also the barrier) and only then does rank 0 finish the main file
 (``complete=True``, fsync, atomic rename, XDMF sidecar). So a finished main file never
-points at an unfinished part.
-
-Generations: ``G`` (four digits) is one more than the highest generation already present in
-``OUT.h5.parts``. A rerun therefore never overwrites the parts an earlier finished ``OUT.h5``
-refers to: a rerun that crashes or is aborted leaves the previous result readable, exactly
-as with ResultWriter, and a rerun that finishes deletes the part files of every other
-generation after its main file has replaced the old one.
+points at an unfinished part. A rerun that crashes or is aborted leaves the previous result
+readable, exactly as with ResultWriter.
 
 Memory per rank: the block-sized fields it passes, plus at most one block-sized temporary
 per field while it is written (a dtype conversion, or h5py's contiguous copy of an interior
@@ -50,260 +42,50 @@ nothing else. The caller passes global (already reduced) values; rank 0's are wr
 
 With ``comm`` None or of size 1 the writer is a plain ResultWriter (same single file,
 bit-identical content); the block must then be the whole grid.
-
-Readers: HDF5 does not raise when a source file of a VDS cannot be opened (moved away, or
-more parts than the process may hold open at once); it returns the dataset's fill value.
-The fill values here are chosen to stand out: the largest value of an unsigned field (255
-for ``phase``, which is no phase code), the most negative of a signed one (``grain``), NaN
-for floats. :func:`missing_parts` lists absent parts and
-:func:`raise_open_file_limit` lifts the soft limit on open files (often 1024) before a whole
-field of a run on many ranks is read.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import warnings
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from mcsim.io.hdf5 import (
+from mcsim.io.failures import guarded as _guarded
+from mcsim.io.failures import h5_failures, io_failure
+from mcsim.io.h5write import _fsync_path, _write_attrs  # noqa: F401
+from mcsim.io.parallel_layout import (  # noqa: F401 - re-exported
+    _block,
+    _grid,
+    _local_array,
+    _missing_fill,
+    _referenced_parts,
+    _write_virtual_snapshot,
+    check_tiling,
+)
+from mcsim.io.result import (  # noqa: F401 - re-exported
+    missing_parts,
+    part_files,
+    raise_open_file_limit,
+    virtual_sources,
+)
+from mcsim.io.schema import (  # noqa: F401 - re-exported
     _ALLOWED_KINDS,
     _GZIP_LEVEL,
     _MAX_CHUNK_EDGE,
     _NAME_RE,
+    _PART_RE,
     _REQUIRED_FIELDS,
     _SNAPSHOT_DTYPES,
     PARTIAL_SUFFIX,
-    ResultWriter,
-    _fsync_path,
-    _guarded,
-    h5_failures,
-    io_failure,
-    _write_attrs,
+    PARTS_SUFFIX,
+    part_name,
     partial_path,
-    virtual_sources,
+    parts_dir,
 )
-
-#: Suffix of the directory, next to the main file, that holds the per-rank part files.
-PARTS_SUFFIX = ".parts"
-
-_PART_RE = re.compile(r"^gen-(\d{4,})\.rank-(\d{4,})\.h5(" + re.escape(PARTIAL_SUFFIX) + r")?$")
-
-
-def parts_dir(path) -> Path:
-    """Return the directory holding the part files of the result file ``path``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Main result file, e.g. ``out/run.h5``.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path`` with ``.parts`` appended, e.g. ``out/run.h5.parts``.
-    """
-    return Path(os.fspath(path) + PARTS_SUFFIX)
-
-
-def part_name(generation: int, rank: int) -> str:
-    """File name of one rank's finished part file, e.g. ``gen-0001.rank-0003.h5``."""
-    return f"gen-{int(generation):04d}.rank-{int(rank):04d}.h5"
-
-
-def part_files(path) -> list[str]:
-    """List the source files the snapshot virtual datasets of a result file read from.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Result file (a serial one has no virtual datasets and gives an empty list).
-
-    Returns
-    -------
-    list of str
-        Source file names as stored, relative to the main file's directory, sorted.
-
-    Raises
-    ------
-    mcsim.io.safepath.UnsafePathError
-        If a source name is not ``OUT.parts/gen-NNNN.rank-NNNN.h5`` inside the result's
-        folder (a result file never makes a reader open a file elsewhere).
-    """
-    with h5py.File(path, "r") as f:
-        return virtual_sources(f, Path(path).parent)
-
-
-def missing_parts(path) -> list[str]:
-    """List the part files a result file's virtual datasets need but cannot find.
-
-    A virtual dataset whose source file is missing reads as its fill value (the largest value
-    of an unsigned field, e.g. 255 for ``phase``; the smallest of a signed one; NaN for a
-    float one) without an error, so check this after moving or copying a parallel result.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Result file.
-
-    Returns
-    -------
-    list of str
-        The names of :func:`part_files` that do not exist next to ``path``; empty when every
-        part is in place.
-    """
-    path = Path(path)
-    return [n for n in part_files(path) if not (path.parent / n).is_file()]
-
-
-def raise_open_file_limit(path, spare: int = 64) -> int | None:
-    """Let this process hold every part file of ``path`` open at once.
-
-    HDF5 keeps each source file of a virtual dataset open once it has read from it, and where
-    it cannot open one (``Too many open files``) it returns the fill value without an error.
-    Reading a whole field of a run on more ranks than the soft limit on open files (often
-    1024) therefore needs a higher limit; this raises the soft limit (never the hard one) to
-    ``len(part_files(path)) + spare`` when it is lower.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Result file.
-    spare : int, optional
-        Descriptors left for everything else the process opens.
-
-    Returns
-    -------
-    int or None
-        The soft limit now in force (``resource.RLIM_INFINITY`` for none); None where the
-        platform has no such limit (Windows).
-
-    Raises
-    ------
-    OSError
-        If the hard limit is below what is needed (ask for a higher ``ulimit -Hn``).
-    """
-    try:
-        import resource
-    except ImportError:  # Windows: no per-process descriptor limit to raise
-        return None
-    need = len(part_files(path)) + int(spare)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= need:
-        return soft
-    if hard != resource.RLIM_INFINITY and hard < need:
-        raise OSError(f"reading {path} needs {need} open files, the hard limit is {hard}")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
-    return need
-
-
-def _missing_fill(dtype) -> object:
-    """A fill value that cannot be mistaken for data: what a VDS shows where a part is missing."""
-    dtype = np.dtype(dtype)
-    if dtype.kind == "u":
-        return np.iinfo(dtype).max
-    if dtype.kind == "i":
-        return np.iinfo(dtype).min
-    return np.nan
-
-
-def _grid(grid_shape) -> tuple[int, int, int]:
-    try:
-        grid = tuple(int(n) for n in grid_shape)
-    except TypeError:
-        grid = ()
-    if len(grid) != 3 or min(grid) < 1:
-        raise ValueError(f"grid_shape must be three positive integers, got {grid_shape!r}")
-    return grid
-
-
-def _block(local_offset, local_shape, grid) -> tuple[tuple, tuple]:
-    """Validate one rank's block against the grid; return (offset, shape) as int tuples."""
-    try:
-        offset = tuple(int(n) for n in local_offset)
-        shape = tuple(int(n) for n in local_shape)
-    except (TypeError, ValueError):
-        offset = shape = ()
-    if len(offset) != 3 or len(shape) != 3:
-        raise ValueError(f"local_offset and local_shape must be three integers each, got "
-                         f"{local_offset!r} and {local_shape!r}")
-    if min(offset) < 0 or min(shape) < 0 or any(o + s > g for o, s, g in
-                                                zip(offset, shape, grid)):
-        raise ValueError(f"block at local_offset {offset} of local_shape {shape} does not lie "
-                         f"inside the grid {grid}")
-    return offset, shape
-
-
-def check_tiling(grid_shape, offsets, shapes) -> None:
-    """Check that blocks tile a grid exactly: inside it, disjoint, and covering every voxel.
-
-    Parameters
-    ----------
-    grid_shape : tuple of int
-        Global grid ``(n0, n1, n2)``.
-    offsets, shapes : array_like of int, shape (n_ranks, 3)
-        Each rank's block origin and extent; empty blocks (a zero extent) are allowed.
-
-    Raises
-    ------
-    ValueError
-        Naming the first rank whose block leaves the grid, the first overlapping pair, or the
-        number of voxels covered when some are not. The check costs O(n_ranks**2 / 2) small
-        vector operations: 0.2 s for 4096 ranks, 1.5 s for 10648 (measured on 2 cores).
-    """
-    grid = np.asarray(_grid(grid_shape), dtype=np.int64)
-
-    def text(row):
-        return str(tuple(int(n) for n in row))
-
-    lo = np.asarray(offsets, dtype=np.int64).reshape(-1, 3)
-    ext = np.asarray(shapes, dtype=np.int64).reshape(-1, 3)
-    hi = lo + ext
-    outside = np.flatnonzero(((lo < 0) | (ext < 0) | (hi > grid)).any(axis=1))
-    if outside.size:
-        r = int(outside[0])
-        raise ValueError(f"rank {r}: block at {text(lo[r])} of shape {text(ext[r])} does not "
-                         f"lie inside the grid {text(grid)}")
-    nonempty = ext.prod(axis=1) > 0
-    for r in np.flatnonzero(nonempty):
-        others = slice(r + 1, None)
-        overlap = (np.minimum(hi[r], hi[others]) > np.maximum(lo[r], lo[others])).all(axis=1)
-        overlap &= nonempty[others]
-        if overlap.any():
-            s = r + 1 + int(np.flatnonzero(overlap)[0])
-            raise ValueError(f"the blocks of ranks {r} (at {text(lo[r])}, shape "
-                             f"{text(ext[r])}) and {s} (at {text(lo[s])}, shape "
-                             f"{text(ext[s])}) overlap")
-    covered = int(ext.prod(axis=1).sum())
-    if covered != int(grid.prod()):
-        raise ValueError(f"the ranks' blocks cover {covered} voxels, the grid {text(grid)} "
-                         f"has {int(grid.prod())}: they must tile it exactly")
-
-
-def _local_array(name: str, value, shape: tuple) -> np.ndarray:
-    """One rank's block of a snapshot field, checked and converted as ResultWriter does."""
-    if not _NAME_RE.match(name):
-        raise ValueError(f"snapshot field name {name!r} is not an identifier")
-    arr = np.asarray(value)
-    if arr.shape != shape:
-        raise ValueError(f"snapshot field {name!r} has shape {arr.shape}, expected this "
-                         f"rank's local_shape {shape}")
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8)
-    if arr.dtype.kind not in _ALLOWED_KINDS or arr.dtype.itemsize > 8:
-        raise ValueError(f"snapshot field {name!r} has unsupported dtype {arr.dtype}")
-    want = _SNAPSHOT_DTYPES.get(name)
-    if want is not None and arr.dtype != want:
-        cast = arr.astype(want)
-        if not np.array_equal(cast, arr):
-            raise ValueError(f"snapshot field {name!r} does not fit {np.dtype(want)}")
-        arr = cast
-    return arr
+from mcsim.io.writer import ResultWriter
 
 
 def _portable(exc: BaseException | None):
@@ -313,50 +95,6 @@ def _portable(exc: BaseException | None):
     cls = next((c for c in (ValueError, TypeError, OSError) if isinstance(exc, c)),
                RuntimeError)
     return cls, f"{type(exc).__name__}: {exc}" if cls is RuntimeError else str(exc)
-
-
-def _write_virtual_snapshot(self, time_s: float, temperature_c: float, dtypes: dict,
-                            sources: list, attrs: dict | None = None) -> int:
-    """Write ``/snapshots/NNNN`` of the ResultWriter ``self`` with one VDS per field mapping
-    every rank's block.
-
-    ``dtypes`` maps field name to dtype; ``sources`` lists ``(file, offset, shape)`` per
-    rank, ``file`` relative to the main file's directory. Returns the index ``NNNN``.
-    """
-    self._check_open()
-    self._flush_timeseries()
-    index = self._n_snapshots
-    key = f"{index:04d}"
-    group = self._file.require_group("snapshots").create_group(key)
-    group.attrs["time_s"] = float(time_s)
-    group.attrs["temperature_c"] = float(temperature_c)
-    _write_attrs(group, attrs or {})
-    for name, dtype in dtypes.items():
-        layout = h5py.VirtualLayout(shape=self.grid_shape, dtype=dtype)
-        for file_name, offset, shape in sources:
-            if math.prod(shape) == 0:
-                continue
-            target = tuple(slice(o, o + s) for o, s in zip(offset, shape))
-            layout[target] = h5py.VirtualSource(file_name, f"/snapshots/{key}/{name}",
-                                                shape=shape, dtype=dtype)
-        group.create_virtual_dataset(name, layout, fillvalue=_missing_fill(dtype))
-    self._n_snapshots += 1
-    self._flush_file()  # refuses after a failed write (see ResultWriter.failed)
-    return index
-
-
-def _referenced_parts(main) -> set:
-    """Names of the part files the snapshot virtual datasets of ``main`` (an open
-    ResultWriter) read: after a restart these include an earlier segment's parts."""
-    names = set()
-    snaps = main._file.get("snapshots")
-    if snaps is None:
-        return names
-    for group in snaps.values():
-        for dset in group.values():
-            if isinstance(dset, h5py.Dataset) and dset.is_virtual:
-                names.update(Path(v.file_name).name for v in dset.virtual_sources())
-    return names
 
 
 #: :func:`_write_virtual_snapshot` stopping at the first failed write (ResultWriter.failed).
@@ -372,8 +110,9 @@ class _MainWriter(ResultWriter):
 class ParallelResultWriter:
     """Write one run from many MPI ranks: main file on rank 0, one part file per rank.
 
-    Same public methods as :class:`mcsim.io.hdf5.ResultWriter`. The file layout, the finish
-    protocol and the memory per rank are described in the module docstring. With ``comm``
+    Same public methods as :class:`mcsim.io.hdf5.ResultWriter`. The finish protocol and the
+    memory per rank are described in the module docstring, the file layout in
+    :mod:`mcsim.io.parallel_layout`. With ``comm``
     None or of size 1 every call goes to a ResultWriter at ``path``.
 
     Parameters

@@ -133,15 +133,14 @@ class RunState:
 def run_state(plan: SweepPlan, run: Run) -> RunState:
     """Classify a run from its files: done (complete result of this configuration), failed
     (error file) or pending."""
-    import h5py
-
-    from mcsim.io.hdf5 import is_complete
+    from mcsim.io.result import open_if_complete
 
     result = plan.result_path(run)
     stale = ""
-    if is_complete(result):
+    f = open_if_complete(result)
+    if f is not None:
         try:
-            with h5py.File(result, "r") as f:
+            with f:
                 stored = tomllib.loads(f["config"].asstr()[()])
                 wall = float(f["provenance"].attrs.get("wall_time_s", math.nan))
             if _comparable(stored) == _comparable(run.cfg):
@@ -220,7 +219,7 @@ def read_outcomes(result_path, cfg: dict, log=print) -> dict:
     log : callable
         Receives notes on outcomes that could not be computed.
     """
-    from mcsim.io.hdf5 import open_result
+    from mcsim.io.result import open_result
 
     out = {name: math.nan for name in OUTCOMES}
     with open_result(result_path) as f:

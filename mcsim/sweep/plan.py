@@ -372,7 +372,7 @@ def load_sweep(path, output_dir=None, sets=()) -> SweepPlan:
         for key, value in values.items():
             _set_dotted(point_user, key, value)
         try:
-            cfg = _config.validate(_config._merge(_config.defaults(), point_user))
+            cfg = _config.from_dict(point_user)
         except ConfigError as exc:
             origin = seen.get(exc.key)
             key = f"{origin}.{exc.key}" if origin else exc.key
