@@ -330,8 +330,8 @@ def _cmd_config(args) -> int:
 def _cmd_info(args) -> int:
     """Summary on stdout; exit 0 for a finished result, 1 for an unfinished one (a
     ``.partial``, ``complete`` not true, a missing part file), 2 for no or no readable file."""
-    from mcsim.io.hdf5 import is_complete
     from mcsim.io.info import UnreadableResultError, summarize
+    from mcsim.io.result import result_status
 
     if not Path(args.result).exists() and not Path(str(args.result) + ".partial").exists():
         print(f"mcsim: input error: {args.result}: no such file", file=sys.stderr)
@@ -342,7 +342,7 @@ def _cmd_info(args) -> int:
         print(f"mcsim: input error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     print(text)
-    finished = (not str(args.result).endswith(".partial")) and is_complete(args.result)
+    finished = result_status(args.result).finished
     return 0 if finished else EXIT_INCOMPLETE
 
 

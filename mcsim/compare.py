@@ -194,7 +194,7 @@ def preset_configs(config_path=None, sets=(), seed: int | None = None,
                 sched[key] = value
         run_user = copy.deepcopy(user)
         run_user["schedule"] = sched
-        out[stem] = config.validate(config._merge(config.defaults(), run_user))
+        out[stem] = config.from_dict(run_user)
     return out
 
 
@@ -222,10 +222,11 @@ def _final_pores(f) -> tuple[dict, str]:
 
     key = sorted(snaps)[-1]
     s = snaps[key]
+    amount = s["amount"][()] if "amount" in s else None  # used-up sources count as pores
     stats = pore_statistics(s["phase"][()], s["grain"][()],
                             np.asarray(f["geometry/center_vox"][()], dtype=np.float64),
                             float(f["geometry/radius_vox"][()]), float(f.attrs["voxel_nm"]),
-                            outline="tags")
+                            outline="tags", amount=amount)
     return ({n: float(stats[n]) for n in names}
             | {"pores_time_s": float(s.attrs.get("time_s", math.nan)),
                "pores_label": str(s.attrs.get("label", key))},
@@ -256,11 +257,11 @@ def read_summary(path) -> dict:
         A missing, unfinished (``complete`` not true, or only a ``.partial``), unreadable
         file, or one without the time series.
     """
-    from mcsim.io.result import IncompleteResultError, open_result
+    from mcsim.io.result import UnusableResultError, open_result
 
     try:
         f = open_result(path)
-    except (IncompleteResultError, FileNotFoundError) as exc:
+    except (UnusableResultError, FileNotFoundError) as exc:
         raise CompareError(str(exc)) from None
     with f:
         try:

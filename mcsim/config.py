@@ -110,6 +110,10 @@ SCHEMA: dict = {
         "pore_statistics": Key("bool", True, "pore and grain statistics (/pores, /pore_series) "
                                "at every snapshot; on several MPI ranks they gather phase and "
                                "grain (5 B/voxel) to rank 0"),
+        "local_thickness": Key("str", "mcsim", "local-thickness convention of /pores: 'mcsim' (the "
+                               "diameter of the largest ball that fits, in voxels) or 'porespy' "
+                               "(PoreSpy's integer sphere radius r, binned as 2r)",
+                               choices=("mcsim", "porespy")),
         "timeseries_interval_s": Key("float", 60.0, "simulated time between timeseries rows",
                                      lo=1e-6, hi=1e7),
         "log_interval_s": Key("float", 30.0, "wall time between progress log lines in batch jobs",

@@ -23,7 +23,7 @@ from mcsim import pores
 from mcsim import resources as _resources
 from mcsim.checkpoint import Checkpointer, CheckpointError, agree, open_checkpoint
 from mcsim.config import generator_kwargs
-from mcsim.diagnostics import Census, Profiles, Thermo
+from mcsim.diagnostics import Census, Profiles, Thermo, reported_phase
 from mcsim.generator import generate_agglomerate
 from mcsim.io.hdf5 import ResultIOError, ResultWriter, h5_failures, io_failure
 from mcsim.io.parallel_hdf5 import ParallelResultWriter
@@ -285,7 +285,9 @@ class Simulation:
         """
         t0 = time.perf_counter()
         st = self.state
-        phase, grain = fields["phase"], fields["grain"]
+        # a used-up source voxel is empty space: classified before the gather, so the ranks
+        # send one uint8 per voxel as before
+        phase, grain = reported_phase(fields["phase"], fields["amount"]), fields["grain"]
         dec = self.decomposition
         if dec is not None and dec.size > 1:
             # collective: every rank sends its block
@@ -293,8 +295,9 @@ class Simulation:
         if phase is None or grain is None:  # ranks other than 0
             self.timer.add("diagnostics: pores", time.perf_counter() - t0)
             return None
-        stats = pores.pore_statistics(phase, grain, st.center_vox, st.radius_vox, st.voxel_nm,
-                                      outline="tags")
+        stats = pores.pore_statistics(
+            phase, grain, st.center_vox, st.radius_vox, st.voxel_nm, outline="tags",
+            thickness_convention=self.cfg["output"]["local_thickness"])
         self.timer.add("diagnostics: pores", time.perf_counter() - t0)
         t0 = time.perf_counter()
         temp = float(self.schedule.temperature_c(st.time_s))

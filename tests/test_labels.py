@@ -137,3 +137,42 @@ def test_pore_statistics_with_amount_counts_used_up_sources_as_pore():
     assert s["intergranular_count"] == 1  # a lithium-source neighbour: not a nanopore
     with pytest.raises(ConfigError, match="amount"):
         pore_statistics(phase, grain, c, r, 10.0, amount=amount[:-1])
+
+
+def test_the_runs_pore_statistics_count_used_up_sources_as_pore(spent_run):
+    """/pores of the run are the statistics of the reported phases (used-up sources empty)."""
+    with h5py.File(spent_run["path"], "r") as f:
+        group = f["pores"][sorted(k for k in f["pores"] if k.isdigit())[-1]]
+        stored = {n: float(group[n][()]) for n in ("open_count", "intergranular_count",
+                                                   "porosity")}
+        center = np.asarray(f["geometry/center_vox"][()], dtype=np.float64)
+        radius = float(f["geometry/radius_vox"][()])
+        voxel = float(f.attrs["voxel_nm"])
+    args = (spent_run["phase"], spent_run["grain"], center, radius, voxel)
+    honest = pore_statistics(*args, outline="tags", amount=spent_run["amount"])
+    stored_code = pore_statistics(*args, outline="tags")
+    for name, value in stored.items():
+        assert value == float(honest[name]), name
+    # the case matters: with the stored codes some pores would be classed otherwise
+    assert (honest["open_count"], honest["intergranular_count"]) != (
+        stored_code["open_count"], stored_code["intergranular_count"])
+
+
+def test_the_porespy_local_thickness_option_reaches_the_result(tiny_run, tmp_path):
+    path = tmp_path / "porespy.h5"
+    tiny_run(path, (f"schedule.to_c={TO_C}", "output.snapshot_temperatures_c=[]",
+                    'output.local_thickness="porespy"'))
+    with h5py.File(path, "r") as f:
+        voxel = float(f.attrs["voxel_nm"])
+        group = f["pores"][sorted(k for k in f["pores"] if k.isdigit())[-1]]
+        edges = group["local_thickness/edges_nm"][()] / voxel
+    # PoreSpy's measure is an integer sphere radius r, binned as its diameter 2r
+    assert edges.size > 1
+    np.testing.assert_array_equal(edges, 2.0 * np.round(edges / 2.0))
+
+
+def test_an_unknown_local_thickness_convention_is_refused_by_name():
+    from mcsim import config
+
+    with pytest.raises(ConfigError, match=r"output\.local_thickness"):
+        config.load(sets=['output.local_thickness="spheres"'])

@@ -198,7 +198,8 @@ def _pore_outcomes(f, log) -> dict:
         stats = pores_mod.pore_statistics(
             final["phase"][()], final["grain"][()],
             np.asarray(f["geometry/center_vox"][()], dtype=np.float64),
-            float(f["geometry/radius_vox"][()]), float(f.attrs["voxel_nm"]), outline="tags")
+            float(f["geometry/radius_vox"][()]), float(f.attrs["voxel_nm"]), outline="tags",
+            amount=final["amount"][()] if "amount" in final else None)
     except Exception as exc:  # an outcome must not stop the index
         log(f"note: {f.filename}: pore_statistics failed ({type(exc).__name__}: {exc})")
         stats = {}
