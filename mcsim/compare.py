@@ -96,7 +96,7 @@ def _preset_options(preset: str) -> tuple:
     """The options a schedule preset accepts (from :mod:`mcsim.schedule`)."""
     from mcsim import schedule
 
-    return tuple(schedule._PRESET_BUILDERS[preset][1])  # read-only use of the preset table
+    return tuple(schedule.PRESET_BUILDERS[preset][1])  # read-only use of the preset table
 
 
 def _read_base(config_path) -> dict:

@@ -143,10 +143,10 @@ def _preset_rows() -> list:
     from mcsim import schedule
 
     rows = []
-    for name, (builder, defaults) in schedule._PRESET_BUILDERS.items():
+    for name, (builder, defaults) in schedule.PRESET_BUILDERS.items():
         options = []
         for option, value in defaults.items():
-            shown = "required" if value is schedule._REQUIRED else toml_value(value)
+            shown = "required" if value is schedule.REQUIRED else toml_value(value)
             options.append(f"`{option}` = {shown}" if shown != "required"
                            else f"`{option}` (required)")
         what = (builder.__doc__ or "").strip().splitlines()[0] if builder.__doc__ else ""
