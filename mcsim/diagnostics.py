@@ -244,32 +244,70 @@ class Profiles:
 class Thermo:
     """Simulated thermogravimetry and DTA from the cumulative event tallies (quanta).
 
-    Weight: the sample starts as TM(OH)2 plus the lithium source. Water leaves with every TM
-    that dehydrates or lithiates (one H2O) and with the lithium that leaves LiOH (half an H2O
-    per Li); Li2CO3 gives off half a CO2 per Li; lithiated TM takes up a quarter O2 (TM2+ ->
-    TM3+). Heat flow: the reaction enthalpies times the event rates, per gram of the initial
-    sample, exothermic positive (as DTA curves are drawn, exo up).
+    Weight: the sample starts as TM(OH)2 plus the lithium source; every event tally declared
+    by a registered local reaction (:class:`mcsim.processes.registry.Tally`) gives off (or
+    takes up) its gases per quantum -- water from dehydrating and lithiating TM and from
+    lithium leaving LiOH, CO2 from Li2CO3, O2 taken up by lithiated TM (TM2+ -> TM3+). Heat
+    flow: each tally times the enthalpy parameter it names, per gram of the initial sample,
+    exothermic positive (as DTA curves are drawn, exo up).
+
+    The sums run in a fixed order, whatever the registry's: gases given off, then taken up,
+    each in :attr:`GASES` order and by moles per quantum (most first), the tallies that share
+    a gas and amount added as integers first; heat terms in the order the parameter set lists
+    the enthalpies.
     """
 
-    def __init__(self, params, tm_quanta, li_source_quanta, source_phase):
+    #: Gases the bookkeeping knows and their molar masses (g/mol), in summation order.
+    GASES = (("H2O", ph.M_H2O), ("CO2", ph.M_CO2), ("O2", ph.M_O2))
+
+    def __init__(self, params, tm_quanta, li_source_quanta, source_phase, declarations=None):
+        from mcsim.processes.registry import tally_declarations
+
         self.params = params
         self.m0 = (tm_quanta * ph.MOLAR_MASS[ph.HYDROXIDE]
                    + li_source_quanta * ph.MOLAR_MASS[source_phase])
         self.last = None
+        decl = tally_declarations() if declarations is None else declarations
+        molar = dict(self.GASES)
+        rank = {gas: i for i, (gas, _) in enumerate(self.GASES)}
+        lost, gained, heat = {}, {}, {}
+        for t in decl:
+            for gas, moles in t.gas.items():
+                if gas not in molar:
+                    raise ValueError(f"tally {t.name!r}: unknown gas {gas!r} (known: "
+                                     f"{', '.join(molar)})")
+                side = lost if moles > 0 else gained
+                side.setdefault((gas, abs(moles)), []).append(t.name)
+            if t.enthalpy is not None:
+                heat.setdefault(t.enthalpy, []).append(t.name)
+
+        def terms(side):
+            keys = sorted(side, key=lambda k: (rank[k[0]], -k[1]))
+            return [(tuple(side[k]), molar[k[0]] * k[1]) for k in keys]
+
+        self._lost, self._gained = terms(lost), terms(gained)
+        order = {key: i for i, key in enumerate(params)}
+        self._heat = [(key, tuple(heat[key]))
+                      for key in sorted(heat, key=lambda k: (order.get(k, len(order)), k))]
+
+    @staticmethod
+    def _sum(t: dict, terms) -> float:
+        """Sum over ``terms`` (tally names, factor) of the tallies' (integer) sum times the
+        factor, left to right."""
+        total = None
+        for names, factor in terms:
+            value = sum(t.get(n, 0) for n in names) * factor
+            total = value if total is None else total + value
+        return 0.0 if total is None else total
 
     def mass_change(self, t: dict) -> float:
-        lost = ((t.get("tm_dehydrated", 0) + t.get("tm_lithiated", 0)) * ph.M_H2O
-                + t.get("li_water", 0) * ph.M_H2O / 2 + t.get("li_co2", 0) * ph.M_CO2 / 2)
-        gained = (t.get("tm_lithiated", 0) + t.get("tm_rs_lithiated", 0)) * ph.M_O2 / 4
-        return gained - lost
+        """Mass (g/mol of quanta) gained by the sample: gas taken up minus gas given off."""
+        return self._sum(t, self._gained) - self._sum(t, self._lost)
 
     def heat(self, t: dict) -> float:
+        """Heat (J/mol of quanta) released: minus the enthalpies of the events."""
         p = self.params
-        return -(t.get("tm_dehydrated", 0) * p["dehydration_dh_j_per_mol"]
-                 + t.get("tm_lithiated", 0) * p["lithiation_dh_j_per_mol"]
-                 + t.get("tm_rs_lithiated", 0) * p["rocksalt_lithiation_dh_j_per_mol"]
-                 + t.get("lioh_decomposed", 0) * p["lioh_decomp_dh_j_per_mol"]
-                 + t.get("li_co2", 0) * p["carbonate_dh_j_per_mol"])
+        return -self._sum(t, [(names, p[key]) for key, names in self._heat])
 
     def __call__(self, time_s: float, tallies: dict) -> dict:
         weight = 100.0 * (1.0 + self.mass_change(tallies) / self.m0)

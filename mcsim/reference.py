@@ -5,7 +5,9 @@ that make up the core of one step:
 
 * :func:`reaction_step_numpy` -- the fused per-voxel reaction sweep of
   :func:`mcsim.processes.reactions.reaction_kernel`, written the way one would write it with
-  masks per phase and ``np.where``. Given the same inputs it produces bit-identical fields,
+  masks per phase and ``np.where``: each local reaction's module holds its part (the
+  ``reference`` of its :class:`~mcsim.processes.registry.Rule`), run here on a :class:`Sweep`.
+  Given the same inputs it produces bit-identical fields,
   tallies and counts: the random numbers come from a vectorised Philox4x64-10
   (:func:`philox4x64_numpy`) that reproduces :mod:`mcsim.rng` word for word, and every
   floating-point expression is evaluated in the same precision and order as in the kernel.
@@ -32,12 +34,12 @@ import numpy as np
 
 from mcsim import phases as ph
 from mcsim import rng
-from mcsim.processes.reactions import LANES, SERIES_MAX, neg_expm1
-from mcsim.processes import slots as S
+from mcsim.processes.reactions import LANES, SERIES_MAX, neg_expm1  # noqa: F401
 
 __all__ = [
     "philox4x64_numpy",
     "uniform4_numpy",
+    "Sweep",
     "reaction_step_numpy",
     "mobility_class_numpy",
     "diffuse_numpy",
@@ -194,10 +196,87 @@ def _below_numpy(c, p, mask, seed, gidx, step, sub):
     return out
 
 
-def _round_stochastic(x, u):
+def round_stochastic_numpy(x, u):
     """floor(x) + (u < x - floor(x)) for x >= 0, as int64 (``_round_stochastic`` of the kernel)."""
     n = np.floor(x).astype(np.int64)
     return n + (u < x - n)
+
+
+_round_stochastic = round_stochastic_numpy
+
+
+class Sweep:
+    """One reaction sweep in NumPy: what every local reaction's reference function
+    (:attr:`mcsim.processes.registry.Rule.reference`) reads and writes.
+
+    ``P, G, A, L, D`` are the interior views of the fields (written in place), ``phase`` and
+    ``grain`` the whole halo'd arrays (neighbours); ``p0`` (phase), ``a`` (int64 amount),
+    ``lv`` (li in float64: Numba evaluates float32 with integer operands in float64) and ``d``
+    (disorder in float64) are the values before the sweep, which every rule acts on (each
+    voxel is claimed by the rules of its phase before the sweep, and a rule changes the voxels
+    it claims only). ``gidx`` holds the global voxel indices.
+    """
+
+    def __init__(self, phase, grain, amount, li, disorder, coef, full, seed, step, offset,
+                 global_shape, lay):
+        self.phase, self.grain = phase, grain
+        self.P, self.G, self.A = phase[_INNER], grain[_INNER], amount[_INNER]
+        self.L, self.D = li[_INNER], disorder[_INNER]
+        self.coefficients, self.full = coef, full
+        self.seed, self.step = seed, step
+        self.layout = lay
+        nz, ny, nx = self.P.shape
+        oz, oy, ox = (int(o) for o in offset)
+        gny, gnx = int(global_shape[1]), int(global_shape[2])
+        self.p0 = self.P.copy()
+        self.a = self.A.astype(np.int64)
+        self.lv = self.L.astype(np.float64)
+        self.d = self.D.astype(np.float64)
+        self.gidx = ((oz + np.arange(nz, dtype=np.int64))[:, None, None] * gny
+                     + (oy + np.arange(ny, dtype=np.int64))[None, :, None]) * gnx \
+            + (ox + np.arange(nx, dtype=np.int64))[None, None, :]
+        self.tal = np.zeros(len(lay.tallies), dtype=np.int64)
+        self.cnt = np.zeros(len(lay.counts), dtype=np.int64)
+        self._li_per_tm = None
+
+    def coef(self, name):
+        """The coefficient ``name`` (the vector's element, as the kernel reads it)."""
+        return self.coefficients[self.layout.coef(name)]
+
+    def tally(self, name, value) -> None:
+        self.tal[self.layout.tally(name)] += value
+
+    def count(self, name, value) -> None:
+        self.cnt[self.layout.count(name)] += value
+
+    def where(self, codes):
+        """Voxels whose phase before the sweep is one of ``codes``."""
+        return np.isin(self.p0, codes)
+
+    @property
+    def li_per_tm(self):
+        """min(1, li / amount) before the sweep (meaningful on TM voxels, where amount > 0)."""
+        if self._li_per_tm is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self._li_per_tm = np.minimum(1.0, self.lv / self.a)
+        return self._li_per_tm
+
+    def lanes(self, mask, sub):
+        """The coarse lanes in block ``sub`` (0 or 1) of the voxels in ``mask`` (0 elsewhere)."""
+        c = np.zeros(self.P.shape, dtype=np.int64)
+        c[mask] = _lanes_numpy(self.seed, self.gidx[mask], self.step, sub)
+        return c
+
+    def below(self, c, p, mask, sub):
+        """``reactions.below`` where ``mask`` (see :func:`_below_numpy`)."""
+        return _below_numpy(c, p, mask, self.seed, self.gidx, self.step, sub)
+
+    def neg_expm1(self, k, c, mask):
+        """``reactions.neg_expm1(k)`` fit for decisions against lanes ``c`` where ``mask``."""
+        return _neg_expm1_for_compare(k, c, mask)
+
+    def near(self, p, c):
+        return _near(p, c)
 
 
 def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, step, offset,
@@ -205,152 +284,18 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
     """The fused reaction sweep in plain NumPy; same arguments and result as
     :func:`mcsim.processes.reactions.reaction_kernel` (offset and global_shape as tuples).
 
-    Works on the interior of the halo'd arrays in place (``grain`` is not used, as in the
-    kernel) and returns ``(tallies, counts)`` as int64 arrays of lengths ``slots.N_TALLY`` and
-    ``slots.N_COUNT``. Every voxel's new values are computed from its values before the
-    step, phase by phase, with boolean masks.
+    Works on the interior of the halo'd arrays in place and returns ``(tallies, counts)`` as
+    int64 arrays numbered by :func:`mcsim.processes.registry.layout`. Every registered local
+    reaction's reference function acts, in registry order, on the voxels of its phases, with
+    boolean masks, from their values before the step (:class:`Sweep`).
     """
-    P = phase[_INNER]
-    G = grain[_INNER]
-    A = amount[_INNER]
-    L = li[_INNER]
-    D = disorder[_INNER]
-    nz, ny, nx = P.shape
-    oz, oy, ox = (int(o) for o in offset)
-    gny, gnx = int(global_shape[1]), int(global_shape[2])
+    from mcsim.processes import registry
 
-    p_dec = float(coef[S.C_P_LIOH_DECOMP])
-    p_lioh = float(coef[S.C_P_REL_LIOH])
-    p_li2o = float(coef[S.C_P_REL_LI2O])
-    p_co3 = float(coef[S.C_P_REL_CO3])
-    kl = float(coef[S.C_KDT_LITH])
-    kd = float(coef[S.C_KDT_DEHYD])
-    krs = float(coef[S.C_KDT_RS])
-    d_new = np.uint8(coef[S.C_DISORDER_NEW])
-    keep = float(coef[S.C_ANNEAL])
-    full_rs = int(full[ph.ROCKSALT])
-    full_lay = int(full[ph.LAYERED])
-
-    tal = np.zeros(S.N_TALLY, dtype=np.int64)
-    cnt = np.zeros(S.N_COUNT, dtype=np.int64)
-
-    # Values before the step (the kernel reads each voxel once, then writes it).
-    p0 = P.copy()
-    a = A.astype(np.int64)
-    lv = L.astype(np.float64)  # Numba evaluates float32 with integer operands in float64
-    d = D.astype(np.float64)
-
-    lay = p0 == ph.LAYERED
-    hyd = p0 == ph.HYDROXIDE
-    rs = p0 == ph.ROCKSALT
-    src = (p0 != ph.PORE) & ~lay & ~hyd & ~rs
-    supplied = lv > 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        li_per_tm = np.minimum(1.0, lv / a)  # used only on TM voxels (a > 0)
-
-    # Which voxels draw their Philox block this step.
-    anneal = lay & (D > 0) if keep < 1.0 else np.zeros_like(lay)
-    dither = uniform4_numpy(seed, rng.STREAM_DISORDER, np.zeros(1, dtype=np.int64), step)[0][0]
-    rate_l = np.where(hyd & supplied, kl * li_per_tm, 0.0)
-    total = rate_l + kd
-    hyd_draw = hyd & (total > 0.0)
-    rs_draw = rs & supplied if krs > 0.0 else np.zeros_like(rs)
-    draw = hyd_draw | rs_draw | src
-
-    # Coarse lanes keyed by global voxel index (zero where no draw is needed: never read).
-    gidx = ((oz + np.arange(nz, dtype=np.int64))[:, None, None] * gny
-            + (oy + np.arange(ny, dtype=np.int64))[None, :, None]) * gnx \
-        + (ox + np.arange(nx, dtype=np.int64))[None, None, :]
-    c0 = np.zeros(P.shape, dtype=np.int64)
-    c1 = np.zeros(P.shape, dtype=np.int64)
-    c0[draw] = _lanes_numpy(seed, gidx[draw], step, 0)
-    c1[src] = _lanes_numpy(seed, gidx[src], step, 1)  # sources: their group's second block
-
-    # Layered oxide: count overfull voxels, anneal disorder.
-    cnt[S.K_LAYERED_OVERFULL] += np.count_nonzero(lay & (a > full_lay))
-    if anneal.any():
-        D[anneal] = _round_stochastic(d * keep, dither)[anneal].astype(np.uint8)
-
-    # Hydroxide: lithiation (to layered) competing with dehydration (to rock salt).
-    p_hyd = _neg_expm1_for_compare(total, c0, hyd_draw)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p_lith = p_hyd * (rate_l / total)
-    near = hyd_draw & _near(p_lith, c0)
-    if near.any():  # the split threshold follows p: recompute it from the exact p
-        p_ex = np.array([neg_expm1.py_func(v) for v in total[near].tolist()])
-        p_hyd[near] = p_ex
-        p_lith[near] = p_ex * (rate_l[near] / total[near])
-    hit = _below_numpy(c0, p_hyd, hyd_draw, seed, gidx, step, 2)
-    to_lay = _below_numpy(c0, p_lith, hit, seed, gidx, step, 2)
-    to_rs = hit & ~to_lay
-    hyd_left = hyd & ~hit
-
-    P[to_lay] = ph.LAYERED
-    L[to_lay] = (lv - a)[to_lay].astype(np.float32)
-    D[to_lay] = d_new
-    tal[S.T_TM_LITHIATED] += a[to_lay].sum()
-    P[to_rs] = ph.ROCKSALT
-    tal[S.T_TM_DEHYDRATED] += a[to_rs].sum()
-    cnt[S.K_ROCKSALT] += np.count_nonzero(to_rs)
-    cnt[S.K_ROCKSALT_PARTIAL] += np.count_nonzero(to_rs & (a < full_rs))
-    cnt[S.K_HYDROXIDE] += np.count_nonzero(hyd_left)
-    cnt[S.K_HYDROXIDE_SUPPLIED] += np.count_nonzero(hyd_left & supplied)
-
-    # Rock salt: lithiation to layered.
-    if krs > 0.0:
-        p_rs = _neg_expm1_for_compare(krs * li_per_tm, c0, rs_draw)
-        rs_lith = _below_numpy(c0, p_rs, rs_draw, seed, gidx, step, 2)
-    else:
-        rs_lith = np.zeros_like(rs)
-    P[rs_lith] = ph.LAYERED
-    L[rs_lith] = (lv - a)[rs_lith].astype(np.float32)
-    D[rs_lith] = d_new
-    tal[S.T_TM_RS_LITHIATED] += a[rs_lith].sum()
-    cnt[S.K_LAYERED_OVERFULL] += np.count_nonzero(rs_lith & (a > full_lay))
-    rs_left = rs & ~rs_lith
-    cnt[S.K_ROCKSALT] += np.count_nonzero(rs_left)
-    cnt[S.K_ROCKSALT_PARTIAL] += np.count_nonzero(rs_left & (a < full_rs))
-
-    # Lithium sources: LiOH decomposition, then release of lithium to the mobile field.
-    dec = _below_numpy(c0, p_dec, src & (p0 == ph.LIOH) & (p_dec > 0.0), seed, gidx, step, 2)
-    code = np.where(dec, np.uint8(ph.LI2O), p0)
-    P[dec] = ph.LI2O
-    decomposed = a[dec].sum()
-    tal[S.T_LIOH_DECOMPOSED] += decomposed
-    tal[S.T_LI_WATER] += decomposed
-    is_lioh = code == ph.LIOH
-    is_co3 = code == ph.LI2CO3
-    p_rel = np.where(is_lioh, p_lioh, np.where(code == ph.LI2O, p_li2o, p_co3))
-    # contact: a TM neighbour, or a pore inside the particle (grain != 0), as before the sweep
-    pz, gz = phase, grain
-    contact = np.zeros(P.shape, dtype=bool)
-    for dz, dy, dx in ((-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)):
-        sl = (slice(1 + dz, pz.shape[0] - 1 + dz), slice(1 + dy, pz.shape[1] - 1 + dy),
-              slice(1 + dx, pz.shape[2] - 1 + dx))
-        nb = pz[sl]
-        contact |= (nb == ph.HYDROXIDE) | (nb == ph.ROCKSALT) | (nb == ph.LAYERED)
-        contact |= (nb == ph.PORE) & (gz[sl] != 0)
-    contact_only = float(coef[S.C_CONTACT_ONLY]) > 0.5
-    rel = src & (a > 0) & (p_rel > 0.0) & (contact | (not contact_only))
-    x_rel = a * p_rel
-    n_lo = np.floor(x_rel).astype(np.int64)
-    n = np.minimum(n_lo + _below_numpy(c1, x_rel - n_lo, src, seed, gidx, step, 3), a)
-    n = np.where(rel, n, 0)
-    a_new = a - n
-    li_new = np.where(rel, (lv + n).astype(np.float32), L)
-    A[rel] = a_new[rel]
-    L[rel] = li_new[rel]
-    if contact_only:
-        G[rel] = -1
-    tal[S.T_LI_RELEASED] += n.sum()
-    tal[S.T_LI_WATER] += n[is_lioh].sum()
-    tal[S.T_LI_CO2] += n[is_co3].sum()
-    spent = src & (a_new == 0) & (li_new < 0.5)
-    cnt[S.K_SPENT] += np.count_nonzero(spent)
-    src_left = src & ~spent
-    cnt[S.K_SOURCE] += np.count_nonzero(src_left)
-    cnt[S.K_LIOH] += np.count_nonzero(src_left & is_lioh)
-    return tal, cnt
+    sweep = Sweep(phase, grain, amount, li, disorder, coef, full, seed, step, offset,
+                  global_shape, registry.layout())
+    for _, rule in registry.local_rules():
+        rule.reference(sweep)
+    return sweep.tal, sweep.cnt
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,11 +387,14 @@ def _retire_numpy(state, counts):
 
 
 def _retire_numba(state, counts):
-    """The engine's retirement: the Numba kernel, run only when the sweep counted spent sources."""
-    from mcsim.processes.reactions import retire_kernel
+    """What the engine does after the sweep: every local reaction's ``after_sweep`` (the
+    release process retires used-up sources, with its Numba kernel, when the sweep counted
+    some)."""
+    from mcsim.processes import registry
 
-    if counts[S.K_SPENT] > 0:
-        retire_kernel(state.phase, state.amount, state.li, state.dirty_flags())
+    named = dict(zip(registry.layout().counts, counts))
+    for hook in registry.after_sweep_hooks():
+        hook(state, named)
 
 
 def _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, retire, diffuse):

@@ -1,4 +1,5 @@
-"""One time step of every process: the fused reaction sweep, transport sub-cycles, restructuring."""
+"""One time step of every registered process: the fused reaction sweep of the local reactions,
+then each process with a kernel of its own, in registry order (operator splitting)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,21 @@ from collections import defaultdict
 import numpy as np
 
 from mcsim.parallel import allreduce_int
-from mcsim.processes import build_processes
-from mcsim.processes import slots as S
-from mcsim.processes.reactions import reaction_kernel, retire_kernel
+from mcsim.processes import build_processes, registry
+from mcsim.processes.reactions import fused_kernel
 from mcsim.state import full_amount_table
 
 
 def neutral_coefficients() -> np.ndarray:
     """The coefficient vector with every process switched off."""
-    coef = np.zeros(S.N_COEF, dtype=np.float64)
-    coef[S.C_ANNEAL] = 1.0
-    return coef
+    return registry.layout().neutral_coefficients()
 
 
 class Stepper:
     """Advances a :class:`mcsim.state.State` by one step of all processes (operator splitting).
+
+    The processes are those registered when the Stepper is made (:mod:`mcsim.processes`), with
+    the variants chosen; none is named here.
 
     Parameters
     ----------
@@ -40,6 +41,10 @@ class Stepper:
     def __init__(self, choices: dict, params: dict, numerics: dict, seed: int):
         self.processes = build_processes(choices, params, numerics, seed)
         self.by_name = {p.name: p for p in self.processes}
+        self.own_kernels = [p for p in self.processes if p.own_kernel]
+        self.layout = registry.layout()
+        self.kernel = fused_kernel()
+        self.after_sweep = registry.after_sweep_hooks()
         self.seed = int(seed)
         self.full = full_amount_table()
         self.seconds = defaultdict(float)  # wall time by part of the step
@@ -58,7 +63,7 @@ class Stepper:
         return min((p.max_dt(state, temperature_c) for p in self.processes), default=math.inf)
 
     def coefficients(self, temperature_c: float, dt_s: float) -> np.ndarray:
-        coef = neutral_coefficients()
+        coef = self.layout.neutral_coefficients()
         for p in self.processes:
             p.coefficients(coef, temperature_c, dt_s)
         return coef
@@ -67,30 +72,26 @@ class Stepper:
         """Advance ``state`` by ``dt_s`` at ``temperature_c``; return the step's event tallies."""
         coef = self.coefficients(temperature_c, dt_s)
         t0 = time.perf_counter()
-        tallies, counts = reaction_kernel(state.phase, state.grain, state.amount, state.li,
-                                          state.disorder, coef, self.full, self.seed, state.step,
-                                          *state.offset, *state.global_shape[1:],
-                                          state.dirty_flags())
-        if counts[S.K_SPENT] > 0:
-            retire_kernel(state.phase, state.amount, state.li, state.dirty_flags())
+        tallies, counts = self.kernel(state.phase, state.grain, state.amount, state.li,
+                                      state.disorder, coef, self.full, self.seed, state.step,
+                                      *state.offset, *state.global_shape[1:], state.dirty_flags())
+        if self.after_sweep:
+            local = dict(zip(self.layout.counts, counts))
+            for hook in self.after_sweep:
+                hook(state, local)
         state.exchange_halo()
         if state.comm is not None:  # global tallies and counts: every rank takes the same steps
             both = allreduce_int(state.comm, np.concatenate([tallies, counts]))
-            tallies, counts = both[:S.N_TALLY], both[S.N_TALLY:]
+            tallies, counts = both[:len(tallies)], both[len(tallies):]
         self.seconds["reactions"] += time.perf_counter() - t0
         self.passes += 1
-        state.census.update(zip(S.COUNT_NAMES, (int(c) for c in counts)))
-        out = dict(zip(S.TALLY_NAMES, (int(t) for t in tallies)))
-        for name in ("transport", "restructure", "sintering"):
-            p = self.by_name[name]
+        state.census.update(zip(self.layout.counts, (int(c) for c in counts)))
+        out = dict(zip(self.layout.tallies, (int(t) for t in tallies)))
+        for p in self.own_kernels:
             t0 = time.perf_counter()
             extra = p.advance(state, dt_s, temperature_c)
-            self.seconds[name] += time.perf_counter() - t0
-            self.passes += extra.get("transport_substeps", 0) + 3 * ("nanopore_voxels_opened" in extra)
-            # sintering: a Potts MCS and a densification MCS visit every voxel once, a pore-
-            # migration MCS every face pair (3 axes) once
-            self.passes += (extra.get("grain_growth_mcs", 0) + 3 * extra.get("pore_migration_mcs", 0)
-                            + extra.get("densification_mcs", 0))
+            self.seconds[p.name] += time.perf_counter() - t0
+            self.passes += p.lattice_passes(extra)
             out.update(extra)
         state.time_s += dt_s
         state.step += 1

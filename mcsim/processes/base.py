@@ -29,14 +29,27 @@ class Process(abc.ABC):
     """A physical process acting on the lattice state.
 
     Subclasses set ``name`` (the registry key) and ``variant`` (the law, picked by name in the
-    configuration's ``[model.processes]`` table). A process either contributes to the fused
-    per-voxel reaction kernel (:mod:`mcsim.processes.reactions`) by filling its slots of the
-    step's coefficient vector in :meth:`coefficients`, or runs a kernel of its own in
-    :meth:`advance` (transport, restructuring). :meth:`max_dt` states its time-step limit.
+    configuration's ``[model.processes]`` table). A process either acts in the fused
+    per-voxel reaction sweep (a local reaction: its module declares a
+    :class:`~mcsim.processes.registry.LocalReaction`, and :meth:`coefficients` fills its slots
+    of the step's coefficient vector), or runs a kernel of its own in :meth:`advance`
+    (transport, restructuring, sintering), or both. :meth:`max_dt` states its time-step limit.
     """
 
     name = "process"
     variant = "base"
+    #: Whether the stepper calls :meth:`advance` every step, after the fused sweep, in registry
+    #: order: True for a class that defines ``advance`` (unless it sets this itself).
+    own_kernel = False
+    #: Full-lattice passes per unit of a tally that :meth:`advance` returns (tally name ->
+    #: passes), for the throughput figures; override :meth:`lattice_passes` where that does
+    #: not fit.
+    passes_per_tally: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "advance" in vars(cls) and "own_kernel" not in vars(cls):
+            cls.own_kernel = True
 
     def __init__(self, params: dict, numerics: dict, seed: int):
         self.params = params
@@ -48,11 +61,16 @@ class Process(abc.ABC):
         return math.inf
 
     def coefficients(self, coef, temperature_c: float, dt_s: float) -> None:
-        """Fill this process's slots of the reaction kernel's coefficient vector."""
+        """Fill this process's slots of the reaction sweep's coefficient vector (see
+        :func:`mcsim.processes.registry.slot`)."""
 
     def advance(self, state, dt_s: float, temperature_c: float) -> dict:
         """Run this process's own kernel (if it has one); return event tallies."""
         return {}
+
+    def lattice_passes(self, tallies: dict) -> int:
+        """Full-lattice passes the :meth:`advance` that returned ``tallies`` made."""
+        return sum(w * tallies.get(k, 0) for k, w in self.passes_per_tally.items())
 
     @abc.abstractmethod
     def describe(self) -> str:

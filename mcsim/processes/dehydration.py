@@ -5,14 +5,24 @@ Rule (fused reaction kernel, competing with lithiation for the same voxel, see
 (2015). The voxel keeps its TM; rock salt fills only 11.0/22.9 = 48 % of it, so about half of
 the grain's volume becomes intragranular pore space that :mod:`mcsim.processes.restructure`
 gathers into resolved nanopores. The grain's outline does not change.
+
+The rule itself is the hydroxide voxel's rule in :mod:`mcsim.processes.lithiation` (one draw
+decides between the two events); this module declares the rate's coefficient and the tally
+with its heat and water.
 """
 
 from __future__ import annotations
 
 import math
 
-from mcsim.processes import slots as S
 from mcsim.processes.base import Process, arrhenius, event_dt_limit
+from mcsim.processes.registry import Coefficient, LocalReaction, Tally, slot
+
+REACTION = LocalReaction(
+    coefficients=(Coefficient("kdt_dehyd", doc="k dt of dehydration"),),
+    tallies=(Tally("tm_dehydrated", "TM dehydrated to rock salt: one H2O given off each",
+                   gas={"H2O": 1.0}, enthalpy="dehydration_dh_j_per_mol"),),
+)
 
 
 class FirstOrderDehydration(Process):
@@ -26,7 +36,7 @@ class FirstOrderDehydration(Process):
                          temperature_c)
 
     def coefficients(self, coef, temperature_c, dt_s):
-        coef[S.C_KDT_DEHYD] = self.rate(temperature_c) * dt_s
+        coef[slot("kdt_dehyd")] = self.rate(temperature_c) * dt_s
 
     def max_dt(self, state, temperature_c):
         # 1 - exp(-k dt) is exact at constant temperature; the bound limits the error of the

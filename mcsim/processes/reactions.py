@@ -1,12 +1,20 @@
-"""The fused per-voxel reaction kernel: every local reaction of one step in one pass.
+"""The fused reaction sweep: every local reaction of one step in one pass over the lattice.
 
 Release from the source, LiOH decomposition, lithiation against dehydration, rock-salt
 lithiation and disorder annealing act on a voxel's own fields only, so they are applied in one
-sweep over the lattice. Each process module documents its rule and fills its slots of the
-coefficient vector (:mod:`mcsim.processes.slots`); a process switched off leaves its slots at
-their neutral value. Voxels are independent, so the sweep is parallel over z-planes and its
-result does not depend on the number of threads; the random numbers are keyed by global voxel
-index and step.
+sweep. Each process owns its physics in its module (:mod:`mcsim.processes.release`,
+:mod:`~mcsim.processes.lithiation`, ...): its rule for one voxel, its NumPy reference, the
+coefficients it fills and the tallies it reports with their heat and gas
+(:class:`mcsim.processes.registry.LocalReaction`). This module holds what the rules share --
+the voxel's random numbers (:func:`below`, :func:`lane0`, :func:`lane1`) and
+:func:`neg_expm1` -- and assembles the sweep: :func:`kernel_source` writes a kernel that loops
+over the lattice and, per voxel, calls the rule of the voxel's phase; Numba inlines the rules
+(``inline="always"``), so the sweep compiles to the hand-fused loop it replaces. The source is
+kept on disk, named by a digest of itself and of every file the inlined rules come from, so the
+compiled kernel is cached across runs and a changed rule is never served from a stale cache.
+
+Voxels are independent, so the sweep is parallel over z-planes and its result does not depend
+on the number of threads; the random numbers are keyed by global voxel index and step.
 
 Random numbers. Every decision of the sweep is a comparison ``u < p`` of a voxel's uniform with
 a probability (an event, or the stochastic rounding of a released amount). A voxel's uniform is
@@ -18,19 +26,30 @@ uniform, so ``u`` is exactly uniform to 69 bits and every decision has exactly t
 it should; one Philox block then serves 16 voxels instead of one, which is most of the sweep's
 cost saved. Source voxels, which make two independent decisions, use the lanes of two blocks.
 Counters: lanes (index // 16, step, 0 or 1, 0), fine parts (index, step, 2 or 3, 0), stream
-:data:`mcsim.rng.STREAM_REACTION`, key word 0 the seed.
+:data:`mcsim.rng.STREAM_REACTION`, key word 0 the seed. A voxel's rule uses the lane of block 0
+(:func:`lane0`) for its first decision and that of block 1 (:func:`lane1`) for a second,
+independent one; fine parts with sub-counters 2 and 3 respectively.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import inspect
 import math
+import os
+import sys
+import tempfile
+import types
+from pathlib import Path
 
 import numba
 import numpy as np
+from numba.extending import intrinsic
 
 from mcsim import phases as ph
 from mcsim import rng
-from mcsim.processes import slots as S
+from mcsim.processes import registry
 
 
 @numba.njit(inline="always")
@@ -87,50 +106,256 @@ def neg_expm1(x):
 
 
 @numba.njit(inline="always")
-def _in_contact(phase, grain, z, y, x):
-    """Whether a source voxel touches the particle: a TM-phase neighbour (solid contact) or a
-    pore inside the particle (grain id != 0). Neither changes class during the sweep (TM
-    phases stay TM phases, pores are not touched), so the test is free of races."""
-    for k in range(6):
-        dz = -1 if k == 0 else (1 if k == 1 else 0)
-        dy = -1 if k == 2 else (1 if k == 3 else 0)
-        dx = -1 if k == 4 else (1 if k == 5 else 0)
-        c = phase[z + dz, y + dy, x + dx]
-        if c == ph.HYDROXIDE or c == ph.ROCKSALT or c == ph.LAYERED:
-            return True
-        if c == ph.PORE and grain[z + dz, y + dy, x + dx] != 0:
-            return True
-    return False
+def no_lanes():
+    """The row's cache of its current groups' Philox blocks (none yet): the group of block 0
+    and its four words, the group of block 1 and its four words."""
+    zero = np.uint64(0)
+    return (np.int64(-1), zero, zero, zero, zero, np.int64(-1), zero, zero, zero, zero)
 
 
-@numba.njit(parallel=True, cache=True)
-def retire_kernel(phase, amount, li, dirty):
-    """Turn used-up source voxels (no solid, no mobile lithium left) into pores; they keep
-    their grain id (-1 for a contact voxel: a pore on the lithium's path into the particle)."""
-    nz = phase.shape[0] - 2
-    ny = phase.shape[1] - 2
-    nx = phase.shape[2] - 2
-    for z in numba.prange(1, nz + 1):
-        for y in range(1, ny + 1):
-            for x in range(1, nx + 1):
-                c = phase[z, y, x]
-                if (c == ph.LIOH or c == ph.LI2O or c == ph.LI2CO3) and amount[z, y, x] == 0 \
-                        and li[z, y, x] < 0.5:
-                    phase[z, y, x] = ph.PORE
-                    dirty[z, y, x] = 1
+@numba.njit(inline="always")
+def lane0(lanes, g, seed, step):
+    """The 16-bit lane of voxel ``g`` in its group's block 0 (computed when a voxel of the group
+    first needs it), and the updated cache."""
+    cur, q0, q1, q2, q3, cur1, r0, r1, r2, r3 = lanes
+    grp = g >> 4
+    if grp != cur:
+        q0, q1, q2, q3 = rng.philox4x64(grp, step, 0, 0, seed, rng.STREAM_REACTION)
+        cur = grp
+    return (cur, q0, q1, q2, q3, cur1, r0, r1, r2, r3), _lane(q0, q1, q2, q3, g)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(inline="always")
+def lane1(lanes, g, seed, step):
+    """As :func:`lane0`, in the group's block 1 (a voxel's second, independent decision)."""
+    cur, q0, q1, q2, q3, cur1, r0, r1, r2, r3 = lanes
+    grp = g >> 4
+    if grp != cur1:
+        r0, r1, r2, r3 = rng.philox4x64(grp, step, 1, 0, seed, rng.STREAM_REACTION)
+        cur1 = grp
+    return (cur, q0, q1, q2, q3, cur1, r0, r1, r2, r3), _lane(r0, r1, r2, r3, g)
+
+
+# ---------------------------------------------------------------------------------------------
+# Assembly of the sweep from the registered rules
+# ---------------------------------------------------------------------------------------------
+
+@intrinsic
+def borrowed(typingctx, arr):
+    """A view of array ``arr`` that owns no reference (null meminfo and parent): for arrays
+    that outlive their use, such as a kernel's arguments within the kernel.
+
+    Numba counts references to arrays, and a rule inlined into the sweep receives the fields
+    as arguments, so each call would otherwise increment and decrement eight counts, atomically,
+    per voxel (about three times the cost of the sweep); on a borrowed view these operations
+    see a constant null and compile away."""
+    def codegen(context, builder, signature, args):
+        src = context.make_array(arr)(context, builder, value=args[0])
+        out = context.make_array(arr)(context, builder)
+        for name in ("nitems", "itemsize", "data", "shape", "strides"):
+            setattr(out, name, getattr(src, name))
+        out.meminfo = context.get_constant_null(numba.types.MemInfoPointer(numba.types.voidptr))
+        out.parent = context.get_constant_null(numba.types.pyobject)
+        return out._getvalue()
+
+    return arr(arr), codegen
+
+
+#: The generated kernel's name, arguments and contract (see :func:`reaction_kernel`).
+KERNEL_ARGS = ("phase, grain, amount, li, disorder, coef, full, seed, step, oz, oy, ox, gny, "
+               "gnx, dirty")
+_RULE_ARGS = ("phase, grain, amount, li, disorder, dirty, tal, cnt, z, y, x, c, g, lanes, seed, "
+              "step")
+_FIELDS = ("phase", "grain", "amount", "li", "disorder", "dirty", "tal", "cnt")
+_PLANE_ARGS = ("phase, grain, amount, li, disorder, dirty, tal, cnt, seed, step, oz, oy, ox, gny, "
+               "gnx")
+
+
+def _branches(rules) -> list:
+    """(phase codes, indices of the rules acting on them, in order) for every group of phase
+    codes with the same rules: those of one code first, in order of their first rule."""
+    by_code = {}
+    for i, (_, rule) in enumerate(rules):
+        for code in rule.phases:
+            by_code.setdefault(int(code), []).append(i)
+    groups = {}
+    for code in sorted(by_code):
+        groups.setdefault(tuple(by_code[code]), []).append(code)
+    return sorted(((codes, idx) for idx, codes in groups.items()),
+                  key=lambda b: (len(b[0]), b[1][0]))
+
+
+def kernel_source(rules, lay) -> str:
+    """Python source of the fused sweep over ``rules`` ((process name, Rule) in step order)
+    with slot layout ``lay``; the rules' functions are the module globals ``_prepare_<i>`` and
+    ``_apply_<i>``."""
+    def slots(names, index):
+        return repr(tuple(index(n) for n in names))
+
+    ks = "".join(f"k{i}, " for i in range(len(rules)))
+    lines = [
+        '"""The fused reaction sweep, written by mcsim.processes.reactions.kernel_source from the',
+        'registered local reactions: ' + ", ".join(n for n, _ in rules) + '.',
+        'Generated: do not edit (a changed rule gives a new file)."""',
+        "",
+        "import numba",
+        "import numpy as np",
+        "",
+        "",
+        "@numba.njit  # compiled into the kernel below, and cached with it",
+        f"def _plane(z, {ks}{_PLANE_ARGS}):",
+        "    # the rules are inlined: hand them views that cost no reference counting",
+        *(f"    {a} = _borrowed({a})" for a in _FIELDS),
+        "    ny = phase.shape[1] - 2",
+        "    nx = phase.shape[2] - 2",
+        "    for y in range(1, ny + 1):",
+        "        row = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1",
+        "        lanes = _no_lanes()",
+        "        for x in range(1, nx + 1):",
+        "            c = phase[z, y, x]",
+    ]
+    branches = _branches(rules)
+    claimed = {code for codes, _ in branches for code in codes}
+    unclaimed = [code for code in range(ph.N_PHASES) if code not in claimed]
+    if unclaimed:  # pores: no rule, one test
+        lines.append(f"            if {' or '.join(f'c == {code}' for code in unclaimed)}:")
+        lines.append("                continue")
+    lines.append("            g = row + x  # the voxel's global index")
+    for j, (codes, idx) in enumerate(branches):
+        test = " or ".join(f"c == {code}" for code in codes)
+        rest = set(range(ph.N_PHASES)) - set(unclaimed) - {k for b, _ in branches[:j] for k in b}
+        if 0 < j == len(branches) - 1 and set(codes) == rest:
+            lines.append(f"            else:  # {test}")  # all codes left: no test needed
+        else:
+            lines.append(f"            {'elif' if j else 'if'} {test}:")
+        for i in idx:
+            name, rule = rules[i]
+            lines.append(f"                lanes = _apply_{i}(  # {name}")
+            lines.append(f"                    k{i}, {slots(rule.tallies, lay.tally)}, "
+                         f"{slots(rule.counts, lay.count)}, {_RULE_ARGS})")
+    lines += [
+        "",
+        "",
+        "@numba.njit(parallel=True, cache=True)",
+        f"def fused_reaction_kernel({KERNEL_ARGS}):",
+        "    nz = phase.shape[0] - 2",
+        f"    tal = np.zeros((nz, {len(lay.tallies)}), dtype=np.int64)",
+        f"    cnt = np.zeros((nz, {len(lay.counts)}), dtype=np.int64)",
+    ]
+    for i, (name, rule) in enumerate(rules):
+        lines.append(f"    k{i} = _prepare_{i}(coef, {slots(rule.reads, lay.coef)}, full, seed, "
+                     f"step)  # {name}")
+    lines += [
+        "    for z in numba.prange(1, nz + 1):",
+        f"        _plane(z, {ks}{_PLANE_ARGS})",
+    ]
+    lines.append("    return tal.sum(axis=0), cnt.sum(axis=0)")
+    return "\n".join(lines) + "\n"
+
+
+def _source_files(functions) -> list:
+    """The files the code of ``functions`` (Numba dispatchers or plain functions) comes from,
+    following the jitted functions and modules they name: what an inlined rule is made of."""
+    files, seen = set(), set()
+    stack = list(functions)
+    while stack:
+        fn = stack.pop()
+        py = getattr(fn, "py_func", fn)
+        if id(py) in seen or not hasattr(py, "__code__"):
+            continue
+        seen.add(id(py))
+        path = inspect.getsourcefile(py)
+        if path:
+            files.add(path)
+        for name in py.__code__.co_names:
+            value = py.__globals__.get(name)
+            if isinstance(value, numba.core.dispatcher.Dispatcher):
+                stack.append(value)
+            elif isinstance(value, types.ModuleType) and getattr(value, "__file__", None):
+                files.add(value.__file__)
+    return sorted(files)
+
+
+def _kernel_dir():
+    """A writable folder for the generated kernels: under ``NUMBA_CACHE_DIR`` when set, else
+    beside this module (``__pycache__/fused``), else the user's cache, else the temp folder."""
+    candidates = []
+    if numba.config.CACHE_DIR:
+        candidates.append(Path(numba.config.CACHE_DIR) / "mcsim-fused")
+    candidates.append(Path(__file__).parent / "__pycache__" / "fused")
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    candidates.append(Path(xdg) / "mcsim" / "fused")
+    candidates.append(Path(tempfile.gettempdir()) / f"mcsim-fused-{os.getuid()}")
+    for d in candidates:
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=d).close()
+            return d
+        except OSError:
+            continue
+    return None
+
+
+def _load(source: str, bindings: dict):
+    """Import the generated ``source`` as a module (from a file named by its digest, so that
+    Numba caches its compiled kernel) with ``bindings`` as globals; return the kernel."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    modname = f"mcsim_fused_{digest}"
+    directory = _kernel_dir()
+    if directory is None:  # nowhere to write: compile in memory, without Numba's cache
+        mod = types.ModuleType(modname)
+        mod.__dict__.update(bindings)
+        exec(compile(source.replace("cache=True", "cache=False"), modname, "exec"), mod.__dict__)
+        return mod.fused_reaction_kernel
+    path = directory / f"fused_{digest}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = directory / f".{path.name}.{os.getpid()}.tmp"
+        tmp.write_text(source)
+        os.replace(tmp, path)  # atomic: ranks writing the same kernel at once are harmless
+    spec = importlib.util.spec_from_file_location(modname, path)
+    mod = importlib.util.module_from_spec(spec)
+    mod.__dict__.update(bindings)
+    spec.loader.exec_module(mod)
+    sys.modules[modname] = mod
+    return mod.fused_reaction_kernel
+
+
+_FUSED = {}
+
+
+def fused_kernel():
+    """The fused sweep of the registered local reactions (Numba dispatcher), assembled once per
+    state of the registry; see :func:`reaction_kernel` for its arguments."""
+    key = registry.version()
+    if key not in _FUSED:
+        rules = registry.local_rules()
+        lay = registry.layout()
+        bindings = {"_no_lanes": no_lanes, "_borrowed": borrowed}
+        for i, (_, rule) in enumerate(rules):
+            bindings[f"_prepare_{i}"] = rule.prepare
+            bindings[f"_apply_{i}"] = rule.apply
+        funcs = [no_lanes, borrowed] + [f for _, r in rules for f in (r.prepare, r.apply)]
+        digest = hashlib.sha256()  # of the contents only: any checkout shares the kernel
+        for path in _source_files(funcs):
+            digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+        source = kernel_source(rules, lay) + f"# rule sources: {digest.hexdigest()}\n"
+        _FUSED.clear()
+        _FUSED[key] = (_load(source, bindings), len(lay.coefficients))
+    return _FUSED[key][0]
+
+
 def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, oz, oy, ox,
                     gny, gnx, dirty):
-    """Advance every voxel's local reactions by one step.
+    """Advance every voxel's local reactions by one step (the fused sweep of the registered
+    local reactions, :func:`fused_kernel`).
 
     Parameters
     ----------
     phase, grain, amount, li, disorder : ndarray
         State fields with a one-voxel halo (only the interior is touched).
-    coef : float64 array, length ``slots.N_COEF``
-        Per-step coefficients filled by the processes.
+    coef : float64 array, one entry per coefficient slot
+        Per-step coefficients filled by the processes
+        (:meth:`mcsim.processes.registry.Layout.neutral_coefficients` for all off).
     full : int32 array
         Quanta of a full voxel of each phase (:func:`mcsim.state.full_amount_table`).
     seed, step : int
@@ -142,163 +367,22 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
 
     Returns
     -------
-    tallies : int64 array (``slots.N_TALLY``) and counts : int64 array (``slots.N_COUNT``)
+    tallies : int64 array and counts : int64 array, numbered by
+    :func:`mcsim.processes.registry.layout` (:mod:`mcsim.processes.slots`).
     """
-    nz = phase.shape[0] - 2
-    ny = phase.shape[1] - 2
-    nx = phase.shape[2] - 2
-    tal = np.zeros((nz, S.N_TALLY), dtype=np.int64)
-    cnt = np.zeros((nz, S.N_COUNT), dtype=np.int64)
-    p_dec = coef[S.C_P_LIOH_DECOMP]
-    p_lioh = coef[S.C_P_REL_LIOH]
-    p_li2o = coef[S.C_P_REL_LI2O]
-    p_co3 = coef[S.C_P_REL_CO3]
-    kl = coef[S.C_KDT_LITH]
-    kd = coef[S.C_KDT_DEHYD]
-    krs = coef[S.C_KDT_RS]
-    d_new = np.uint8(coef[S.C_DISORDER_NEW])
-    keep = coef[S.C_ANNEAL]
-    contact_only = coef[S.C_CONTACT_ONLY] > 0.5
-    # Disorder annealing rounds d * keep with one dither per step shared by all voxels (unbiased
-    # over steps, and no random-number block per layered voxel).
-    dither = rng.uniform(seed, rng.STREAM_DISORDER, 0, step)
-    # The event probabilities of a hydroxide voxel without lithium and of one with at least
-    # as much lithium as TM are the same for every such voxel: computed once (bit-identical
-    # to computing them per voxel).
-    p_dry = neg_expm1(kd)
-    p_wet = neg_expm1(kl + kd)
-    full_rs = full[ph.ROCKSALT]
-    full_lay = full[ph.LAYERED]
-    for z in numba.prange(1, nz + 1):
-        zi = z - 1
-        for y in range(1, ny + 1):
-            row = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1
-            # One Philox block serves 16 consecutive global indices (a 16-bit lane each): the
-            # block of the current group is computed when a voxel of it first needs a draw.
-            zero = np.uint64(0)
-            cur = np.int64(-1)
-            cur1 = np.int64(-1)
-            q0 = q1 = q2 = q3 = zero
-            r0 = r1 = r2 = r3 = zero
-            for x in range(1, nx + 1):
-                c = phase[z, y, x]
-                if c == ph.PORE:
-                    continue
-                g = row + x
-                grp = g >> 4
-                if c == ph.LAYERED:
-                    if amount[z, y, x] > full_lay:
-                        cnt[zi, S.K_LAYERED_OVERFULL] += 1
-                    d = disorder[z, y, x]
-                    if d > 0 and keep < 1.0:
-                        disorder[z, y, x] = np.uint8(_round_stochastic(d * keep, dither))
-                    continue
-                a = amount[z, y, x]
-                if c == ph.HYDROXIDE:
-                    lv = li[z, y, x]
-                    rate_l = 0.0
-                    if lv > 0.0:
-                        rate_l = kl * min(1.0, lv / a)
-                    total = rate_l + kd
-                    if total > 0.0:
-                        if grp != cur:
-                            q0, q1, q2, q3 = rng.philox4x64(grp, step, 0, 0, seed,
-                                                            rng.STREAM_REACTION)
-                            cur = grp
-                        c0 = _lane(q0, q1, q2, q3, g)
-                        if lv <= 0.0:
-                            p = p_dry
-                        elif lv >= a:
-                            p = p_wet
-                        else:
-                            p = neg_expm1(total)
-                        if below(c0, p, seed, g, step, 2):
-                            if below(c0, p * (rate_l / total), seed, g, step, 2):
-                                phase[z, y, x] = ph.LAYERED
-                                dirty[z, y, x] = 1
-                                li[z, y, x] = lv - a
-                                disorder[z, y, x] = d_new
-                                tal[zi, S.T_TM_LITHIATED] += a
-                            else:
-                                phase[z, y, x] = ph.ROCKSALT
-                                tal[zi, S.T_TM_DEHYDRATED] += a
-                                cnt[zi, S.K_ROCKSALT] += 1
-                                if a < full_rs:
-                                    cnt[zi, S.K_ROCKSALT_PARTIAL] += 1
-                            continue
-                    cnt[zi, S.K_HYDROXIDE] += 1
-                    if lv > 0.0:
-                        cnt[zi, S.K_HYDROXIDE_SUPPLIED] += 1
-                    continue
-                if c == ph.ROCKSALT:
-                    lv = li[z, y, x]
-                    if lv > 0.0 and krs > 0.0:
-                        if grp != cur:
-                            q0, q1, q2, q3 = rng.philox4x64(grp, step, 0, 0, seed,
-                                                            rng.STREAM_REACTION)
-                            cur = grp
-                        if below(_lane(q0, q1, q2, q3, g), neg_expm1(krs * min(1.0, lv / a)),
-                                 seed, g, step, 2):
-                            phase[z, y, x] = ph.LAYERED
-                            dirty[z, y, x] = 1
-                            li[z, y, x] = lv - a
-                            disorder[z, y, x] = d_new
-                            tal[zi, S.T_TM_RS_LITHIATED] += a
-                            if a > full_lay:
-                                cnt[zi, S.K_LAYERED_OVERFULL] += 1
-                            continue
-                    cnt[zi, S.K_ROCKSALT] += 1
-                    if a < full_rs:
-                        cnt[zi, S.K_ROCKSALT_PARTIAL] += 1
-                    continue
-                # lithium sources: the voxel's lane in the group's block (decomposition) and in
-                # the group's second block (rounding of the released amount), each drawn only
-                # when its decision is not certain
-                if c == ph.LIOH and p_dec > 0.0:
-                    if grp != cur:
-                        q0, q1, q2, q3 = rng.philox4x64(grp, step, 0, 0, seed,
-                                                        rng.STREAM_REACTION)
-                        cur = grp
-                    decomposes = below(_lane(q0, q1, q2, q3, g), p_dec, seed, g, step, 2)
-                else:
-                    decomposes = False
-                if decomposes:
-                    c = ph.LI2O
-                    phase[z, y, x] = c
-                    tal[zi, S.T_LIOH_DECOMPOSED] += a
-                    tal[zi, S.T_LI_WATER] += a
-                if c == ph.LIOH:
-                    p = p_lioh
-                elif c == ph.LI2O:
-                    p = p_li2o
-                else:
-                    p = p_co3
-                if a > 0 and p > 0.0 and (not contact_only or _in_contact(phase, grain, z, y, x)):
-                    x_rel = a * p
-                    if x_rel != int(x_rel):
-                        if grp != cur1:
-                            r0, r1, r2, r3 = rng.philox4x64(grp, step, 1, 0, seed,
-                                                            rng.STREAM_REACTION)
-                            cur1 = grp
-                        n = min(_round_below(x_rel, _lane(r0, r1, r2, r3, g), seed, g, step, 3),
-                                a)
-                    else:
-                        n = min(int(x_rel), a)
-                    a -= n
-                    amount[z, y, x] = a
-                    li[z, y, x] += n
-                    if contact_only and grain[z, y, x] != -1:
-                        grain[z, y, x] = -1  # once used up, a pore on the path into the particle
-                        dirty[z, y, x] = 1
-                    tal[zi, S.T_LI_RELEASED] += n
-                    if c == ph.LIOH:
-                        tal[zi, S.T_LI_WATER] += n
-                    elif c == ph.LI2CO3:
-                        tal[zi, S.T_LI_CO2] += n
-                if a == 0 and li[z, y, x] < 0.5:
-                    cnt[zi, S.K_SPENT] += 1  # retired to pore after the sweep (retire_kernel)
-                else:
-                    cnt[zi, S.K_SOURCE] += 1
-                    if c == ph.LIOH:
-                        cnt[zi, S.K_LIOH] += 1
-    return tal.sum(axis=0), cnt.sum(axis=0)
+    kernel = fused_kernel()
+    n_coef = _FUSED[registry.version()][1]
+    if len(coef) != n_coef:
+        raise ValueError(f"coefficient vector of {len(coef)} slots; the registered local "
+                         f"reactions have {n_coef}")
+    return kernel(phase, grain, amount, li, disorder, coef, full, seed, step, oz, oy, ox, gny,
+                  gnx, dirty)
+
+
+def __getattr__(name):
+    # the retirement of used-up sources lives with the release process now
+    if name in ("retire_kernel", "_in_contact"):
+        from mcsim.processes import release
+
+        return getattr(release, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

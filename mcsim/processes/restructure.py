@@ -269,6 +269,10 @@ class PairRestructuring(Process):
             emptied = allreduce_int(state.comm, [emptied])[0]
         return {"nanopore_voxels_opened": int(emptied)}
 
+    def lattice_passes(self, tallies):
+        # six half-sweeps (three axes, two parities) when it ran: three lattice passes
+        return 3 * ("nanopore_voxels_opened" in tallies)
+
     def describe(self):
         return (f"restructure: ripening Ea {self.params['ripening_ea_j_per_mol'] / 1e3:.0f} kJ/mol, "
                 f"infiltration {self.params['infiltration_rate_per_s']:g} 1/s above melting")

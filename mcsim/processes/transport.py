@@ -195,6 +195,7 @@ class ExplicitDiffusion(Process):
 
     name = "transport"
     variant = "explicit"
+    passes_per_tally = {"transport_substeps": 1}  # each sub-step (or RKL1 stage) one sweep
 
     def diffusivities(self, temperature_c):
         """(fast, slow) diffusivities in m^2/s at ``temperature_c``."""

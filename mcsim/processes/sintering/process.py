@@ -32,6 +32,9 @@ class PottsSintering(Process):
 
     name = "sintering"
     variant = "potts"
+    #: full-lattice passes per unit of each tally (throughput figures): a Potts MCS and a
+    #: densification MCS visit every voxel once, a pore-migration MCS every face pair (3 axes)
+    passes_per_tally = {"grain_growth_mcs": 1, "pore_migration_mcs": 3, "densification_mcs": 1}
 
     def __init__(self, params: dict, numerics: dict, seed: int):
         super().__init__(params, numerics, seed)
