@@ -34,7 +34,9 @@ import numpy as np
 
 from mcsim import phases as ph
 from mcsim import rng
-from mcsim.processes.reactions import LANES, SERIES_MAX, neg_expm1  # noqa: F401
+from mcsim.processes import registry, transport
+from mcsim.processes.reactions import LANES, SERIES_MAX, neg_expm1, reaction_kernel  # noqa: F401
+from mcsim.state import full_amount_table
 
 __all__ = [
     "philox4x64_numpy",
@@ -49,89 +51,9 @@ __all__ = [
     "DIFFUSION_RTOL",
 ]
 
-# ---------------------------------------------------------------------------------------------
-# Philox4x64-10
-# ---------------------------------------------------------------------------------------------
+from mcsim.rng_numpy import (_MASK64, _S11, _TWO_POW_MINUS_53, _U64, philox4x64_numpy,  # noqa: F401
+                              round_stochastic_numpy, uniform4_numpy)
 
-_U64 = np.uint64
-_MASK64 = (1 << 64) - 1
-_MUL0 = 0xD2E7470EE14C6C93
-_MUL1 = 0xCA5A826395121157
-_WEYL0 = 0x9E3779B97F4A7C15
-_WEYL1 = 0xBB67AE8584CAA73B
-_M32 = _U64(0xFFFFFFFF)
-_S32 = _U64(32)
-_S11 = _U64(11)
-_TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
-
-
-def _mulhilo_const(mul, b):
-    """(high, low) 64-bit words of the 128-bit product of the constant ``mul`` and array ``b``.
-
-    NumPy has no 128-bit integers either, so the product is assembled from the four 32x32-bit
-    partial products (each exact in uint64), as in :func:`mcsim.rng._mulhilo64`.
-    """
-    a_lo = _U64(mul & 0xFFFFFFFF)
-    a_hi = _U64(mul >> 32)
-    b_lo = b & _M32
-    b_hi = b >> _S32
-    lo_lo = a_lo * b_lo
-    lo_hi = a_lo * b_hi
-    hi_lo = a_hi * b_lo
-    middle = (lo_lo >> _S32) + (lo_hi & _M32) + (hi_lo & _M32)  # < 3 * 2**32: no overflow
-    high = a_hi * b_hi + (lo_hi >> _S32) + (hi_lo >> _S32) + (middle >> _S32)
-    low = _U64(mul) * b  # wraps modulo 2**64: the low word
-    return high, low
-
-
-def philox4x64_numpy(c0, c1, c2, c3, k0, k1):
-    """Philox4x64-10 of counters (c0, c1, c2, c3) under keys (k0, k1), element-wise.
-
-    Arguments are non-negative integers below 2**64 or arrays of them (broadcast together);
-    returns four uint64 arrays, bit-identical to :func:`mcsim.rng.philox4x64` element by
-    element. All additions and products wrap modulo 2**64, as in the Numba version.
-    """
-    words = [np.asarray(v, dtype=np.uint64) for v in (c0, c1, c2, c3, k0, k1)]
-    shape = np.broadcast_shapes(*(w.shape for w in words))
-    x0, x1, x2, x3 = (np.broadcast_to(w, shape) for w in words[:4])  # read-only views
-    key0, key1 = words[4], words[5]  # broadcast by the XORs
-    weyl0 = _U64(_WEYL0)
-    weyl1 = _U64(_WEYL1)
-    with np.errstate(over="ignore"):
-        for r in range(10):
-            if r:
-                key0 = key0 + weyl0
-                key1 = key1 + weyl1
-            hi0, lo0 = _mulhilo_const(_MUL0, x0)
-            hi1, lo1 = _mulhilo_const(_MUL1, x2)
-            x0, x1, x2, x3 = hi1 ^ x1 ^ key0, lo1, hi0 ^ x3 ^ key1, lo0
-    return x0, x1, x2, x3
-
-
-def uniform4_numpy(seed, stream, index_array, step, block=1 << 18):
-    """Four float64 uniform arrays in [0, 1), equal to ``mcsim.rng.uniform4(seed, stream, i,
-    step)`` for every ``i`` of ``index_array`` (key (seed, stream), counter (i, step, 0, 0)).
-
-    The work is done ``block`` indices at a time so that the Philox temporaries stay small
-    (a few MB) however many indices are asked for; the result does not depend on ``block``.
-    """
-    idx = np.asarray(index_array, dtype=np.int64)
-    shape = idx.shape
-    flat = idx.reshape(-1).astype(np.uint64)
-    out = [np.empty(flat.size, dtype=np.float64) for _ in range(4)]
-    seed_u, stream_u, step_u = _U64(seed), _U64(stream), _U64(step)
-    zero = _U64(0)
-    for start in range(0, flat.size, block):
-        stop = min(start + block, flat.size)
-        words = philox4x64_numpy(flat[start:stop], step_u, zero, zero, seed_u, stream_u)
-        for o, w in zip(out, words):
-            o[start:stop] = (w >> _S11).astype(np.float64) * _TWO_POW_MINUS_53
-    return tuple(o.reshape(shape) for o in out)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reactions
-# ---------------------------------------------------------------------------------------------
 
 _INNER = (slice(1, -1),) * 3
 _TIE_RTOL = 2.0 ** -30  # far above the few-ulp difference between np.expm1 and libm expm1
@@ -194,12 +116,6 @@ def _below_numpy(c, p, mask, seed, gidx, step, sub):
         res[tie] = f < (t - k)[tie]
     out.reshape(-1)[sel] = res
     return out
-
-
-def round_stochastic_numpy(x, u):
-    """floor(x) + (u < x - floor(x)) for x >= 0, as int64 (``_round_stochastic`` of the kernel)."""
-    n = np.floor(x).astype(np.int64)
-    return n + (u < x - n)
 
 
 _round_stochastic = round_stochastic_numpy
@@ -289,7 +205,6 @@ def reaction_step_numpy(phase, grain, amount, li, disorder, coef, full, seed, st
     reaction's reference function acts, in registry order, on the voxels of its phases, with
     boolean masks, from their values before the step (:class:`Sweep`).
     """
-    from mcsim.processes import registry
 
     sweep = Sweep(phase, grain, amount, li, disorder, coef, full, seed, step, offset,
                   global_shape, registry.layout())
@@ -317,7 +232,6 @@ def _shifted(dz, dy, dx):
 
 
 def _default_mobility():
-    from mcsim.processes import transport
 
     return transport.MOBILITY
 
@@ -362,7 +276,6 @@ def diffuse_numpy(phase, grain, li, out, w_fast, w_slow, mobility=None):
 def diffuse_numba(phase, grain, li, out, w_fast, w_slow, mobility=None, codes=None):
     """The Numba transport kernels (face classes, then one explicit step) behind the same call
     as :func:`diffuse_numpy`; the face codes go into ``codes`` if given."""
-    from mcsim.processes import transport
 
     if mobility is None:
         mobility = _default_mobility()
@@ -390,7 +303,6 @@ def _retire_numba(state, counts):
     """What the engine does after the sweep: every local reaction's ``after_sweep`` (the
     release process retires used-up sources, with its Numba kernel, when the sweep counted
     some)."""
-    from mcsim.processes import registry
 
     named = dict(zip(registry.layout().counts, counts))
     for hook in registry.after_sweep_hooks():
@@ -398,7 +310,6 @@ def _retire_numba(state, counts):
 
 
 def _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, retire, diffuse):
-    from mcsim.state import full_amount_table
 
     full = full_amount_table() if full is None else full
     tallies, counts = reactions(state, coef, full, seed)
@@ -430,15 +341,13 @@ def step_numpy(state, coef, full=None, seed=0, w_fast=0.1, w_slow=0.001, mobilit
 
 def step_numba(state, coef, full=None, seed=0, w_fast=0.1, w_slow=0.001, mobility=None):
     """:func:`step_numpy` with the Numba kernels (reaction_kernel, then the transport kernel)."""
-    from mcsim.processes.reactions import reaction_kernel
 
     def reactions(st, cf, fl, sd):
         return reaction_kernel(st.phase, st.grain, st.amount, st.li, st.disorder, cf, fl, sd,
                                st.step, *st.offset, *st.global_shape[1:], st.dirty_flags())
 
     def diffuse(st, out, wf, ws, mob):
-        from mcsim.processes import transport
-
+    
         if mob is not None and mob is not transport.MOBILITY:
             diffuse_numba(st.phase, st.grain, st.li, out, wf, ws, mob, st.face_codes())
         else:  # what the engine does: face classes refreshed around changed voxels only

@@ -24,6 +24,7 @@ from mcsim import rng
 from mcsim.processes.base import Process, arrhenius
 from mcsim.processes.reactions import _round_stochastic
 from mcsim.processes.registry import Coefficient, LocalReaction, Rule, slot
+from mcsim.rng_numpy import round_stochastic_numpy, uniform4_numpy
 
 
 @numba.njit(inline="always")
@@ -49,8 +50,6 @@ def apply(k, ti, ki, phase, grain, amount, li, disorder, dirty, tal, cnt, z, y, 
 
 def reference(s):
     """:func:`apply` on the whole lattice with NumPy (:class:`mcsim.reference.Sweep`)."""
-    from mcsim.reference import round_stochastic_numpy, uniform4_numpy
-
     lay = s.where((ph.LAYERED,))
     keep = float(s.coef("anneal"))
     anneal = lay & (s.d > 0) if keep < 1.0 else np.zeros_like(lay)

@@ -377,12 +377,3 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
                          f"reactions have {n_coef}")
     return kernel(phase, grain, amount, li, disorder, coef, full, seed, step, oz, oy, ox, gny,
                   gnx, dirty)
-
-
-def __getattr__(name):
-    # the retirement of used-up sources lives with the release process now
-    if name in ("retire_kernel", "_in_contact"):
-        from mcsim.processes import release
-
-        return getattr(release, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
