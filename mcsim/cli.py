@@ -1,5 +1,11 @@
-"""Command line: ``mcsim run | config show|check|params | info | plot | validate | bench |
-sweep | compare``."""
+"""Command line: ``mcsim run | config show|check|params|reference | info | plot | validate |
+bench | sweep | compare``.
+
+The top layer. Each command imports what it needs inside its ``_cmd_*`` function, on purpose:
+the engine, the kernels (Numba), h5py, matplotlib and mpi4py are heavy, and ``mcsim --help``,
+``mcsim config check`` or ``mcsim info`` should not pay for loading or starting them (mpi4py
+initialises MPI when imported). No module below imports this one, so these are not cycles.
+"""
 
 from __future__ import annotations
 
