@@ -348,8 +348,10 @@ def sweep_history(tmp_path_factory, tiny_sets):
 
 
 def _started(lines) -> list[int]:
-    return [int(line.split("] run ")[1].split()[0]) for line in lines
-            if line.startswith("[sweep rank") and line.rstrip().endswith("started")]
+    # searched in the joined output, not line by line: under load, mpiexec may forward two
+    # ranks' lines without a newline between them
+    text = "\n".join(lines)
+    return [int(n) for n in re.findall(r"\[sweep rank \d+\] run (\d+) \([^)]*\) started", text)]
 
 
 @pytest.mark.mpi
