@@ -18,7 +18,7 @@ def scratch_check():
     added = []
 
     def add(fn):
-        harness.register("zz-scratch")(fn)
+        harness.register("zz-scratch", "numerics")(fn)
         added.append(fn)
         return fn
 
@@ -28,11 +28,12 @@ def scratch_check():
 
 
 def _ok(quick):
-    return [CheckResult("zz-scratch", "ok", 1.0, 1.0, "== 1", True, "fine")]
+    return [CheckResult("zz-scratch", "ok", 1.0, 1.0, "== 1", True, "fine", kind="numerics")]
 
 
 def _bad(quick):
-    return [CheckResult("zz-scratch", "bad", "x < 1", 2.5, "< 1", False, "too big")]
+    return [CheckResult("zz-scratch", "bad", "x < 1", 2.5, "< 1", False, "too big",
+                        kind="prediction")]
 
 
 def _boom(quick):
@@ -40,22 +41,25 @@ def _boom(quick):
 
 
 def test_table_has_columns_verdicts_and_summary():
-    rows = [CheckResult("g", "a", 1.0, 1.01, "<= 2 %", True, "some detail"),
-            CheckResult("g", "b", "text target", math.nan, "n/a", False)]
+    rows = [CheckResult("g", "a", 1.0, 1.01, "<= 2 %", True, "some detail", kind="numerics"),
+            CheckResult("g", "b", "text target", math.nan, "n/a", False, kind="cross-check")]
     table = harness.format_table(rows)
     lines = table.splitlines()
-    for col in ("check", "target", "simulated", "tolerance", "verdict"):
+    for col in ("check", "kind", "target", "simulated", "spread", "tolerance", "verdict"):
         assert col in lines[0]
-    assert any(line.startswith("g/a") and line.rstrip().endswith("PASS") for line in lines)
-    assert any(line.startswith("g/b") and line.rstrip().endswith("FAIL") for line in lines)
+    assert any(line.startswith("g/a") and "numerics" in line and line.rstrip().endswith("PASS")
+               for line in lines)
+    assert any(line.startswith("g/b") and "cross-check" in line
+               and line.rstrip().endswith("FAIL") for line in lines)
     assert "some detail" in table
-    assert lines[-1] == "1 passed, 1 failed"
+    assert lines[-1] == "1 passed, 1 failed (failed: 1 cross-check)"
     assert "some detail" not in harness.format_table(rows, details=False)
 
 
 def test_json_round_trip():
-    rows = [CheckResult("g", "a", 134.0, 131.7, "<= 5 %", True, "d"),
-            CheckResult("g", "b", "1-exp(-kt)", math.nan, "no exception", False, "raised")]
+    rows = [CheckResult("g", "a", 134.0, 131.7, "<= 5 %", True, "d", kind="numerics"),
+            CheckResult("g", "b", "1-exp(-kt)", math.nan, "no exception", False, "raised",
+                        kind="numerics")]
     text = harness.to_json(rows)
     doc = json.loads(text)
     assert doc["passed"] == 1 and doc["failed"] == 1
@@ -72,9 +76,12 @@ def test_main_exit_status_and_json(scratch_check, tmp_path, capsys):
     out = tmp_path / "v.json"
     assert harness.main(["--only", "zz-scratch", "--json", str(out)]) == 1
     table = capsys.readouterr().out
-    assert "zz-scratch/bad" in table and "FAIL" in table and "1 passed, 1 failed" in table
+    assert "zz-scratch/bad" in table and "FAIL" in table
+    assert "1 passed, 1 failed (failed: 1 prediction)" in table
     doc = json.loads(out.read_text())
     assert [r["name"] for r in doc["results"]] == ["ok", "bad"]
+    assert [r["kind"] for r in doc["results"]] == ["numerics", "prediction"]
+    assert doc["failed_by_kind"] == {"prediction": 1}
     # nothing matches: that is a failure too, not a silent pass
     assert harness.main(["--only", "no-such-check-anywhere"]) == 1
 
@@ -86,6 +93,7 @@ def test_raising_check_is_a_fail_not_a_crash(scratch_check):
     assert [r.passed for r in results] == [False, True]
     assert "RuntimeError" in results[0].detail and "kernel exploded" in results[0].detail
     assert results[0].name == "_boom"
+    assert results[0].kind == "numerics"  # the kind it was registered with
     assert harness.main(["--only", "zz-scratch"]) == 1
 
 
@@ -128,3 +136,4 @@ def test_quick_analytic_check_passes(check):
     assert results
     for r in results:
         assert r.passed, harness.format_table([r])
+        assert r.kind == "numerics" and r.calibrated_by == ()

@@ -189,8 +189,10 @@ class ExplicitDiffusion(Process):
 
     The kernel is explicit, so it sub-cycles within the engine's step at dt <= h^2/(6 D) (the
     stability bound of the 7-point stencil, with a 0.9 safety factor). The fast-path
-    diffusivity is capped at ``d_cap_m2_per_s``: above it lithium supply is faster than any
-    reaction it feeds and sub-cycling would only cost time.
+    diffusivity is capped at ``d_cap_m2_per_s``, a calibrated ceiling (fitted to the layered
+    share at 300 C, paper Fig. 2j) that the Arrhenius law reaches near 264 C: it slows the
+    lithium supply above that temperature (measured in docs/validation.md) and also bounds the
+    sub-steps.
     """
 
     name = "transport"

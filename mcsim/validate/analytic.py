@@ -18,6 +18,8 @@ Four checks, registered in the group ``"analytic"``:
 Every check runs at a coarse and a fine resolution (lattice size or time step), reports the
 error at both and passes when the fine error is within tolerance and not larger than the
 coarse one by more than the noise. ``quick=True`` shrinks the lattices for the test suite.
+All four are of kind ``numerics`` (:data:`mcsim.validate.harness.KINDS`): they test the
+kernels against exact or convergent solutions and no parameter is fitted to them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ from mcsim import phases as ph
 from mcsim.validate.harness import CheckResult, register
 
 GROUP = "analytic"
+
+
+def _check(*args, **kwargs) -> CheckResult:
+    """A result of this module: every analytic check is of kind ``numerics`` (an exact or
+    convergent reference for a kernel, with no paper number in it)."""
+    return CheckResult(*args, kind="numerics", **kwargs)
+
+
 R_GAS_J_PER_MOL_K = 8.314462618
 ZERO_C_IN_K = 273.15
 #: TM quanta of one hydroxide voxel, which is also the lithium one voxel binds on lithiation.
@@ -230,7 +240,7 @@ def simulate_sphere_uptake(radius_vox: float, fractions=(0.2, 0.5, 0.8), w: floa
                 n_voxels=n_in, steps=steps[-1])
 
 
-@register(GROUP)
+@register(GROUP, "numerics")
 def check_crank_sphere(quick: bool) -> list[CheckResult]:
     """Diffusion into a sphere with fixed surface concentration vs Crank's series."""
     radii = (8.0, 16.0) if quick else (16.0, 32.0)
@@ -253,7 +263,7 @@ def check_crank_sphere(quick: bool) -> list[CheckResult]:
               f"the staircase surface puts the fixed-concentration boundary up to h/2 off the "
               f"a_eff sphere, which shifts the early uptake by up to 3(h/2)/a; tolerance "
               f"max(0.03, h/a_eff). The explicit time step adds O(w h²/a²), negligible.")
-    return [CheckResult(GROUP, "crank_sphere", "Crank eq. 6.20 (max |Δ M/M∞|)", errs[1],
+    return [_check(GROUP, "crank_sphere", "Crank eq. 6.20 (max |Δ M/M∞|)", errs[1],
                         f"<= {tol:.3f} abs (fine), fine <= coarse", passed,
                         f"coarse err {errs[0]:.4f}, fine err {errs[1]:.4f}. " + detail)]
 
@@ -385,7 +395,7 @@ def _first_order_result(name: str, target: str, exact, runs, labels, disc_bound)
              + (f" (order {math.log(disc[0] / disc[1]) / math.log(4):.1f} in the step ratio 4)."
                 if disc[1] > 1e-12 and disc[0] > disc[1] else " (exact at constant T)."))
     passed = fine_ok and errs[1] <= errs[0] + noises[0] + noises[1]
-    return CheckResult(GROUP, name, target, errs[1],
+    return _check(GROUP, name, target, errs[1],
                        f"<= 3σ + disc. ({float(tols[1].max()):.1e}) each time",
                        passed, f"coarse err {errs[0]:.2e}, fine err {errs[1]:.2e}. "
                        + "; ".join(parts) + "." + order)
@@ -403,7 +413,7 @@ def _midpoint_bound(ea_j_per_mol: float, temperature_c: float, dtemp_c: float) -
     return 2.0 * (dtemp_c * b) ** 2 / 24.0 / math.e
 
 
-@register(GROUP)
+@register(GROUP, "numerics")
 def check_first_order(quick: bool) -> list[CheckResult]:
     """First-order dehydration in a box vs 1 - exp(-kt) (isothermal) and 1 - exp(-∫k dt) (ramp)."""
     from mcsim import params as _params
@@ -531,7 +541,7 @@ def fit_gb(run: dict, lo: float = 0.2, hi: float = 0.8) -> tuple[float, float]:
 GB_TRACE_SLOW_RATIO = 1e-6
 
 
-@register(GROUP)
+@register(GROUP, "numerics")
 def check_ginstling_brounshtein(quick: bool) -> list[CheckResult]:
     """A diffusion-limited lithiation front in a sphere vs the Ginstling-Brounshtein law."""
     radii = (12.0, 16.0) if quick else (16.0, 24.0)
@@ -575,7 +585,7 @@ def check_ginstling_brounshtein(quick: bool) -> list[CheckResult]:
               "lithium stored in the product layer, neglected by the pseudo-steady law) plus an "
               "O(h/a) lattice term (a one-voxel front, the staircase surface; measured ≈ 1.4 h/a "
               "between a = 16 and 32), hence 15 % at a >= 16.")
-    return [CheckResult(GROUP, "ginstling_brounshtein", "k_GB = 2Dc0/(ρa²) (rel. slope err)",
+    return [_check(GROUP, "ginstling_brounshtein", "k_GB = 2Dc0/(ρa²) (rel. slope err)",
                         errs[1], f"<= {tol:g} rel (fine), R² > 0.99, fine <= coarse", passed,
                         f"coarse err {errs[0]:.3f}, fine err {errs[1]:.3f}. " + detail)]
 
@@ -667,7 +677,7 @@ def simulate_kissinger(n_box: int, rates_c_per_min=(2.0, 5.0, 10.0, 20.0), step_
                 ea_exact_curve=ea_exact, ea_input=ea, steps=steps, n_voxels=n_box ** 3)
 
 
-@register(GROUP)
+@register(GROUP, "numerics")
 def check_kissinger(quick: bool) -> list[CheckResult]:
     """Kissinger analysis of simulated TG at 2, 5, 10, 20 °C/min returns the input Ea."""
     boxes = (40, 64) if quick else (64, 96)
@@ -689,7 +699,7 @@ def check_kissinger(quick: bool) -> list[CheckResult]:
               f"of the simulated DTG gives an rms Tp error (sim - exact curve) of "
               + ", ".join(f"{np.sqrt(np.mean((r['peaks_c'] - r['exact_peaks_c']) ** 2)):.2f} K"
                           for r in runs) + ": " + "; ".join(parts))
-    return [CheckResult(GROUP, "kissinger", ea_in / 1e3, runs[1]["ea"] / 1e3,
+    return [_check(GROUP, "kissinger", ea_in / 1e3, runs[1]["ea"] / 1e3,
                         f"<= {tol:.0%} rel (fine), fine <= coarse + 3 SE", _verdict(
                             errs[0], errs[1], tol, noise),
                         f"Ea in kJ/mol; coarse err {errs[0]:.3f}, fine err {errs[1]:.3f}. "

@@ -4,6 +4,19 @@ A *check function* takes ``quick`` (bool: the cheap variant for tests) and retur
 :class:`CheckResult`. Functions are registered under a group name with :func:`register`;
 :func:`run_checks` calls them, turning an exception into a failed result instead of letting it
 stop the run. :func:`main` is the body of ``mcsim validate``.
+
+Every result says what kind of evidence it is (:data:`KINDS`): ``numerics`` (an analytic limit
+of a kernel), ``calibrated`` (a model parameter was fitted to this very target; the result
+names the parameters in ``calibrated_by``), ``cross-check`` (a paper observation not used in
+fitting) or ``prediction`` (a consequence of the mechanisms and standard data such as
+enthalpies, with no fit aimed at it: orderings between schedules, the sign of a heat). The
+parameter names of a calibrated check are not kept here: :func:`calibrated_parameters` reads
+them from the ``"calibrated: ..."`` source strings of :mod:`mcsim.params`, so the two cannot
+drift apart.
+
+Checks that run the simulator repeat over the seeds of :func:`current_seeds` (``--seeds``,
+default 1, 2, 3; quick mode: the first only) and report the mean as ``simulated`` with the
+per-seed values in ``per_seed``; the verdict is taken on the mean.
 """
 
 from __future__ import annotations
@@ -14,11 +27,56 @@ import math
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-__all__ = ["CheckResult", "register", "registered", "run_checks", "format_table", "to_json",
-           "from_json", "main"]
+__all__ = ["KINDS", "CheckResult", "register", "registered", "run_checks", "format_table",
+           "to_json", "from_json", "main", "calibrated_parameters", "current_seeds",
+           "DEFAULT_SEEDS"]
+
+#: The kinds of evidence a check can be, with what each means.
+KINDS = {
+    "numerics": "analytic limit of a kernel: exact or convergent reference, no paper number",
+    "calibrated": "a model parameter was fitted to this target (named in calibrated_by)",
+    "cross-check": "a paper observation that no parameter was fitted to",
+    "prediction": "follows from the mechanisms and standard data, no fit aimed at it",
+}
+
+#: Seeds the simulator checks run over unless ``--seeds`` says otherwise.
+DEFAULT_SEEDS = (1, 2, 3)
+_SEEDS: tuple[int, ...] = DEFAULT_SEEDS
+
+
+def current_seeds() -> tuple[int, ...]:
+    """The seeds of the running validation (``--seeds``; :data:`DEFAULT_SEEDS` otherwise)."""
+    return _SEEDS
+
+
+def calibrated_parameters(*references: str, parameter_set: str = "ncm622-lioh") -> tuple[str, ...]:
+    """Names of the parameters of ``parameter_set`` calibrated to a target citing ``references``.
+
+    A parameter counts when its source string (:mod:`mcsim.params`) starts with
+    ``"calibrated"`` and contains one of ``references`` verbatim (e.g. ``"Fig. 2j"``), so a
+    check's list follows the parameter table instead of a copy kept by hand.
+
+    Parameters
+    ----------
+    *references : str
+        Texts naming the target, as the source strings cite it.
+    parameter_set : str
+        The set to read (``"ncm622-li2co3"`` for the Li2CO3 route).
+
+    Returns
+    -------
+    tuple of str
+        In the order of the parameter table; empty when none matches.
+    """
+    from mcsim import params
+
+    table = params.PARAMETER_SETS[parameter_set]
+    return tuple(k for k, p in table.items()
+                 if p.source.lower().startswith("calibrated")
+                 and any(ref in p.source for ref in references))
 
 
 @dataclass
@@ -41,6 +99,15 @@ class CheckResult:
         Whether the criterion is met.
     detail : str
         How the figure was obtained, errors at every resolution, justification of the tolerance.
+    kind : str
+        Keyword only, required: one of :data:`KINDS`.
+    calibrated_by : tuple of str
+        The parameters fitted to this target; required (non-empty) for ``kind="calibrated"``
+        and empty for every other kind.
+    seeds : tuple of int
+        The seeds the figure was averaged over (empty for checks without random numbers).
+    per_seed : tuple of float
+        The figure for each seed, in the order of ``seeds``; ``simulated`` is their mean.
     """
 
     group: str
@@ -50,29 +117,66 @@ class CheckResult:
     tolerance: str
     passed: bool
     detail: str = ""
+    kind: str = field(kw_only=True)
+    calibrated_by: tuple[str, ...] = field(default=(), kw_only=True)
+    seeds: tuple[int, ...] = field(default=(), kw_only=True)
+    per_seed: tuple[float, ...] = field(default=(), kw_only=True)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"check {self.group}/{self.name}: kind {self.kind!r} is not one of "
+                             f"{', '.join(KINDS)}")
+        self.calibrated_by = tuple(str(p) for p in self.calibrated_by)
+        if (self.kind == "calibrated") != bool(self.calibrated_by):
+            raise ValueError(f"check {self.group}/{self.name}: a calibrated check names the "
+                             "parameters fitted to it, and only a calibrated check does "
+                             f"(kind {self.kind!r}, calibrated_by {self.calibrated_by})")
+        self.seeds = tuple(int(s) for s in self.seeds)
+        self.per_seed = tuple(float(v) for v in self.per_seed)
+        if len(self.per_seed) != len(self.seeds):
+            raise ValueError(f"check {self.group}/{self.name}: {len(self.per_seed)} per-seed "
+                             f"values for {len(self.seeds)} seeds")
+
+    @property
+    def spread(self) -> float:
+        """Sample standard deviation of ``per_seed`` (nan with fewer than two seeds)."""
+        v = [x for x in self.per_seed]
+        if len(v) < 2 or not all(math.isfinite(x) for x in v):
+            return math.nan
+        m = sum(v) / len(v)
+        return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
 
 
 #: Registered check functions as (group, function), in registration order.
 _REGISTRY: list[tuple[str, Callable[[bool], list[CheckResult]]]] = []
+#: The kind (and calibrated parameters) of a registered function's crash row.
+_KIND_OF: dict = {}
 
 
-def register(group: str):
+def register(group: str, kind: str, calibrated_by: tuple[str, ...] = ()):
     """Decorator registering a check function ``fn(quick: bool) -> list[CheckResult]``.
 
     Parameters
     ----------
     group : str
         The group the function's results belong to; used by the ``only`` filter.
+    kind, calibrated_by
+        The kind of evidence (:data:`KINDS`) the row gets when the function raises instead
+        of returning results (its results carry their own kinds).
 
     Returns
     -------
     callable
         The decorator; it returns the function unchanged.
     """
+    # fail at import, not at the first crash
+    CheckResult(group, "registration", "", math.nan, "", False, kind=kind,
+                calibrated_by=calibrated_by)
 
     def deco(fn):
         if not any(f is fn for _, f in _REGISTRY):
             _REGISTRY.append((group, fn))
+            _KIND_OF[fn] = (kind, tuple(calibrated_by))
         return fn
 
     return deco
@@ -86,6 +190,7 @@ def registered() -> list[tuple[str, Callable]]:
 def unregister(fn) -> None:
     """Remove ``fn`` from the registry (used by tests that register throw-away checks)."""
     _REGISTRY[:] = [(g, f) for g, f in _REGISTRY if f is not fn]
+    _KIND_OF.pop(fn, None)
 
 
 def _function_name(fn) -> str:
@@ -93,7 +198,8 @@ def _function_name(fn) -> str:
     return name[len("check_"):] if name.startswith("check_") else name
 
 
-def run_checks(quick: bool = False, only: str | None = None, *, log=None) -> list[CheckResult]:
+def run_checks(quick: bool = False, only: str | None = None, *, log=None,
+               seeds=None) -> list[CheckResult]:
     """Run the registered checks and collect their results.
 
     Parameters
@@ -105,12 +211,24 @@ def run_checks(quick: bool = False, only: str | None = None, *, log=None) -> lis
         (case-insensitive); results are also filtered on their group/name.
     log : callable, optional
         Called with one progress line per check function (e.g. ``print``).
+    seeds : sequence of int, optional
+        Seeds of the simulator checks (:func:`current_seeds`); :data:`DEFAULT_SEEDS` when None.
 
     Returns
     -------
     list of CheckResult
         A check function that raises contributes one failed result carrying the error.
     """
+    global _SEEDS
+    previous = _SEEDS
+    _SEEDS = tuple(int(s) for s in seeds) if seeds else DEFAULT_SEEDS
+    try:
+        return _run_checks(quick, only, log)
+    finally:
+        _SEEDS = previous
+
+
+def _run_checks(quick, only, log) -> list[CheckResult]:
     needle = (only or "").lower()
     out: list[CheckResult] = []
     for group, fn in registered():
@@ -123,9 +241,11 @@ def run_checks(quick: bool = False, only: str | None = None, *, log=None) -> lis
             results = list(fn(quick))
         except Exception as exc:  # noqa: BLE001 - any failure of a check is a FAIL, not a crash
             tb = traceback.format_exc(limit=3).strip().splitlines()
+            kind, calibrated_by = _KIND_OF[fn]
             results = [CheckResult(group, fname, "check runs to completion", math.nan,
                                    "no exception", False,
-                                   f"raised {type(exc).__name__}: {exc} | {' / '.join(tb[-3:])}")]
+                                   f"raised {type(exc).__name__}: {exc} | {' / '.join(tb[-3:])}",
+                                   kind=kind, calibrated_by=calibrated_by)]
         wall_s = time.perf_counter() - t0
         if log is not None:
             verdicts = "".join("." if r.passed else "F" for r in results)
@@ -150,6 +270,32 @@ def _fmt(value) -> str:
     return f"{v:.3e}"
 
 
+def _spread_cell(r: CheckResult) -> str:
+    n = len(r.per_seed)
+    if n == 0:
+        return ""
+    if n == 1:
+        return "1 seed"
+    sd = r.spread
+    return f"sd {_fmt(sd)}, n={n}" if math.isfinite(sd) else f"n={n}, not all finite"
+
+
+def summary_line(results: list[CheckResult]) -> str:
+    """``"N passed, M failed"``, followed by the failures counted by kind when there are any."""
+    n_pass = sum(1 for r in results if r.passed)
+    line = f"{n_pass} passed, {len(results) - n_pass} failed"
+    by_kind = failed_by_kind(results)
+    if by_kind:
+        line += " (failed: " + ", ".join(f"{n} {k}" for k, n in by_kind.items()) + ")"
+    return line
+
+
+def failed_by_kind(results: list[CheckResult]) -> dict[str, int]:
+    """Failed checks per kind, in the order of :data:`KINDS` (kinds without failures left out)."""
+    counts = {k: sum(1 for r in results if not r.passed and r.kind == k) for k in KINDS}
+    return {k: n for k, n in counts.items() if n}
+
+
 def format_table(results: list[CheckResult], *, details: bool = True) -> str:
     """A plain-text table of ``results`` with a summary line.
 
@@ -157,20 +303,23 @@ def format_table(results: list[CheckResult], *, details: bool = True) -> str:
     ----------
     results : list of CheckResult
     details : bool
-        Also print each check's detail text, indented under its row.
+        Also print each check's detail text, its calibrated parameters and its per-seed
+        values, indented under its row.
 
     Returns
     -------
     str
-        Columns check (``group/name``), target, simulated, tolerance, verdict (PASS/FAIL),
-        then the line ``"N passed, M failed"``.
+        Columns check (``group/name``), kind, target, simulated (the mean over seeds),
+        spread (standard deviation over seeds and their number), tolerance, verdict
+        (PASS/FAIL), then the summary line of :func:`summary_line`.
     """
-    head = ("check", "target", "simulated", "tolerance", "verdict")
-    rows = [(f"{r.group}/{r.name}", _fmt(r.target), _fmt(r.simulated), r.tolerance,
-             "PASS" if r.passed else "FAIL") for r in results]
+    head = ("check", "kind", "target", "simulated", "spread", "tolerance", "verdict")
+    rows = [(f"{r.group}/{r.name}", r.kind, _fmt(r.target), _fmt(r.simulated), _spread_cell(r),
+             r.tolerance, "PASS" if r.passed else "FAIL") for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
               for i, h in enumerate(head)]
-    widths[3] = min(widths[3], 44)
+    widths[2] = min(widths[2], 36)
+    widths[5] = min(widths[5], 36)
 
     def line(cells):
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
@@ -178,10 +327,15 @@ def format_table(results: list[CheckResult], *, details: bool = True) -> str:
     out = [line(head), line(["-" * w for w in widths])]
     for r, row in zip(results, rows):
         out.append(line(row))
-        if details and r.detail:
-            out.append("      " + r.detail)
-    n_pass = sum(1 for r in results if r.passed)
-    out.append(f"{n_pass} passed, {len(results) - n_pass} failed")
+        if details:
+            if r.calibrated_by:
+                out.append("      calibrated: " + ", ".join(r.calibrated_by))
+            if len(r.per_seed) > 1:
+                out.append("      per seed: " + ", ".join(
+                    f"{s}: {_fmt(v)}" for s, v in zip(r.seeds, r.per_seed)))
+            if r.detail:
+                out.append("      " + r.detail)
+    out.append(summary_line(results))
     return "\n".join(out)
 
 
@@ -192,9 +346,13 @@ def _json_safe(value):
 
 
 def to_json(results: list[CheckResult]) -> str:
-    """The results as a JSON document ``{"results": [...], "passed": n, "failed": m}``.
+    """The results as a JSON document.
 
-    Non-finite numbers are written as ``null`` (nan) or the strings ``"inf"``/``"-inf"``.
+    ``{"results": [...], "passed": n, "failed": m, "failed_by_kind": {kind: count}}``; each
+    result holds the fields of :class:`CheckResult` (``kind``, ``calibrated_by``, ``seeds``,
+    ``per_seed`` included) and ``spread`` (sample standard deviation over seeds, null with
+    fewer than two). Non-finite numbers are written as ``null`` (nan) or the strings
+    ``"inf"``/``"-inf"``.
     """
     rows = []
     for r in results:
@@ -202,9 +360,14 @@ def to_json(results: list[CheckResult]) -> str:
         d["target"] = _json_safe(d["target"] if isinstance(d["target"], str) else float(d["target"]))
         d["simulated"] = _json_safe(float(d["simulated"]))
         d["passed"] = bool(d["passed"])
+        d["calibrated_by"] = list(r.calibrated_by)
+        d["seeds"] = list(r.seeds)
+        d["per_seed"] = [_json_safe(v) for v in r.per_seed]
+        d["spread"] = _json_safe(r.spread)
         rows.append(d)
     n_pass = sum(1 for r in rows if r["passed"])
-    return json.dumps({"results": rows, "passed": n_pass, "failed": len(rows) - n_pass}, indent=2)
+    return json.dumps({"results": rows, "passed": n_pass, "failed": len(rows) - n_pass,
+                       "failed_by_kind": failed_by_kind(results)}, indent=2)
 
 
 def from_json(text: str) -> list[CheckResult]:
@@ -220,11 +383,25 @@ def from_json(text: str) -> list[CheckResult]:
     out = []
     for d in json.loads(text)["results"]:
         d = dict(d)
+        d.pop("spread", None)  # derived from per_seed
         d["simulated"] = num(d["simulated"])
         if not isinstance(d["target"], str) or d["target"] in ("inf", "-inf"):
             d["target"] = num(d["target"])
+        d["per_seed"] = tuple(num(v) for v in d.get("per_seed", ()))
         out.append(CheckResult(**d))
     return out
+
+
+def _parse_seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--seeds wants integers separated by commas, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(
+            f"--seeds wants distinct non-negative integers, got {text!r}")
+    return seeds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cheap variants (small lattices; what the test suite runs)")
     p.add_argument("--only", metavar="TEXT", default=None,
                    help="run only checks whose group/name contains TEXT")
+    p.add_argument("--seeds", metavar="LIST", type=_parse_seeds, default=DEFAULT_SEEDS,
+                   help="seeds of the checks that run the simulator, averaged (default 1,2,3; "
+                        "--quick uses the first only)")
     p.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
     p.add_argument("--no-details", action="store_true", help="table rows only, no detail lines")
     return p
@@ -259,11 +439,12 @@ def main(argv=None) -> int:
 
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     t0 = time.perf_counter()
-    results = run_checks(quick=args.quick, only=args.only,
+    results = run_checks(quick=args.quick, only=args.only, seeds=args.seeds,
                          log=lambda s: print(s, file=sys.stderr, flush=True))
     print(format_table(results, details=not args.no_details))
+    seeds = ",".join(str(s) for s in (args.seeds[:1] if args.quick else args.seeds))
     print(f"validation wall time {time.perf_counter() - t0:.1f} s"
-          f" ({'quick' if args.quick else 'full'} mode)")
+          f" ({'quick' if args.quick else 'full'} mode, calcination checks over seeds {seeds})")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             fh.write(to_json(results))

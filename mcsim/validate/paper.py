@@ -2,13 +2,34 @@
 Figs. 2, 3, 5) with the default parameter set.
 
 Each check runs the default particle (``--quick``: a 0.35 um particle whose lithium
-diffusivities are scaled by (0.35/0.6)^2 so fronts reach the same r/R at the same time) and
-compares what it prints with the paper's number. Tolerances and their reasons:
+diffusivities are scaled by (0.35/0.6)^2 so fronts reach the same r/R at the same time) once
+per seed of :func:`mcsim.validate.harness.current_seeds` (full mode: 1, 2, 3 by default;
+quick mode: the first seed only, which the table shows as "1 seed") and compares the mean
+over seeds with the paper's number; the table prints the standard deviation over seeds next to
+it. Runs are cached per (settings, mode, seed) so that checks reading the same run (the
+observations of :mod:`mcsim.validate.observations` read the ramp, pristine and
+quasi-equilibrium runs made here) do not repeat it.
 
-* Rietveld fractions (Fig. 2j) carry a few % absolute uncertainty, and the simulated fractions
-  of one particle scatter by about 1 % between seeds: +-0.05 absolute.
-* Onset temperatures are read off the paper's DTA/TGA curves at 5 C/min to about +-10 C; the
-  simulated onset is where a product first reaches 1 % of the TM: +-20 C.
+Kinds (:data:`mcsim.validate.harness.KINDS`): a check is ``calibrated`` when a parameter's
+source string in :mod:`mcsim.params` says it was fitted to that figure of the paper (the
+names are read from there by :func:`mcsim.validate.harness.calibrated_parameters`), a
+``cross-check`` when it compares with a paper number no parameter was fitted to, and a
+``prediction`` when it is an ordering between schedules that follows from the mechanisms
+with no fit aimed at it.
+
+Tolerances are argued in each check's detail line from the paper's reading uncertainty and the
+spread over seeds measured in the same run:
+
+* Rietveld fractions (Fig. 2j): the paper gives no error bar; refinements of a mixture of
+  three poorly crystalline phases are good to a few % absolute. +-0.05 absolute covers that
+  and three standard deviations of the seed scatter (sd below 0.001 on the default
+  particle, seeds 1-3). The paper's numbers are compared on two bases: as fractions of the
+  transition metal (the basis the calibration used) and as weight fractions (what a
+  Rietveld refinement reports; converted with the molar masses of LiTMO2, TMO and TM(OH)2
+  per TM).
+* Onset temperatures are read off the paper's DTA/TGA curves at 5 C/min to about +-10 C, and
+  the simulated onset (a product first reaching 1 % of the TM) need not be the point an eye
+  picks on a curve: +-20 C.
 * Qualitative statements (core-shell appears from ~240 C, weaker by 500 C; conversion mainly
   between 200 and 250 C; Li2CO3 route dehydrates first; holding at 200 C shifts weight loss
   from dehydration to lithiation) are checked as orderings with stated thresholds.
@@ -22,11 +43,35 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mcsim.validate.harness import CheckResult, register
+from mcsim.validate.harness import CheckResult, calibrated_parameters, current_seeds, register
 
 GROUP = "paper"
 DEFAULT_RADIUS_UM = 0.6
 QUICK_RADIUS_UM = 0.35
+
+#: Paper Fig. 2j, the 5 C/min ramp quenched at 300 C: phase -> Rietveld share.
+FIG2J = {"hydroxide": 0.109, "rocksalt": 0.195, "layered": 0.697}
+FIG2J_TOLERANCE = 0.05
+
+#: The schedules the checks run (``--set`` overrides after the common ones).
+RAMP_500 = ("schedule.preset='ramp'", "schedule.to_c=500",
+            "output.snapshot_temperatures_c=[240, 300, 500]")
+PRISTINE_400 = ("schedule.preset='ramp'", "schedule.to_c=400", "model.processes.release='none'",
+                "output.snapshot_temperatures_c=[]", "output.final_snapshot=false")
+#: In situ XRD steps (Fig. 1b) up to 600 C: the layered share is read up to 300 C, the Li/Ni
+#: disorder (mcsim.validate.observations) over the whole profile.
+QE_STEPS_C = (100, 150, 175, 200, 225, 250, 275, 300, 350, 400, 450, 500, 550, 600)
+QUASI_EQUILIBRIUM = ("schedule.preset='quasi-equilibrium'",
+                     "schedule.step_temperatures_c=[" + ", ".join(str(t) for t in QE_STEPS_C) + "]",
+                     "output.snapshot_temperatures_c=[]", "output.final_snapshot=false")
+
+_CACHE: dict = {}
+
+
+def seeds_for(quick: bool) -> tuple[int, ...]:
+    """The seeds a simulator check runs: all of :func:`current_seeds`, the first in quick mode."""
+    seeds = current_seeds()
+    return seeds[:1] if quick else seeds
 
 
 def _sets(quick: bool) -> list[str]:
@@ -41,8 +86,33 @@ def _sets(quick: bool) -> list[str]:
             f"model.overrides.d_cap_m2_per_s={p['d_cap_m2_per_s'].value * scale}"]
 
 
-def _run(sets: list[str], quick: bool) -> dict:
-    """Run a configuration and return its time series and snapshot summaries."""
+def run(sets, quick: bool, seed: int = 1, extra=()) -> dict:
+    """Run a configuration (cached) and return its time series and snapshot summaries.
+
+    Parameters
+    ----------
+    sets : sequence of str
+        ``--set`` overrides of the schedule and output.
+    quick : bool
+        The reduced particle (see the module docstring).
+    seed : int
+        The run's seed.
+    extra : sequence of str
+        Further overrides applied last (e.g. a parameter changed to measure its effect); part
+        of the cache key.
+    """
+    key = (tuple(sets), bool(quick), int(seed), tuple(extra))
+    if key not in _CACHE:
+        _CACHE[key] = _simulate([*sets, f"seed={int(seed)}", *extra], quick)
+    return _CACHE[key]
+
+
+def clear_cache() -> None:
+    """Forget the cached runs."""
+    _CACHE.clear()
+
+
+def _simulate(sets: list[str], quick: bool) -> dict:
     from mcsim import config
     from mcsim.engine import Simulation
 
@@ -66,12 +136,13 @@ def _run(sets: list[str], quick: bool) -> dict:
     return out
 
 
-def _heating(ts: dict) -> np.ndarray:
+def heating(ts: dict) -> np.ndarray:
+    """Rows of the time series up to the maximum temperature."""
     temp = ts["temperature_c"]
     return np.arange(len(temp)) <= int(np.argmax(temp))
 
 
-def _first_crossing(temp, values, level):
+def first_crossing(temp, values, level):
     """Temperature at which ``values`` first reaches ``level`` (linear interpolation)."""
     idx = np.nonzero(values >= level)[0]
     if len(idx) == 0:
@@ -83,129 +154,273 @@ def _first_crossing(temp, values, level):
     return float(temp[i - 1] + f * (temp[i] - temp[i - 1]))
 
 
-def _at(ts, temperature_c, key):
-    heat = _heating(ts)
+def at(ts, temperature_c, key):
+    """``ts[key]`` interpolated to ``temperature_c`` on the heating part of the run."""
+    heat = heating(ts)
     return np.interp(temperature_c, ts["temperature_c"][heat], ts[key][heat]) if np.ndim(
         ts[key]) == 1 else np.array([np.interp(temperature_c, ts["temperature_c"][heat],
                                                ts[key][heat][:, k]) for k in range(ts[key].shape[1])])
 
 
-def _result(name, target, simulated, tolerance, passed, detail=""):
-    return CheckResult(GROUP, name, target, float(simulated), tolerance, bool(passed), detail)
+def tm_to_weight(tm_fraction) -> np.ndarray:
+    """Weight fractions of (TM(OH)2, TMO, LiTMO2) from their shares of the transition metal.
+
+    A mole of TM in phase i weighs the phase's molar mass per TM (:data:`mcsim.phases.MOLAR_MASS`:
+    TM(OH)2, TMO and LiTMO2 of Ni0.6Co0.2Mn0.2), so ``w_i = x_i M_i / sum_j x_j M_j``.
+    """
+    from mcsim import phases as ph
+
+    m = np.array([ph.MOLAR_MASS[ph.HYDROXIDE], ph.MOLAR_MASS[ph.ROCKSALT],
+                  ph.MOLAR_MASS[ph.LAYERED]])
+    x = np.asarray(tm_fraction, dtype=float)
+    w = x * m
+    return w / w.sum(axis=-1, keepdims=True)
 
 
-@register(GROUP)
-def check_ramp_targets(quick: bool) -> list[CheckResult]:
-    """Items 1-3: the conventional ramp to 500 C (quenched samples = states on the ramp)."""
-    ts = _run(["schedule.preset='ramp'", "schedule.to_c=500",
-               "output.snapshot_temperatures_c=[240, 300, 500]"], quick)
+def weight_to_tm(weight_fraction) -> np.ndarray:
+    """Shares of the transition metal from weight fractions of (TM(OH)2, TMO, LiTMO2): the
+    inverse of :func:`tm_to_weight`."""
+    from mcsim import phases as ph
+
+    m = np.array([ph.MOLAR_MASS[ph.HYDROXIDE], ph.MOLAR_MASS[ph.ROCKSALT],
+                  ph.MOLAR_MASS[ph.LAYERED]])
+    x = np.asarray(weight_fraction, dtype=float) / m
+    return x / x.sum(axis=-1, keepdims=True)
+
+
+def seeded(group, name, target, values, seeds, tolerance, passes, detail, *, kind,
+           calibrated_by=()) -> CheckResult:
+    """A result whose simulated figure is the mean of ``values`` (one per seed).
+
+    ``passes`` is called with the mean; a non-finite value for any seed makes the mean nan
+    and the check fail.
+    """
+    values = [float(v) for v in values]
+    mean = float(np.mean(values)) if values else float("nan")
+    ok = bool(np.isfinite(mean) and passes(mean))
+    return CheckResult(group, name, target, mean, tolerance, ok, detail, kind=kind,
+                       calibrated_by=calibrated_by, seeds=tuple(seeds), per_seed=tuple(values))
+
+
+def spread_note(values, tolerance: float | None = None,
+                threshold: float | None = None) -> str:
+    """``"seed sd X"`` for a detail line, with what share of a +- ``tolerance`` three standard
+    deviations are, or how many of them the mean lies from a one-sided ``threshold``."""
+    v = np.asarray(values, dtype=float)
+    if v.size < 2:
+        return "one seed (no spread measured)"
+    sd = float(np.std(v, ddof=1))
+    text = f"seed sd {sd:.3g} over {v.size} seeds"
+    if threshold is not None and sd > 0 and np.isfinite(v).all():
+        text += f" (mean {abs(float(v.mean()) - threshold) / sd:.1f} sd from {threshold:g})"
+    elif tolerance:
+        text += f" (3 sd = {3 * sd / tolerance:.0%} of the tolerance)"
+    return text
+
+
+def _result(name, target, values, seeds, tolerance, passes, detail, *, kind, calibrated_by=()):
+    return seeded(GROUP, name, target, values, seeds, tolerance, passes, detail, kind=kind,
+                  calibrated_by=calibrated_by)
+
+
+# ------------------------------------------------------------------------------------------
+def ramp_metrics(ts: dict) -> dict:
+    """The figures of the conventional-ramp checks from one run of :data:`RAMP_500`."""
     snap = {round(s["temperature_c"]): s for s in ts["snapshots"]}
-    frac = snap[300]["tm_fraction"]
-    out = []
-    for k, (name, target) in enumerate((("hydroxide", 0.109), ("rocksalt", 0.195),
-                                        ("layered", 0.697))):
-        out.append(_result(f"fig2j_{name}_300C", target, frac[k], "+-0.05 abs",
-                           abs(frac[k] - target) <= 0.05,
-                           "TM share at the 300 C snapshot of a 5 C/min ramp (Rietveld, Fig. 2j)"))
-    heat = _heating(ts)
+    m = {"tm_300": snap[300]["tm_fraction"]}
+    m["wt_300"] = tm_to_weight(m["tm_300"])
+    heat = heating(ts)
     temp = ts["temperature_c"][heat]
     tmf = ts["tm_phase_fraction"][heat]
-    t_lith = _first_crossing(temp, tmf[:, 2], 0.01)
-    t_dehy = _first_crossing(temp, tmf[:, 1], 0.01)
-    out.append(_result("onset_lithiation", 200.0, t_lith, "+-20 C", abs(t_lith - 200) <= 20,
-                       "T where layered first holds 1 % of the TM (DTA arrow, Fig. 1l)"))
-    out.append(_result("onset_dehydration", 220.0, t_dehy, "+-20 C", abs(t_dehy - 220) <= 20,
-                       "T where rock salt first holds 1 % of the TM (Fig. 1l)"))
-    contrast = ts["contrast_layered"][heat]
-    t_cs = _first_crossing(temp, contrast, 0.2)
-    out.append(_result("core_shell_appears", 240.0, t_cs, "+-20 C", abs(t_cs - 240) <= 20,
-                       "T where shell-minus-core layered share first exceeds 0.2 (Fig. 2c-d)"))
-    c300 = float(_at(ts, 300.0, "contrast_layered"))
-    lay = ts["radial_layered"][heat]
-    rs = ts["radial_rocksalt"][heat]
+    m["t_lith"] = first_crossing(temp, tmf[:, 2], 0.01)
+    m["t_dehy"] = first_crossing(temp, tmf[:, 1], 0.01)
+    m["t_cs"] = first_crossing(temp, ts["contrast_layered"][heat], 0.2)
+    m["c300"] = float(at(ts, 300.0, "contrast_layered"))
+    m["c500"] = float(at(ts, 500.0, "contrast_layered"))
     i300 = int(np.argmin(abs(temp - 300)))
-    shell_layered = float(lay[i300, -2:].mean())
-    core_rocksalt = float(rs[i300, :3].mean())
+    m["shell_layered"] = float(ts["radial_layered"][heat][i300, -2:].mean())
+    m["core_rocksalt"] = float(ts["radial_rocksalt"][heat][i300, :3].mean())
+    return m
+
+
+@register(GROUP, "calibrated", calibrated_parameters("Fig. 2j", "Fig. 2c-j", "Fig. 1l"))
+def check_ramp_targets(quick: bool) -> list[CheckResult]:
+    """Items 1-3: the conventional ramp to 500 C (quenched samples = states on the ramp)."""
+    seeds = seeds_for(quick)
+    ms = [ramp_metrics(run(RAMP_500, quick, s)) for s in seeds]
+    out = []
+    fit_2j = calibrated_parameters("Fig. 2j", "Fig. 2c-j")
+    for k, name in enumerate(("hydroxide", "rocksalt", "layered")):
+        target = FIG2J[name]
+        vals = [m["tm_300"][k] for m in ms]
+        out.append(_result(
+            f"fig2j_{name}_300C", target, vals, seeds, "+-0.05 abs",
+            lambda v, t=target: abs(v - t) <= FIG2J_TOLERANCE,
+            "share of the TM at the 300 C snapshot of a 5 C/min ramp, the paper's Rietveld "
+            "numbers read as TM-mole fractions (the basis of the calibration); tolerance: a "
+            "few % absolute for a refinement of three poorly crystalline phases plus the seed "
+            f"scatter, {spread_note(vals, FIG2J_TOLERANCE)} (Fig. 2j)",
+            kind="calibrated", calibrated_by=fit_2j))
+    for k, name in enumerate(("hydroxide", "rocksalt", "layered")):
+        target = FIG2J[name]
+        vals = [m["wt_300"][k] for m in ms]
+        out.append(_result(
+            f"fig2j_{name}_300C_weight", target, vals, seeds, "+-0.05 abs",
+            lambda v, t=target: abs(v - t) <= FIG2J_TOLERANCE,
+            "weight fraction at the 300 C snapshot (TM shares times the molar mass per TM of "
+            "TM(OH)2, TMO, LiTMO2, normalised): the paper's numbers read as weight fractions, "
+            "what a Rietveld refinement reports; the calibration used the TM-mole basis, so "
+            "this basis was not fitted (read as weights the paper's numbers are TM shares "
+            f"{', '.join(f'{v:.3f}' for v in weight_to_tm([FIG2J[p] for p in FIG2J]))} for "
+            f"TM(OH)2 / TMO / LiTMO2); {spread_note(vals, FIG2J_TOLERANCE)} (Fig. 2j)",
+            kind="cross-check"))
+    vals = [m["t_lith"] for m in ms]
+    out.append(_result("onset_lithiation", 200.0, vals, seeds, "+-20 C",
+                       lambda v: abs(v - 200) <= 20,
+                       "T where layered first holds 1 % of the TM; the paper's arrow is read to "
+                       f"+-10 C and the 1 % rule may sit +-10 C from it; {spread_note(vals, 20)} "
+                       "(DTA arrow, Fig. 1l)",
+                       kind="calibrated", calibrated_by=calibrated_parameters("Fig. 1l")))
+    vals = [m["t_dehy"] for m in ms]
+    out.append(_result("onset_dehydration", 220.0, vals, seeds, "+-20 C",
+                       lambda v: abs(v - 220) <= 20,
+                       "T where rock salt first holds 1 % of the TM; tolerance as for the "
+                       f"lithiation onset; {spread_note(vals, 20)} (Fig. 1l)", kind="cross-check"))
+    fit_cs = calibrated_parameters("Fig. 2c-j")
+    vals = [m["t_cs"] for m in ms]
+    out.append(_result("core_shell_appears", 240.0, vals, seeds, "+-20 C",
+                       lambda v: abs(v - 240) <= 20,
+                       "T where shell-minus-core layered share first exceeds 0.2; the TEM "
+                       "frames are 10 C apart at 6 C/min and the boundary's first visibility "
+                       f"is a judgement: +-20 C; {spread_note(vals, 20)} (Fig. 2c-d)",
+                       kind="calibrated", calibrated_by=fit_cs))
+    shell = [m["shell_layered"] for m in ms]
+    core = [m["core_rocksalt"] for m in ms]
     out.append(_result("shell_layered_core_rocksalt_300C", "shell > 0.7, core rock salt > 0.4",
-                       min(shell_layered, core_rocksalt + 0.3), "both",
-                       shell_layered > 0.7 and core_rocksalt > 0.4,
-                       f"layered share r/R>0.8: {shell_layered:.2f}; rock-salt share r/R<0.3: "
-                       f"{core_rocksalt:.2f} (Fig. 2h, k-p)"))
-    c500 = float(_at(ts, 500.0, "contrast_layered"))
-    out.append(_result("heterogeneity_weaker_500C", "< 0.5 x contrast at 300 C", c500 / c300,
-                       "ratio < 0.5", c500 < 0.5 * c300,
-                       f"layered contrast {c300:.2f} at 300 C, {c500:.2f} at 500 C (Fig. 2i, ED Fig. 3)"))
+                       [min(a, b + 0.3) for a, b in zip(shell, core)], seeds, "both",
+                       lambda v: np.mean(shell) > 0.7 and np.mean(core) > 0.4,
+                       f"mean layered share r/R>0.8: {np.mean(shell):.2f}; rock-salt share "
+                       f"r/R<0.3: {np.mean(core):.2f} (per seed "
+                       + ", ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(shell, core))
+                       + "; simulated = min(shell, core + 0.3)) (Fig. 2h, k-p)",
+                       kind="calibrated", calibrated_by=fit_cs))
+    ratio = [m["c500"] / m["c300"] for m in ms]
+    out.append(_result("heterogeneity_weaker_500C", "< 0.5 x contrast at 300 C", ratio, seeds,
+                       "ratio < 0.5", lambda v: v < 0.5,
+                       "layered contrast at 300 C / 500 C per seed: "
+                       + ", ".join(f"{m['c300']:.2f} / {m['c500']:.2f}" for m in ms)
+                       + "; 'much weaker' read as less than half; no parameter names this "
+                       "target, but d_cap_m2_per_s (fitted to Fig. 2j) sets it: see "
+                       "docs/validation.md; "
+                       f"{spread_note(ratio, threshold=0.5)} (Fig. 2i, ED Fig. 3)",
+                       kind="cross-check"))
     return out
 
 
-@register(GROUP)
+@register(GROUP, "cross-check")
 def check_pristine_hydroxide(quick: bool) -> list[CheckResult]:
     """Item 2: hydroxide alone loses its water between ~220 and ~350 C at 5 C/min."""
-    ts = _run(["schedule.preset='ramp'", "schedule.to_c=400", "model.processes.release='none'",
-               "output.snapshot_temperatures_c=[]", "output.final_snapshot=false"], quick)
-    heat = _heating(ts)
-    temp = ts["temperature_c"][heat]
-    conv = ts["tm_phase_fraction"][heat][:, 1]
-    t_start = _first_crossing(temp, conv, 0.01)
-    t_end = _first_crossing(temp, conv, 0.99)
-    return [_result("pristine_water_loss_start", 220.0, t_start, "+-20 C",
-                    abs(t_start - 220) <= 20,
-                    "1 % dehydrated (the onset rule of the other checks), no lithium source "
-                    "(Fig. 1l top)"),
-            _result("pristine_water_loss_end", 350.0, t_end, "+-30 C", abs(t_end - 350) <= 30,
-                    "99 % dehydrated, no lithium source (Fig. 1l top)")]
+    seeds = seeds_for(quick)
+    start, end = [], []
+    for s in seeds:
+        ts = run(PRISTINE_400, quick, s)
+        heat = heating(ts)
+        temp = ts["temperature_c"][heat]
+        conv = ts["tm_phase_fraction"][heat][:, 1]
+        start.append(first_crossing(temp, conv, 0.01))
+        end.append(first_crossing(temp, conv, 0.99))
+    return [_result("pristine_water_loss_start", 220.0, start, seeds, "+-20 C",
+                    lambda v: abs(v - 220) <= 20,
+                    "1 % dehydrated (the onset rule of the other checks), no lithium source; "
+                    "Ea from Carney et al., A fitted to Fig. 2j, not to this curve; "
+                    f"{spread_note(start, 20)} (Fig. 1l top)", kind="cross-check"),
+            _result("pristine_water_loss_end", 350.0, end, seeds, "+-30 C",
+                    lambda v: abs(v - 350) <= 30,
+                    "99 % dehydrated, no lithium source; the end of a TG step is read less "
+                    f"sharply than its start: +-30 C; {spread_note(end, 30)} (Fig. 1l top)",
+                    kind="cross-check")]
 
 
-@register(GROUP)
+def qe_layered_at(ts: dict, temperature_c: float) -> float:
+    """Layered share of the TM at the last row at or below ``temperature_c`` on the steps
+    (the measurement after the relax at that step)."""
+    temp = ts["temperature_c"]
+    heat = heating(ts)
+    rows = np.nonzero(heat & (temp <= temperature_c + 1e-6))[0]
+    return float(ts["tm_phase_fraction"][rows[-1], 2])
+
+
+@register(GROUP, "cross-check")
 def check_quasi_equilibrium(quick: bool) -> list[CheckResult]:
     """Item 4: on the in-situ XRD steps, conversion to layered mainly between 200 and 250 C."""
-    ts = _run(["schedule.preset='quasi-equilibrium'",
-               "schedule.step_temperatures_c=[100, 150, 175, 200, 225, 250, 275, 300]",
-               "output.snapshot_temperatures_c=[]", "output.final_snapshot=false"], quick)
-    temp = ts["temperature_c"]
-    lay = ts["tm_phase_fraction"][:, 2]
-    at = lambda t: float(lay[np.nonzero(temp <= t + 1e-6)[0][-1]])  # noqa: E731 (last row at or below t)
-    share = (at(250) - at(200)) / max(lay[-1], 1e-9)
-    return [_result("xrd_steps_layered_200_250C", "> 0.5 of layered at 300 C", share, "> 0.5",
-                    share > 0.5, f"layered {at(200):.2f} at 200 C, {at(250):.2f} at 250 C, "
-                    f"{lay[-1]:.2f} at 300 C (Fig. 1b)")]
+    seeds = seeds_for(quick)
+    shares, parts = [], []
+    for s in seeds:
+        ts = run(QUASI_EQUILIBRIUM, quick, s)
+        l200, l250, l300 = (qe_layered_at(ts, t) for t in (200, 250, 300))
+        shares.append((l250 - l200) / max(l300, 1e-9))
+        parts.append(f"{l200:.2f} / {l250:.2f} / {l300:.2f}")
+    return [_result("xrd_steps_layered_200_250C", "> 0.5 of layered at 300 C", shares, seeds,
+                    "> 0.5", lambda v: v > 0.5,
+                    "layered at 200 / 250 / 300 C per seed: " + "; ".join(parts)
+                    + "; 'mainly' read as more than half; no parameter was fitted to the steps; "
+                    f"{spread_note(shares, threshold=0.5)} (Fig. 1b)", kind="cross-check")]
 
 
-@register(GROUP)
+@register(GROUP, "calibrated", calibrated_parameters("Ext. Data Fig. 2",
+                                                     parameter_set="ncm622-li2co3"))
 def check_li2co3_route(quick: bool) -> list[CheckResult]:
     """Item 5: with Li2CO3, dehydration first; layered forms slowly from ~400 C."""
-    ts = _run(["lithium.source='Li2CO3'", "schedule.preset='ramp'", "schedule.to_c=600",
-               "output.snapshot_temperatures_c=[]", "output.final_snapshot=false"], quick)
-    heat = _heating(ts)
-    temp = ts["temperature_c"][heat]
-    tmf = ts["tm_phase_fraction"][heat]
-    t_lay = _first_crossing(temp, tmf[:, 2], 0.05)
-    i350 = int(np.argmin(abs(temp - 350)))
-    return [_result("li2co3_dehydration_first", "rock salt > layered at 350 C",
-                    tmf[i350, 1] - tmf[i350, 2], "> 0", tmf[i350, 1] > tmf[i350, 2],
-                    f"rock salt {tmf[i350, 1]:.2f}, layered {tmf[i350, 2]:.2f} at 350 C (ED Fig. 2)"),
-            _result("li2co3_layered_onset", 400.0, t_lay, "+-40 C", abs(t_lay - 400) <= 40,
-                    "T where layered first holds 5 % of the TM (ED Fig. 2)")]
+    seeds = seeds_for(quick)
+    fit = calibrated_parameters("Ext. Data Fig. 2", parameter_set="ncm622-li2co3")
+    first, onset, parts = [], [], []
+    for s in seeds:
+        ts = run(("lithium.source='Li2CO3'", "schedule.preset='ramp'", "schedule.to_c=600",
+                  "output.snapshot_temperatures_c=[]", "output.final_snapshot=false"), quick, s)
+        heat = heating(ts)
+        temp = ts["temperature_c"][heat]
+        tmf = ts["tm_phase_fraction"][heat]
+        onset.append(first_crossing(temp, tmf[:, 2], 0.05))
+        i350 = int(np.argmin(abs(temp - 350)))
+        first.append(tmf[i350, 1] - tmf[i350, 2])
+        parts.append(f"{tmf[i350, 1]:.2f} / {tmf[i350, 2]:.2f}")
+    return [_result("li2co3_dehydration_first", "rock salt > layered at 350 C", first, seeds,
+                    "> 0", lambda v: v > 0,
+                    "rock salt / layered at 350 C per seed: " + "; ".join(parts) + " (ED Fig. 2)",
+                    kind="calibrated", calibrated_by=fit),
+            _result("li2co3_layered_onset", 400.0, onset, seeds, "+-40 C",
+                    lambda v: abs(v - 400) <= 40,
+                    "T where layered first holds 5 % of the TM; the paper's XRD steps are "
+                    f"50 C apart and say 'approximately 400 C': +-40 C; {spread_note(onset, 40)} "
+                    "(ED Fig. 2)", kind="calibrated", calibrated_by=fit)]
 
 
-@register(GROUP)
+@register(GROUP, "prediction")
 def check_hold_200C(quick: bool) -> list[CheckResult]:
     """Item 6: holding at 200 C for 0 -> 6 h shifts weight loss from dehydration to lithiation."""
     hours = (0.0, 2.0, 6.0) if quick else (0.0, 2.0, 4.0, 6.0)
-    lith, dehy = [], []
-    for h in hours:
-        steps = ["schedule.preset='custom'",
-                 "schedule.steps=[{ramp_c_per_min=5.0, to_c=200.0}"
-                 + (f", {{hold_min={60.0 * h}}}" if h > 0 else "")
-                 + ", {ramp_c_per_min=5.0, to_c=300.0}]",
-                 "output.snapshot_temperatures_c=[]", "output.final_snapshot=false"]
-        ts = _run(steps, quick)
-        lith.append(float(ts["tm_lithiated"][-1]) / float(ts["tm_quanta"][-1]))
-        dehy.append(float(ts["tm_dehydrated"][-1]) / float(ts["tm_quanta"][-1]))
-    rising = all(b > a for a, b in zip(lith, lith[1:]))
-    falling = all(b < a for a, b in zip(dehy, dehy[1:]))
-    detail = ", ".join(f"{h:g} h: lith {a:.2f} / dehyd {b:.2f}" for h, a, b in zip(hours, lith, dehy))
-    return [_result("hold_200C_lithiation_rises", "increasing with hold time", lith[-1] - lith[0],
-                    "monotone", rising, detail + " (share of TM by 300 C, ED Fig. 5)"),
-            _result("hold_200C_dehydration_falls", "decreasing with hold time", dehy[-1] - dehy[0],
-                    "monotone", falling, detail)]
+    seeds = seeds_for(quick)
+    lith = np.zeros((len(seeds), len(hours)))
+    dehy = np.zeros_like(lith)
+    for i, s in enumerate(seeds):
+        for j, h in enumerate(hours):
+            steps = ("schedule.preset='custom'",
+                     "schedule.steps=[{ramp_c_per_min=5.0, to_c=200.0}"
+                     + (f", {{hold_min={60.0 * h}}}" if h > 0 else "")
+                     + ", {ramp_c_per_min=5.0, to_c=300.0}]",
+                     "output.snapshot_temperatures_c=[]", "output.final_snapshot=false")
+            ts = run(steps, quick, s)
+            lith[i, j] = float(ts["tm_lithiated"][-1]) / float(ts["tm_quanta"][-1])
+            dehy[i, j] = float(ts["tm_dehydrated"][-1]) / float(ts["tm_quanta"][-1])
+    ml, md = lith.mean(axis=0), dehy.mean(axis=0)
+    rising = bool(np.all(np.diff(ml) > 0))
+    falling = bool(np.all(np.diff(md) < 0))
+    detail = (", ".join(f"{h:g} h: lith {a:.2f} / dehyd {b:.2f}" for h, a, b in zip(hours, ml, md))
+              + " (mean share of TM by 300 C over seeds; monotone on the means; no parameter "
+              "was fitted to the hold series, ED Fig. 5)")
+    return [seeded(GROUP, "hold_200C_lithiation_rises", "increasing with hold time",
+                   lith[:, -1] - lith[:, 0], seeds, "monotone", lambda v: rising, detail,
+                   kind="prediction"),
+            seeded(GROUP, "hold_200C_dehydration_falls", "decreasing with hold time",
+                   dehy[:, -1] - dehy[:, 0], seeds, "monotone", lambda v: falling, detail,
+                   kind="prediction")]
