@@ -40,7 +40,7 @@ import h5py
 import numpy as np
 
 from mcsim.io.h5write import _write_attrs
-from mcsim.io.schema import _ALLOWED_KINDS, _NAME_RE, _SNAPSHOT_DTYPES
+from mcsim.io.schema import _NAME_RE, snapshot_dtype
 
 
 def _missing_fill(dtype) -> object:
@@ -134,17 +134,7 @@ def _local_array(name: str, value, shape: tuple) -> np.ndarray:
     if arr.shape != shape:
         raise ValueError(f"snapshot field {name!r} has shape {arr.shape}, expected this "
                          f"rank's local_shape {shape}")
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8)
-    if arr.dtype.kind not in _ALLOWED_KINDS or arr.dtype.itemsize > 8:
-        raise ValueError(f"snapshot field {name!r} has unsupported dtype {arr.dtype}")
-    want = _SNAPSHOT_DTYPES.get(name)
-    if want is not None and arr.dtype != want:
-        cast = arr.astype(want)
-        if not np.array_equal(cast, arr):
-            raise ValueError(f"snapshot field {name!r} does not fit {np.dtype(want)}")
-        arr = cast
-    return arr
+    return snapshot_dtype(name, arr)
 
 
 def _write_virtual_snapshot(self, time_s: float, temperature_c: float, dtypes: dict,

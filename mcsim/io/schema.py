@@ -85,3 +85,20 @@ def parts_dir(path) -> Path:
 def part_name(generation: int, rank: int) -> str:
     """File name of one rank's finished part file, e.g. ``gen-0001.rank-0003.h5``."""
     return f"gen-{int(generation):04d}.rank-{int(rank):04d}.h5"
+
+
+def snapshot_dtype(name: str, arr: np.ndarray) -> np.ndarray:
+    """A snapshot field's array in the dtype it is stored with: bool as uint8, only integer or
+    float kinds of at most 8 bytes, and the fixed dtype of ``phase`` and ``grain`` when every
+    value fits (ValueError naming the field otherwise). Shared by the serial and MPI writers."""
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8)
+    if arr.dtype.kind not in _ALLOWED_KINDS or arr.dtype.itemsize > 8:
+        raise ValueError(f"snapshot field {name!r} has unsupported dtype {arr.dtype}")
+    want = _SNAPSHOT_DTYPES.get(name)
+    if want is not None and arr.dtype != want:
+        cast = arr.astype(want)
+        if not np.array_equal(cast, arr):
+            raise ValueError(f"snapshot field {name!r} does not fit {np.dtype(want)}")
+        arr = cast
+    return arr

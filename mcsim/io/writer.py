@@ -23,13 +23,12 @@ from mcsim.io.failures import ResultIOError, guarded, io_failure
 from mcsim.io.h5write import _attr_value, _fsync_path, _write_attrs, _write_tree
 from mcsim.io.result import IncompleteResultError, _complete_flag
 from mcsim.io.schema import (
-    _ALLOWED_KINDS,
+    snapshot_dtype,
     _CORE_SERIES,
     _GZIP_LEVEL,
     _MAX_CHUNK_EDGE,
     _NAME_RE,
     _REQUIRED_FIELDS,
-    _SNAPSHOT_DTYPES,
     SCHEMA_VERSION,
     partial_path,
 )
@@ -396,17 +395,7 @@ class ResultWriter:
                              f"shape {self.grid_shape}")
         if not _NAME_RE.match(name):
             raise ValueError(f"snapshot field name {name!r} is not an identifier")
-        if arr.dtype == np.bool_:
-            arr = arr.astype(np.uint8)
-        if arr.dtype.kind not in _ALLOWED_KINDS or arr.dtype.itemsize > 8:
-            raise ValueError(f"snapshot field {name!r} has unsupported dtype {arr.dtype}")
-        want = _SNAPSHOT_DTYPES.get(name)
-        if want is not None and arr.dtype != want:
-            cast = arr.astype(want)
-            if not np.array_equal(cast, arr):
-                raise ValueError(f"snapshot field {name!r} does not fit {np.dtype(want)}")
-            arr = cast
-        return arr
+        return snapshot_dtype(name, arr)
 
     @guarded
     def write_snapshot(self, time_s: float, temperature_c: float, fields: dict,
