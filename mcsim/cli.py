@@ -1,10 +1,14 @@
 """Command line: ``mcsim run | config show|check|params|reference | info | plot | validate |
 bench | sweep | compare``.
 
-The top layer. Each command imports what it needs inside its ``_cmd_*`` function, on purpose:
-the engine, the kernels (Numba), h5py, matplotlib and mpi4py are heavy, and ``mcsim --help``,
+The top layer. Each command imports what it needs inside its ``_cmd_*`` function, the helpers
+that function calls (``_load``, ``_run``, ``_claim_output``, ``_kept``) or, for ``validate``,
+:func:`main`, on purpose: the engine, matplotlib and mpi4py are heavy, and ``mcsim --help``,
 ``mcsim config check`` or ``mcsim info`` should not pay for loading or starting them (mpi4py
-initialises MPI when imported). No module below imports this one, so these are not cycles.
+initialises MPI when imported). :func:`build_parser` imports the modules whose options it adds
+(plot, compare, sweep, which bring mcsim.config, h5py and Numba) only when it builds the
+parser, so that ``mcsim validate``, which skips the parser, does not load them. No module below
+imports this one, so these are not cycles.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from mcsim import __version__
 from mcsim.errors import (
     EXIT_CHECKPOINTED,
     EXIT_CONFIG,
@@ -45,8 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcsim",
         description="Lattice Monte Carlo simulator of NCM622 cathode calcination.")
-    from mcsim import __version__
-
     parser.add_argument("--version", action="version", version=f"mcsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -7,10 +7,16 @@ same secondary particle, same seed, calcined on the conventional schedule (5 C/m
 dehydration everywhere). R-NCM should end with intragranular nanopores concentrated in the
 core and intergranular voids near the centre, TS-NCM denser with few nanopores. This module
 runs (or reads) the two results and tabulates, with the difference (B - A) and ratio (B / A),
-the final transition-metal phase shares, porosity, nanopore density in the core and shell,
-central void fraction, internal pore surface, mean grain size and the nanopore and void counts
--- all read back from the result files (the final ``/pores/NNNN`` group and ``/timeseries``,
-see ``mcsim/io/SCHEMA.md``) -- and draws :mod:`mcsim.figures.compare_runs`.
+the final transition-metal phase shares, the porosity by pore voxels, by mass (from the
+voxels' amounts) and their difference (the sub-voxel porosity), nanopore density in the core
+and shell, the central pore fraction (void-class pore voxels within r < 0.3 R, however
+narrow) and the central void opened since the particle was generated (the growth of the
+voids at least 30 nm wide there), internal pore surface, mean grain size and the nanopore and
+void counts -- all read back from the result files (the final ``/pores/NNNN`` group and
+``/timeseries``, see ``mcsim/io/SCHEMA.md``) -- and draws :mod:`mcsim.figures.compare_runs`.
+A result written before schema 3.0 holds ``central_void_fraction``: it is read as the
+central pore fraction, and the porosity by mass and the central void opened are NaN unless
+computed from the last snapshot (then without the reference: the opened void stays NaN).
 
 Configurations
 --------------
@@ -54,7 +60,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mcsim import config, schedule
 from mcsim.errors import ConfigError
+from mcsim.io.result import UnusableResultError, open_if_complete, open_result
+from mcsim.plot import PlotError, load_script
+from mcsim.pores import SCALARS, pore_statistics
+from mcsim.sweep import NON_RESULT_KEYS
 
 __all__ = ["RUNS", "ROWS", "preset_configs", "read_summary", "compare_summaries",
            "format_table", "to_json", "run_pair", "add_arguments", "main", "CompareError"]
@@ -67,12 +78,15 @@ ROWS = (
     ("final_hydroxide", "TM share in TM(OH)2 (final)", "1"),
     ("final_rocksalt", "TM share in rock salt (final)", "1"),
     ("final_layered", "TM share in layered (final)", "1"),
-    ("porosity", "porosity (within the outline, r <= R)", "1"),
+    ("porosity", "porosity by pore voxels (outline, r <= R)", "1"),
+    ("mass_porosity", "porosity by mass (1 - solid from amounts)", "1"),
+    ("subvoxel_porosity", "sub-voxel porosity (by mass - by voxels)", "1"),
     ("nanopore_fraction", "nanopore volume fraction", "1"),
     ("void_fraction", "void volume fraction", "1"),
     ("nanopore_density_core_per_um3", "nanopore density, core r/R < 0.5", "1/um^3"),
     ("nanopore_density_shell_per_um3", "nanopore density, shell r/R >= 0.7", "1/um^3"),
-    ("central_void_fraction", "central void fraction r/R < 0.3", "1"),
+    ("central_pore_fraction", "central pore fraction r/R < 0.3, any width", "1"),
+    ("central_void_opened", "central void opened r/R < 0.3, >= 30 nm", "1"),
     ("internal_surface_per_um", "internal surface / solid volume", "1/um"),
     ("mean_grain_nm", "mean grain size (equiv. diameter)", "nm"),
     ("nanopore_count", "nanopores (intragranular)", "1"),
@@ -94,8 +108,6 @@ class CompareError(Exception):
 # ==========================================================================================
 def _preset_options(preset: str) -> tuple:
     """The options a schedule preset accepts (from :mod:`mcsim.schedule`)."""
-    from mcsim import schedule
-
     return tuple(schedule.PRESET_BUILDERS[preset][1])  # read-only use of the preset table
 
 
@@ -147,8 +159,6 @@ def preset_configs(config_path=None, sets=(), seed: int | None = None,
         A bad base file or override (named by its key), ``--set schedule.preset``, or a
         schedule option neither preset accepts.
     """
-    from mcsim import config
-
     user = _read_base(config_path)
     base_sched = user.pop("schedule", {})
     if not isinstance(base_sched, dict):
@@ -203,23 +213,22 @@ def preset_configs(config_path=None, sets=(), seed: int | None = None,
 # ==========================================================================================
 def _final_pores(f) -> tuple[dict, str]:
     """Scalars of the final pore statistics and where they came from."""
-    from mcsim.pores import SCALARS
-
     names = (*SCALARS, "pore_count", "intergranular_count", "open_count")
     pores = f.get("pores")
     keys = sorted(k for k in pores if k.isdigit()) if pores is not None else []
     if keys:
         g = pores[keys[-1]]
-        return ({n: float(g[n][()]) for n in names if n in g}
-                | {"pores_time_s": float(g.attrs.get("time_s", math.nan)),
-                   "pores_label": str(g.attrs.get("label", keys[-1]))}, f"/pores/{keys[-1]}")
+        out = {n: float(g[n][()]) for n in names if n in g}
+        if "central_pore_fraction" not in g and "central_void_fraction" in g:
+            out["central_pore_fraction"] = float(g["central_void_fraction"][()])  # schema < 3
+        return (out | {"pores_time_s": float(g.attrs.get("time_s", math.nan)),
+                       "pores_label": str(g.attrs.get("label", keys[-1]))},
+                f"/pores/{keys[-1]}")
     # results written before the pore statistics existed: compute them from the last snapshot
     snaps = f.get("snapshots")
     if snaps is None or not len(snaps) or "geometry" not in f:
         raise CompareError(f"{f.filename}: no /pores group and no snapshot to compute pore "
                            "statistics from")
-    from mcsim.pores import pore_statistics
-
     key = sorted(snaps)[-1]
     s = snaps[key]
     amount = s["amount"][()] if "amount" in s else None  # used-up sources count as pores
@@ -257,8 +266,6 @@ def read_summary(path) -> dict:
         A missing, unfinished (``complete`` not true, or only a ``.partial``), unreadable
         file, or one without the time series.
     """
-    from mcsim.io.result import UnusableResultError, open_result
-
     try:
         f = open_result(path)
     except (UnusableResultError, FileNotFoundError) as exc:
@@ -348,9 +355,6 @@ def to_json(a: dict, b: dict, rows: list | None = None, figure=()) -> str:
 # ==========================================================================================
 def _reusable(path: Path, cfg: dict) -> tuple[bool, str]:
     """Whether ``path`` is a complete result of ``cfg`` holding pore statistics."""
-    from mcsim.io.result import open_if_complete
-    from mcsim.sweep import NON_RESULT_KEYS
-
     f = open_if_complete(path)
     if f is None:
         return False, "no complete result there"
@@ -398,6 +402,7 @@ def run_pair(cfgs: dict, out_dir, *, reuse: bool = False, progress: bool = False
     dict
         ``{"r-ncm": Path, "ts-ncm": Path}``.
     """
+    # lazy: the engine (kernels, checkpointing, MPI-aware I/O) only to run, not for --help
     from mcsim.engine import Simulation
 
     out_dir = Path(out_dir)
@@ -429,8 +434,6 @@ def run_pair(cfgs: dict, out_dir, *, reuse: bool = False, progress: bool = False
 
 def make_figure(path_a, path_b, out_dir, formats=("png", "pdf")) -> list:
     """Draw :mod:`mcsim.figures.compare_runs` into ``out_dir/compare.<format>``; return the paths."""
-    from mcsim.plot import load_script
-
     module = load_script("compare_runs")
     first = Path(out_dir) / f"{FIGURE_STEM}.{formats[0]}"
     module.plot(path_a, path_b, first, formats=list(formats[1:]))
@@ -503,8 +506,6 @@ def main(args: argparse.Namespace) -> int:
     rows = compare_summaries(a, b)
     figure = []
     if not args.no_figure:
-        from mcsim.plot import PlotError
-
         try:
             figure = make_figure(path_a, path_b, out_dir)
         except PlotError as exc:

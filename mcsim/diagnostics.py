@@ -5,7 +5,8 @@ decomposition of the lattice over MPI ranks (:mod:`mcsim.parallel`): counts and 
 int64 sums reduced exactly over ranks; the mobile-lithium float32 field is summed in fixed
 point (each voxel's value times 2^32, truncated toward zero, accumulated as two int64 words:
 an exact integer whatever the order); radial shells and the projected image are int64 sums
-on the global grid.
+on the global grid. The porosity of the time series (:func:`porosity_kernel`) is built from
+int64 sums in the same way, so it too is the same for any split.
 """
 
 from __future__ import annotations
@@ -159,6 +160,82 @@ def radial_kernel(phase, amount, disorder, oz, oy, ox, cz, cy, cx, radius, nbins
     return shells.sum(axis=0), image
 
 
+#: Porosity series of :class:`Profiles` (units, description), also written by
+#: :func:`mcsim.pores.pore_statistics` into ``/pores`` with the same definitions.
+POROSITY_SERIES = {
+    "porosity": ("1", "pore voxels inside the particle / voxels inside (r <= R, not tagged "
+                 "outside), as /pores/NNNN/porosity"),
+    "mass_porosity": ("1", "1 - solid volume inside the particle / its volume; a voxel's solid "
+                      "is amount / full amount of its phase"),
+    "subvoxel_porosity": ("1", "mass_porosity - porosity: the porosity held in part-filled "
+                          "voxels"),
+}
+
+
+@numba.njit(parallel=True, cache=True)
+def porosity_kernel(phase, grain, amount, oz, oy, ox, cz, cy, cx, radius):
+    """Integer sums over the voxels inside the particle, the envelope of the pore statistics
+    (:mod:`mcsim.pores.geometry`, ``outline="tags"``).
+
+    A voxel is inside when its centre lies at ``r <= R`` from the particle centre, the squared
+    distance formed exactly as :mod:`mcsim.pores.geometry` forms it (``(dy^2 + dx^2) + dz^2``
+    in float64, global indices), and it is not tagged as outside (a pore or lithium-source
+    voxel with grain id 0). Returns int64 ``[inside voxels, pore voxels, amount of phase 0,
+    ..., amount of phase 6]``; a pore voxel is a pore or a used-up source (amount 0,
+    :func:`reported_phase`). Integer sums: the same for any threads and any split.
+    """
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    nph = 7
+    sums = np.zeros((nz, 2 + nph), dtype=np.int64)
+    r2max = radius * radius
+    for z in numba.prange(1, nz + 1):
+        dz = (oz + z - 1) - cz
+        dz2 = dz * dz
+        for y in range(1, ny + 1):
+            dy = (oy + y - 1) - cy
+            dy2 = dy * dy
+            for x in range(1, nx + 1):
+                dx = (ox + x - 1) - cx
+                if (dy2 + dx * dx) + dz2 > r2max:
+                    continue
+                c = phase[z, y, x]
+                if grain[z, y, x] == 0 and c < ph.HYDROXIDE:
+                    continue  # the outside world within R
+                a = amount[z, y, x]
+                sums[z - 1, 0] += 1
+                if c == ph.PORE or (a == 0 and (c == ph.LIOH or c == ph.LI2O
+                                                or c == ph.LI2CO3)):
+                    sums[z - 1, 1] += 1
+                sums[z - 1, 2 + c] += a
+    return sums.sum(axis=0)
+
+
+def porosity_from_sums(sums, full) -> dict:
+    """Voxel, mass and sub-voxel porosity from the (rank-reduced) sums of
+    :func:`porosity_kernel`.
+
+    ``porosity`` = pore voxels / voxels inside. ``mass_porosity`` = 1 - (sum over the phases
+    1..6, in code order, of their summed amount / ``full[phase]``) / voxels inside: a voxel's
+    solid volume fraction is its amount over the full amount of its phase, lithium sources
+    included (a used-up source holds 0), so full voxels give the voxel porosity.
+    ``subvoxel_porosity`` = ``mass_porosity - porosity``. All three are 0 when no voxel is
+    inside (as ``/pores`` reports the porosity then).
+    """
+    sums = np.asarray(sums, dtype=np.int64)
+    inside, n_pore = int(sums[0]), int(sums[1])
+    if inside == 0:
+        return {"porosity": 0.0, "mass_porosity": 0.0, "subvoxel_porosity": 0.0}
+    solid = 0.0
+    for code in range(1, ph.N_PHASES):
+        if full[code] > 0:
+            solid += int(sums[2 + code]) / float(full[code])
+    porosity = n_pore / inside
+    mass = 1.0 - solid / inside
+    return {"porosity": porosity, "mass_porosity": mass, "subvoxel_porosity": mass - porosity}
+
+
 def shell_density(shells, full) -> np.ndarray:
     """Solid volume fraction of each shell from the shell sums of :func:`radial_kernel`: a
     voxel's fill is its amount over the full amount of its phase (``full``)."""
@@ -179,7 +256,8 @@ def core_shell_contrast(values) -> float:
 
 
 class Profiles:
-    """Radial profiles, core-shell descriptors and the projected mass-thickness image."""
+    """Radial profiles, core-shell descriptors, the projected mass-thickness image and the
+    porosity by voxels and by mass inside the particle (:data:`POROSITY_SERIES`)."""
 
     def __init__(self, full, comm=None, nbins=N_RADIAL_BINS):
         self.full = np.asarray(full, dtype=np.float64)
@@ -192,7 +270,11 @@ class Profiles:
         shells, image = radial_kernel(state.phase, state.amount, state.disorder, *state.offset,
                                       *state.center_vox, state.radius_vox, self.nbins,
                                       SLAB_HALF_WIDTH * state.radius_vox)
-        shells = allreduce_int(self.comm, shells).astype(np.float64)
+        por = porosity_kernel(state.phase, state.grain, state.amount, *state.offset,
+                              *state.center_vox, state.radius_vox)
+        both = allreduce_int(self.comm, np.concatenate([shells.ravel(), por]))
+        porosity = porosity_from_sums(both[shells.size:], self.full)
+        shells = both[:shells.size].reshape(shells.shape).astype(np.float64)
         amounts = shells[:, 2:]
         tm = amounts[:, [ph.HYDROXIDE, ph.ROCKSALT, ph.LAYERED]]
         tm_sum = np.maximum(tm.sum(axis=1), 1.0)
@@ -223,6 +305,7 @@ class Profiles:
             "contrast_density": core_shell_contrast(density),
             "tem_core": img["core"], "tem_shell": img["shell"],
             "disorder_mean": disorder_mean,
+            **porosity,
             "_image": img["image"],
         }
 
@@ -261,6 +344,7 @@ class Thermo:
     GASES = (("H2O", ph.M_H2O), ("CO2", ph.M_CO2), ("O2", ph.M_O2))
 
     def __init__(self, params, tm_quanta, li_source_quanta, source_phase, declarations=None):
+        # lazy: the registry's package loads every process (kernels); mcsim.pores needs none
         from mcsim.processes.registry import tally_declarations
 
         self.params = params

@@ -13,7 +13,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from pathlib import Path
+
+from mcsim import config, params, schedule
+from mcsim.errors import EXIT_CONFIG, EXIT_INCOMPLETE, EXIT_IO, EXIT_OK
+from mcsim.processes import REGISTRY
 
 #: File names written by :func:`write` and compared by :func:`check`.
 CONFIG_FILE = "configuration-keys.md"
@@ -140,8 +145,6 @@ _KEY_HEADER = ("key", "default", "type", "allowed", "unit", "meaning")
 
 
 def _preset_rows() -> list:
-    from mcsim import schedule
-
     rows = []
     for name, (builder, defaults) in schedule.PRESET_BUILDERS.items():
         options = []
@@ -155,8 +158,6 @@ def _preset_rows() -> list:
 
 
 def _process_rows() -> list:
-    from mcsim.processes import REGISTRY
-
     rows = []
     for name, variants in REGISTRY.items():
         names = list(variants)
@@ -167,8 +168,6 @@ def _process_rows() -> list:
 
 def configuration_reference() -> str:
     """The configuration reference as Markdown."""
-    from mcsim import config, params
-
     lines = [_HEADER, "", "# Configuration keys", "",
              "Every key of a run configuration, from the schema in `mcsim/config.py`: its "
              "default (as TOML), type, allowed values (inclusive ranges) and meaning. Units "
@@ -233,8 +232,6 @@ def _range(p) -> str:
 
 def parameter_reference() -> str:
     """The table of every model parameter set as Markdown."""
-    from mcsim import params
-
     lines = [_HEADER, "", "# Model parameters", "",
              "Every parameter of every named set in `mcsim/params.py` (the same values as "
              "`mcsim config params`): value, unit, the range an override must respect, "
@@ -335,10 +332,6 @@ def main(args) -> int:
     when a file is missing or stale; 2 when ``--write`` refuses a file it did not generate;
     74 when writing fails.
     """
-    import sys
-
-    from mcsim.errors import EXIT_CONFIG, EXIT_INCOMPLETE, EXIT_IO, EXIT_OK
-
     if args.check is not None:
         stale = check(args.check)
         for line in stale:

@@ -23,7 +23,7 @@ from mcsim import pores
 from mcsim import resources as _resources
 from mcsim.checkpoint import Checkpointer, CheckpointError, agree, open_checkpoint
 from mcsim.config import generator_kwargs
-from mcsim.diagnostics import Census, Profiles, Thermo, reported_phase
+from mcsim.diagnostics import Census, Profiles, Thermo
 from mcsim.generator import generate_agglomerate
 from mcsim.io.hdf5 import ResultIOError, ResultWriter, h5_failures, io_failure
 from mcsim.io.parallel_hdf5 import ParallelResultWriter
@@ -161,6 +161,7 @@ class Simulation:
         source = ph.LIOH if cfg["lithium"]["source"] == "LiOH" else ph.LI2CO3
         self.thermo = Thermo(self.params, first["tm_quanta"], first["li_source"], source)
         self.tallies = defaultdict(int)
+        self.void_reference = None  # set when the run starts (or restarts)
         if restart is not None:  # tallies, Thermo history, process state, timings
             self.restore_checkpoint_data(restart.run_data())
             self.resume = restart
@@ -285,19 +286,16 @@ class Simulation:
         """
         t0 = time.perf_counter()
         st = self.state
-        # a used-up source voxel is empty space: classified before the gather, so the ranks
-        # send one uint8 per voxel as before
-        phase, grain = reported_phase(fields["phase"], fields["amount"]), fields["grain"]
-        dec = self.decomposition
-        if dec is not None and dec.size > 1:
-            # collective: every rank sends its block
-            phase, grain = gather_field(dec, phase), gather_field(dec, grain)
-        if phase is None or grain is None:  # ranks other than 0
+        # pore_statistics reads a used-up source voxel (amount 0) as a pore, and the amounts
+        # give the porosity by mass: phase, grain and amount are gathered (7 B per voxel)
+        phase, grain, amount = self._gathered(fields)
+        if phase is None:  # ranks other than 0
             self.timer.add("diagnostics: pores", time.perf_counter() - t0)
             return None
         stats = pores.pore_statistics(
             phase, grain, st.center_vox, st.radius_vox, st.voxel_nm, outline="tags",
-            thickness_convention=self.cfg["output"]["local_thickness"])
+            amount=amount, thickness_convention=self.cfg["output"]["local_thickness"],
+            central_void_reference=self.void_reference)
         self.timer.add("diagnostics: pores", time.perf_counter() - t0)
         t0 = time.perf_counter()
         temp = float(self.schedule.temperature_c(st.time_s))
@@ -308,6 +306,32 @@ class Simulation:
             _write_pore_series(writer, group.parent)
         self.timer.add("i/o", time.perf_counter() - t0)
         return stats
+
+    def _gathered(self, fields: dict):
+        """``phase``, ``grain`` and ``amount`` of the whole lattice on rank 0 (None elsewhere):
+        on a decomposed lattice every rank sends its block (collective)."""
+        phase, grain, amount = fields["phase"], fields["grain"], fields["amount"]
+        dec = self.decomposition
+        if dec is not None and dec.size > 1:
+            phase, grain = gather_field(dec, phase), gather_field(dec, grain)
+            amount = gather_field(dec, amount)
+        return phase, grain, amount
+
+    def generated_central_void(self) -> float:
+        """The central wide-void fraction of the particle as generated (the state at t = 0),
+        the reference of ``central_void_opened`` (:func:`mcsim.pores.reference_central_void`);
+        NaN on ranks other than 0 and when pore statistics are off."""
+        if not self.cfg["output"]["pore_statistics"]:
+            return math.nan
+        t0 = time.perf_counter()
+        st = self.state
+        phase, grain, amount = self._gathered(st.interior_fields(WRITTEN))
+        value = math.nan
+        if phase is not None:
+            value = pores.reference_central_void(phase, grain, st.center_vox, st.radius_vox,
+                                                 st.voxel_nm, outline="tags", amount=amount)
+        self.timer.add("diagnostics: pores", time.perf_counter() - t0)
+        return value
 
     def provenance(self) -> dict:
         """The attributes of ``/provenance`` written when the run starts."""
@@ -396,8 +420,8 @@ class Simulation:
         snaps = self.snapshot_times()
         if self.decomposition is not None and self.decomposition.size > 1 \
                 and cfg["output"]["pore_statistics"]:
-            self.log("note: pore statistics gather phase and grain (5 B/voxel) to rank 0 at each "
-                     "snapshot; output.pore_statistics = false switches them off")
+            self.log("note: pore statistics gather phase, grain and amount (7 B/voxel) to rank 0 "
+                     "at each snapshot; output.pore_statistics = false switches them off")
         interval = cfg["output"]["timeseries_interval_s"]
         t_end = self.schedule.duration_s
         breakpoints = sorted({float(b) for b in self.schedule.breakpoints_s if 0 < b < t_end})
@@ -435,13 +459,20 @@ class Simulation:
             if self.resume is not None:
                 _describe_series(writer)
                 next_row, si, bi = self.resume.position()
+                if root:  # the generated particle's value, recorded when the run started
+                    geometry = main._file["geometry"]
+                    ref = float(geometry["central_void_reference"][()]) \
+                        if "central_void_reference" in geometry else math.nan
+                    self.void_reference = None if math.isnan(ref) else ref
             else:
+                ref = self.generated_central_void()
+                self.void_reference = None if math.isnan(ref) else ref
                 writer.write_group("microstructure", _report_datasets(self.micro.report))
                 writer.write_group("geometry", {
                     "center_vox": np.array(st.center_vox), "radius_vox": st.radius_vox,
                     "radial_bin_edges": self.profiles.edges, "core_max_r": dg.CORE_MAX,
                     "shell_min_r": dg.SHELL_MIN, "slab_half_width_r": dg.SLAB_HALF_WIDTH,
-                    "projection_axis": 0})
+                    "projection_axis": 0, "central_void_reference": ref})
                 _describe_series(writer)
                 self.observe(writer)
                 next_row = interval
@@ -607,8 +638,9 @@ _SERIES = {
     "pore_swaps": ("1", "cumulative pore/solid swaps (sintering pore migration)"),
     "vacancies_annihilated": ("1", "cumulative grain-boundary pore voxels filled, each matched by "
                               "a surface voxel removed (sintering densification)"),
-    "vacancies_inward": ("1", "cumulative annihilated vacancies that went to the voids inside "
-                         "the particle (a rigid shell template) rather than the outer surface"),
+    "vacancies_inward": ("1", "cumulative annihilated vacancies that stayed inside the particle "
+                         "(held by stiffer surroundings: constrained sintering) rather than "
+                         "leaving at the outer surface"),
     "grain_growth_mcs": ("MCS", "cumulative Monte Carlo steps of sintering grain growth"),
     "pore_migration_mcs": ("MCS", "cumulative Monte Carlo steps of sintering pore migration"),
     "densification_mcs": ("MCS", "cumulative Monte Carlo steps of sintering densification"),
@@ -631,6 +663,6 @@ _SERIES = {
 
 def _describe_series(writer) -> None:
     """Units and descriptions of the engine's time series (documented in io/SCHEMA.md)."""
-    for name, (units, text) in _SERIES.items():
+    for name, (units, text) in {**_SERIES, **dg.POROSITY_SERIES}.items():
         writer.describe(name, units=units, description=text)
     writer.describe("tm_phase_fraction", phases=["hydroxide", "rocksalt", "layered"])

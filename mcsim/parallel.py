@@ -52,6 +52,8 @@ import time
 
 import numpy as np
 
+from mcsim.state import State
+
 #: Fraction bits of the fixed-point float sums (see the module docstring).
 FIXED_POINT_BITS = 32
 _LOW_MASK = (1 << 32) - 1
@@ -149,8 +151,6 @@ class Decomposition:
 
     def local_state(self, micro):
         """This rank's :class:`mcsim.state.State` cut from a whole generated microstructure."""
-        from mcsim.state import State
-
         state = State.from_microstructure(micro, offset=self.offset, shape=self.shape)
         self.attach(state)
         return state

@@ -26,7 +26,6 @@ _GG_A = 7.0e8
 _PM_A = 2.8e6
 _VD_A = 7.0e8
 _VD_P = 5.0e-4
-_TPL_K = 0.75
 
 #: The default set: NCM622 hydroxide with LiOH (docs/model.md; Park et al., Nat. Chem. 2022).
 _NCM622_LIOH = {
@@ -84,6 +83,21 @@ _NCM622_LIOH = {
     "ripening_ea_j_per_mol": Parameter(
         100e3, "J/mol", "calibrated: nanopores visible in the 500 C sample (paper Fig. 3e)",
         doc="rock-salt ripening activation energy"),
+    "ripening_voxel_exponent": Parameter(
+        2.0, "1", "estimated: diffusion over one voxel: a hop over dx takes ~dx^2/D, so a rate calibrated "
+        "at 10 nm voxels scales as (10 nm / voxel_nm)^2 (0: no scaling, the rule before issue 12)",
+        lo=0.0, hi=6.0, doc="exponent p of the ripening rate's voxel scaling (10 nm / voxel_nm)^p"),
+    "ripening_coordination": Parameter(
+        1.0, "1", "estimated: surface energy (Gibbs-Thomson): TM leaves the voxel with fewer solid "
+        "neighbours for the one with more; 0: the emptier voxel gives (the rule before issue 12)",
+        lo=0.0, hi=1.0, doc="share of ripening moves whose donor the coordination decides (the "
+                            "rest: the emptier voxel gives)"),
+    "ripening_surface_gaps": Parameter(
+        1.0, "1", "estimated: geometry: a donor on its grain's surface that empties moves the surface in "
+        "(the grain shrinks, the paper's loose core); 0: every emptied voxel is a nanopore (the "
+        "rule before issue 12)", lo=0.0, hi=1.0,
+        doc="probability that an emptied rock-salt voxel on its grain's surface opens an "
+            "intergranular gap (label -1) rather than a nanopore"),
     # sintering (mcsim.processes.sintering): Potts kinetic Monte Carlo above an onset; each
     # mechanism runs k = A exp(-Ea/RT) Monte Carlo steps (MCS) per second
     "sinter_onset_c": Parameter(
@@ -114,11 +128,20 @@ _NCM622_LIOH = {
         "pore voxel from a flat wall (dU = +18) is then ~1e-8 per attempt",
         lo=0.0, hi=50.0, doc="surface energy per contact over kT for pore migration"),
     "nanopore_mobility": Parameter(
-        0.0, "1", "calibrated: intragranular nanopores remain after 12 h at 850 C (paper Fig. "
-        "3d, 5); a pore detached from the boundaries inside a grain moves by lattice diffusion "
-        "far slower than a boundary pore, and at the boundary-pore rate single-voxel nanopores "
-        "random-walk out of 40 nm plates (1022 -> 16 in 6 h at 850 C)", lo=0.0, hi=1.0,
-        doc="pore-migration acceptance of a nanopore (inside one grain) relative to other pores"),
+        0.01, "1", "estimated: a nanopore's wall is Li-deficient rock salt (paper Fig. 3f), on "
+        "which TM moves as in NiO; Ni self-diffusion in NiO has Ea = 243 kJ/mol (58 kcal/mol, "
+        "Atkinson & Taylor 1978, doi:10.1007/BF00647789) against the 200 kJ/mol of pore "
+        "migration, so exp(-43 kJ/mol / RT) = 0.010 at 850 C; 0: immobile nanopores (the rule "
+        "before issue 12)", lo=0.0, hi=1.0,
+        doc="pore-migration acceptance of a nanopore (inside one grain) relative to other pores, "
+            "at 10 nm voxels"),
+    "nanopore_voxel_exponent": Parameter(
+        4.0, "1", "Herring's scaling law for surface diffusion (J. Appl. Phys. 21, 1950, "
+        "doi:10.1063/1.1699658): a change of size L takes a time ~ L^4, so a pore-migration "
+        "step over one voxel calibrated at 10 nm takes (voxel_nm / 10 nm)^4 as long (0: no "
+        "scaling)", lo=0.0, hi=8.0,
+        doc="exponent q of the nanopore acceptance's voxel scaling (10 nm / voxel_nm)^q, capped "
+            "at 1"),
     "densification_a_per_s": Parameter(
         _VD_A, "MCS/s", "calibrated: ~1000 densification MCS in 12 h at 850 C (same budget as "
         "grain growth)", doc="vacancy-annihilation attempt rate, pre-exponential"),
@@ -128,15 +151,22 @@ _NCM622_LIOH = {
     "densification_probability": Parameter(
         _VD_P, "1", "calibrated: visible densification in 12 h at 850 C (paper Fig. 3c, 4d)",
         lo=0.0, hi=1.0, doc="chance per MCS that a pore voxel on a grain boundary is annihilated"),
-    "template_inward_per_contrast": Parameter(
-        _TPL_K, "1", "calibrated: R-NCM's central void grows during sintering while TS-NCM "
-        "stays compact (paper Fig. 3a-c, 4b-d: lithiation templates the particle's outline as a "
-        "rigid dense shell while the dehydrating core shrinks; in sintering the core grains are "
-        "drawn outwards, leaving voids near the centre)", lo=0.0, hi=100.0,
-        doc="share of the vacancies annihilated in sintering that go to the voids inside the "
-            "particle instead of its outer surface, per unit rise of the core-shell "
-            "solid-fraction contrast during calcination (clipped at 1; 0 switches the "
-            "template off)"),
+    "consolidation_rate_factor": Parameter(
+        1.0, "1", "estimated: the pores below one voxel inside part-filled layered voxels (a "
+        "layered voxel made from hydroxide is 89 % full) sinter as grain-boundary pores do, at "
+        "the densification MCS rate times its per-MCS probability; 0: they never consolidate "
+        "(the rule before issue 12)", lo=0.0, hi=1e6,
+        doc="consolidation moves between part-filled layered voxels of one grain above the "
+            "sintering onset, per pair, relative to the densification event rate"),
+    "vacancy_constraint_per_nm": Parameter(
+        1.0 / 40.0, "1/nm", "estimated: not fitted; a densifying region can drag along about one "
+        "primary-grain thickness (40 nm) of fully stiffer material before its vacancies stay "
+        "inside; constrained sintering of a porous body inside a stiffer one opens voids "
+        "(Bordia and Scherer, Acta Metall. 36, 2393 (1988)); 0 switches the constraint off",
+        lo=0.0, hi=1.0,
+        doc="inward chance of an annihilated vacancy is 1 - exp(-k C), C the length (nm) of "
+            "material stiffer than at the event, weighted by the bond-fraction excess, on the "
+            "line to the nearest outer surface"),
     # reaction enthalpies for the simulated DTA (positive: endothermic), per mol TM or Li
     "dehydration_dh_j_per_mol": Parameter(
         48.2e3, "J/mol", "standard enthalpies of formation: Ni(OH)2 -> NiO + H2O(g) (CRC Handbook)",

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from mcsim.figures import FIGURES
+from mcsim.figures._common import ResultFileError, open_result
 
 #: The figures drawn by ``mcsim plot``, in order (:data:`mcsim.figures.FIGURES`).
 SCRIPTS = FIGURES
@@ -38,8 +39,6 @@ def load_script(name: str):
 def _check_complete(h5_path: Path) -> None:
     """Refuse a missing, unreadable or unfinished result, or one missing a part file (the
     shared check of :func:`mcsim.io.result.open_result`, worded as the figures word it)."""
-    from mcsim.figures._common import ResultFileError, open_result
-
     try:
         open_result(h5_path).close()
     except ResultFileError as exc:

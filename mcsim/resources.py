@@ -19,7 +19,7 @@ A rank's peak resident memory is estimated as ::
 with ``N`` the voxels of the global grid and ``n_block`` those of the largest block with its
 one-voxel halo. The figures were measured on this code (Linux x86-64, Python 3.11, numba,
 one thread) as the peak RSS (``getrusage(...).ru_maxrss``) of fresh processes, each doing
-one thing, with the tiny settings of ``tests/conftest.py`` (``TINY_SETS``,
+one thing, with the tiny settings of ``tests/support.py`` (``TINY_SETS``,
 ``lithium.source_diameter_nm = 150``):
 
 * generator alone, radius 0.2 / 0.3 / 0.45 / 0.7 um (grids 74^3 .. 174^3): 181, 208, 224 and
@@ -45,7 +45,7 @@ one thing, with the tiny settings of ``tests/conftest.py`` (``TINY_SETS``,
   later runs stay about 350 MiB below the estimate.
 
 ``SAFETY = 1.15`` covers allocator slack and the difference between machines; the test
-``tests/test_resources.py`` checks that the estimate is never below a measured peak.
+``tests/run/test_resources.py`` checks that the estimate is never below a measured peak.
 
 Output model
 ------------

@@ -9,6 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from mcsim import params as _params
 from mcsim.parallel import allreduce_int
 from mcsim.processes import build_processes, registry
 from mcsim.processes.reactions import fused_kernel
@@ -52,8 +53,6 @@ class Stepper:
 
     @classmethod
     def from_config(cls, cfg: dict) -> "Stepper":
-        from mcsim import params as _params
-
         return cls(cfg["model"].get("processes", {}),
                    _params.resolve(cfg["model"]["parameter_set"], cfg["model"].get("overrides")),
                    cfg["numerics"], cfg["seed"])

@@ -32,10 +32,8 @@ def _writer_files(writer):
     writer (:mod:`mcsim.io.parallel_hdf5`) on several ranks has a main file on rank 0 whose
     snapshot fields are virtual datasets over one part file per rank.
     """
-    # ParallelResultWriter publishes no accessor for its files yet: its private attributes
     if isinstance(writer, ParallelResultWriter):
-        main = writer._serial if writer._serial is not None else writer._main
-        return main, (writer if writer._part is not None else None)
+        return writer.main_file_writer, (writer if writer.has_part else None)
     if isinstance(writer, ResultWriter):
         return writer, None
     return None, None
@@ -47,7 +45,7 @@ def _copy_parts(gen_dir: Path, rank: int, parallel, carried) -> list[dict]:
     carries from its checkpoint. Returns their descriptors."""
     out = []
     if parallel is not None:
-        parallel._part.flush()
+        parallel.flush_part()
         name = f"part-{rank:05d}.h5"
         nbytes, crc = copy_with_crc(partial_path(parallel.part_path), gen_dir / name)
         out.append({"file": name, "final": f"{parallel.parts_dir.name}/{parallel.part_path.name}",

@@ -100,6 +100,7 @@ def _pores(f: h5py.File, lines: list) -> None:
     keys = sorted(k for k in pores if k.isdigit()) if pores is not None else []
     if not keys:
         return
+    # lazy: mcsim.pores brings the Numba kernels of mcsim.diagnostics into mcsim.io
     from mcsim.pores import SCALAR_UNITS, SCALARS
 
     group = pores[keys[-1]]

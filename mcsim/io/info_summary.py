@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from mcsim import phases as ph
+from mcsim.figures import FIGURES
 
 #: Largest grid whose final snapshot the short summary reads to split the lithium left in
 #: sources by compound (larger grids get the total from the time series only).
@@ -119,6 +120,7 @@ def _schedule(cfg):
     """The run's schedule rebuilt from its configuration, or None."""
     if not _section(cfg, "schedule"):
         return None
+    # lazy: mcsim.config pulls the generator and every process (Numba kernels) into mcsim.io
     from mcsim.config import build_schedule
 
     try:
@@ -248,11 +250,21 @@ def _final_state(f: h5py.File, complete: bool, schedule, whole: bool, lines: lis
     lines.append(_row("  Li sources", text))
 
 
+#: Porosity scalars of a /pores group printed by name on the porosity line (schema 3.0).
+_BY_MASS = (("mass_porosity", "by mass"), ("subvoxel_porosity", "sub-voxel"))
+
+
 def _porosity_extras(group) -> list:
-    """Further porosity scalars of a /pores group (e.g. a porosity by mass), name and value."""
+    """The porosity by mass and the sub-voxel porosity of a /pores group, then any further
+    porosity scalar it holds, as text."""
     extras = []
+    for name, label in _BY_MASS:
+        value = _scalar(group, name)
+        if value is not None and not np.isnan(value):  # NaN: computed without amounts
+            extras.append(f"{label} {value:.4f}")
+    known = {"porosity", *(name for name, _ in _BY_MASS)}
     for name in sorted(group):
-        if name != "porosity" and "porosity" in name:
+        if name not in known and "porosity" in name:
             value = _scalar(group, name)
             if value is not None:
                 extras.append(f"{name} {value:.4f}")
@@ -293,9 +305,14 @@ def _pore_summary(f: h5py.File, cfg, lines: list) -> None:
     kinds = [(n, _scalar(group, f"{n}_count")) for n in ("intergranular", "open")]
     if count is not None and all(v is not None for _, v in kinds):
         text += " (" + ", ".join(f"{n} {v:g}" for n, v in kinds) + ")"
-    central = _scalar(group, "central_void_fraction")
+    central = _scalar(group, "central_pore_fraction")
+    if central is None:  # files of schema < 3.0: the same number under its old name
+        central = _scalar(group, "central_void_fraction")
     if central is not None:
-        text += f"; central void fraction {central:.4f}"
+        text += f"; central pore fraction {central:.4f}"
+    opened = _scalar(group, "central_void_opened")
+    if opened is not None and not np.isnan(opened):
+        text += f", central void opened {opened:.4f}"
     fraction = _scalar(group, "void_fraction")
     if fraction is not None:
         text += f", void fraction {fraction:.4f}"
@@ -335,8 +352,6 @@ def _wall_time(f: h5py.File, lines: list) -> None:
 
 
 def _figures(path: Path, shown, whole: bool, lines: list) -> None:
-    from mcsim.figures import FIGURES
-
     command = f"mcsim plot {shlex.quote(str(shown))}"
     if not whole:
         lines.append(_row("figures", f"none: {command} draws only a complete result"))

@@ -246,6 +246,21 @@ class ParallelResultWriter:
                          for r, (off, shp) in enumerate(self._blocks)]
 
     # -- collective helpers ----------------------------------------------------------------
+    @property
+    def main_file_writer(self):
+        """The writer of the main result file on this rank (the serial writer on one rank,
+        rank 0's main-file writer on several), or None on the other ranks."""
+        return self._serial if self._serial is not None else self._main
+
+    @property
+    def has_part(self) -> bool:
+        """Whether this rank writes a part file (several ranks)."""
+        return self._part is not None
+
+    def flush_part(self) -> None:
+        """Flush this rank's part file to disk (before it is copied)."""
+        self._part.flush()
+
     def _next_generation(self) -> int:
         """One more than the highest generation of part files already in ``parts_dir``."""
         highest = 0

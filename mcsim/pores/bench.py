@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from mcsim import phases as ph
+from mcsim.generator import generate_agglomerate
 from mcsim.pores.geometry import _TM_LUT
 from mcsim.pores.summary import SCALARS, pore_statistics
 
@@ -24,8 +25,6 @@ def synthetic_particle(size=64, nanopores=500, seed=5):
     -------
     Microstructure
     """
-    from mcsim.generator import generate_agglomerate
-
     voxel_nm, margin_nm = 10.0, 80.0
     radius_um = (size * voxel_nm - 2 * margin_nm) / 2000.0
     micro = generate_agglomerate(radius_um=radius_um, voxel_nm=voxel_nm, margin_nm=margin_nm,

@@ -8,6 +8,15 @@ time series (:data:`SCALARS`, :data:`SCALAR_UNITS`).
 * Equivalent diameter of a pore or grain of volume V: ``(6 V / pi)**(1/3)``.
 * Used-up lithium sources: with ``amount`` given, a source voxel (LiOH, Li2O, Li2CO3) whose
   amount is 0 holds no solid and counts as a pore (:func:`mcsim.diagnostics.reported_phase`).
+* Porosity by mass (with ``amount`` given): over the same voxels as ``porosity`` (inside the
+  particle), 1 - the summed solid volume fraction ``amount / full amount of the phase``
+  (:func:`mcsim.state.full_amount`; lithium sources count by their fill too, a used-up one
+  holds 0) over the voxel count, by :func:`mcsim.diagnostics.porosity_from_sums` -- the
+  formula of the time series, so a snapshot's value equals the row's at the same time.
+  Voxels with more than their phase's full amount (layered oxide lithiated from rock salt
+  keeps the rock salt's transition metal, up to 1.85 full voxels) count with all of it.
+* Centre (r/R < 0.3): the central pore fraction and the central wide-void fraction, and the
+  growth of the latter since the generated particle (:mod:`mcsim.pores.classes`).
 
 Cost and memory
 ---------------
@@ -22,7 +31,10 @@ plus O(pore voxels) index arrays in 2-Mvoxel chunks and 3 B per array voxel for 
 census after the rest is freed; measured on a 256^3 particle (box 244^3, about 4 x 10^4
 pores): 17 B per box voxel, 233 MiB. The inputs are not copied unless the box must be padded
 at the array's faces. Time is dominated by the distance transforms: one for the pore
-distance map and one per grid diameter below the largest inscribed ball.
+distance map and one per grid diameter below the largest inscribed ball (with PoreSpy's
+convention, the wide voids of the centre take those of mcsim's convention from 3 voxels up
+as well). The wide-void mask adds 1 B per box voxel while the centre is measured; the sums
+of the porosity by mass run on 16-plane slabs.
 """
 
 from __future__ import annotations
@@ -32,24 +44,29 @@ import math
 import numpy as np
 
 from mcsim import phases as ph
-from mcsim.diagnostics import CORE_MAX, N_RADIAL_BINS, SHELL_MIN, reported_phase
+from mcsim.diagnostics import (CORE_MAX, N_RADIAL_BINS, SHELL_MIN, porosity_from_sums,
+                               reported_phase)
 from mcsim.errors import ConfigError
 from mcsim.pores.classes import (INTERGRANULAR, INTRAGRANULAR, OPEN, PORE_CLASS_NAMES,
-                                 central_void_fraction, find_pores)
+                                 central_pore_fraction, central_wide_void_fraction, find_pores,
+                                 wide_void_grid, wide_void_levels)
 from mcsim.pores.geometry import (_OUTSIDE, _TM_LUT, _box, _check_inputs, _shell_index,
                                   porosity_profile)
 from mcsim.pores.thickness import (_check_convention, _porespy_levels, _thickness_bins,
                                    thickness_grid_vox)
+from mcsim.state import full_amount_table
 
 #: Log-spaced bins of the equivalent-diameter histograms (one voxel to the particle diameter).
 N_SIZE_BINS = 24
 
 #: Scalar outcomes the engine appends to the time series (top-level keys of the result).
 SCALARS = (
-    "porosity", "nanopore_fraction", "void_fraction", "open_fraction",
+    "porosity", "mass_porosity", "subvoxel_porosity",
+    "nanopore_fraction", "void_fraction", "open_fraction",
     "nanopore_count", "void_count",
     "nanopore_density_core_per_um3", "nanopore_density_shell_per_um3",
-    "central_void_fraction", "internal_surface_per_um",
+    "central_pore_fraction", "central_wide_void_fraction", "central_void_opened",
+    "central_void_reference", "internal_surface_per_um",
     "nanopore_mean_diameter_nm", "void_mean_diameter_nm",
     "mean_grain_nm", "grain_count",
 )
@@ -57,6 +74,10 @@ SCALARS = (
 #: Units and one-line descriptions of :data:`SCALARS` (for ``ResultWriter.describe``).
 SCALAR_UNITS = {
     "porosity": ("1", "pore voxels inside the particle (r <= R, not outside) / voxels inside"),
+    "mass_porosity": ("1", "1 - solid volume inside the particle (sum of amount / full amount "
+                      "of the voxel's phase) / voxels inside (NaN without the amount field)"),
+    "subvoxel_porosity": ("1", "mass_porosity - porosity: the porosity held in part-filled "
+                          "voxels (NaN without the amount field)"),
     "nanopore_fraction": ("1", "intragranular-pore voxels / voxels inside the particle"),
     "void_fraction": ("1", "intergranular + open pore voxels / voxels inside the particle"),
     "open_fraction": ("1", "open pore voxels (connected to the outside) / voxels inside"),
@@ -66,8 +87,16 @@ SCALAR_UNITS = {
                                       "of particle volume there"),
     "nanopore_density_shell_per_um3": ("1/um^3", "nanopores with centroid r/R >= 0.7 per "
                                        "um^3 of particle volume there"),
-    "central_void_fraction": ("1", "void (non-intragranular) pore volume within r < 0.3 R / "
-                              "volume there"),
+    "central_pore_fraction": ("1", "void-class (intergranular + open) pore voxels within "
+                              "r < 0.3 R, of any width / particle voxels there"),
+    "central_wide_void_fraction": ("1", "void-class pore voxels within r < 0.3 R whose local "
+                                   "thickness is >= 30 nm (and >= 3 voxels) / particle "
+                                   "voxels there"),
+    "central_void_opened": ("1", "central_wide_void_fraction - central_void_reference: the "
+                            "wide void opened at the centre since the particle was generated "
+                            "(NaN when the reference is unknown)"),
+    "central_void_reference": ("1", "central_wide_void_fraction of the generated particle "
+                               "(NaN when unknown)"),
     "internal_surface_per_um": ("1/um", "pore-solid face area of all pores / solid volume "
                                 "inside the particle"),
     "nanopore_mean_diameter_nm": ("nm", "mean equivalent diameter of nanopores (NaN if none)"),
@@ -131,9 +160,78 @@ def _histogram(values, volumes, edges):
     return count, (vol / total if total > 0 else np.zeros_like(vol))
 
 
+#: z-planes per slab of the amount sums (bounds their scratch).
+_SUM_PLANES = 16
+
+
+def _porosity_sums(p, a, shell) -> np.ndarray:
+    """int64 ``[inside voxels, pore voxels, amount of phase 0..6]`` over the voxels with a
+    shell index (inside the particle), as :func:`mcsim.diagnostics.porosity_kernel` sums
+    them; ``p`` holds the reported phases (a used-up source is a pore)."""
+    out = np.zeros(2 + ph.N_PHASES, dtype=np.int64)
+    for z0 in range(0, p.shape[0], _SUM_PLANES):
+        inside = shell[z0:z0 + _SUM_PLANES] != _OUTSIDE
+        codes = p[z0:z0 + _SUM_PLANES][inside]
+        out[0] += codes.size
+        out[1] += np.count_nonzero(codes == ph.PORE)
+        # float64 sums of at most 16 planes of uint16 are exact integers
+        out[2:] += np.rint(np.bincount(codes, weights=a[z0:z0 + _SUM_PLANES][inside],
+                                       minlength=ph.N_PHASES)[:ph.N_PHASES]).astype(np.int64)
+    return out
+
+
+def _check_reference(value):
+    if value is None:
+        return math.nan
+    if not (isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)
+            and 0.0 <= value <= 1.0):
+        raise ConfigError("central_void_reference", value,
+                          "must be None or a number in [0, 1] (the generated particle's "
+                          "central_wide_void_fraction)")
+    return float(value)
+
+
+def reference_central_void(phase, grain, center_vox, radius_vox, voxel_nm, *,
+                           outline="sphere", amount=None) -> float:
+    """The central wide-void fraction of a particle (:func:`pore_statistics`'s
+    ``central_wide_void_fraction``, computed alone): of the generated particle, it is the
+    ``central_void_reference`` that ``central_void_opened`` is measured from.
+
+    Arguments as for :func:`pore_statistics`; pass the state a run starts from, with the same
+    ``outline`` its snapshots use (the engine: its ``phase`` and ``grain`` fields at t = 0,
+    ``outline="tags"``).
+    """
+    phase, grain, center, radius, voxel_nm = _check_inputs(phase, grain, center_vox,
+                                                           radius_vox, voxel_nm)
+    if outline not in ("sphere", "tags"):
+        raise ConfigError("outline", outline, 'must be "sphere" or "tags"')
+    p, g, origin = _box(phase, grain, center, radius)
+    if amount is not None:
+        a, _, _ = _box(_check_amount(amount, phase), grain, center, radius)
+        p = reported_phase(p, a)
+        del a
+    shell = _shell_index(p.shape, origin, center, radius)
+    if outline == "tags":
+        shell[(g == 0) & ~_TM_LUT[p]] = _OUTSIDE
+    shell_voxels = np.bincount(shell.ravel(), minlength=256)[:N_RADIAL_BINS]
+    labels, t = find_pores(p, g, shell, origin)
+    void = t["pore_class"] != INTRAGRANULAR
+    wide = wide_void_levels(labels > 0, voxel_nm)
+    return central_wide_void_fraction(shell, labels, void, shell_voxels, wide)
+
+
+def _check_amount(amount, phase):
+    amount = np.asarray(amount)
+    if amount.shape != phase.shape or amount.dtype.kind not in "ui":
+        raise ConfigError("amount", f"{amount.dtype} array of shape {amount.shape}",
+                          f"must be an integer array of the phase field's shape "
+                          f"{phase.shape}")
+    return amount
+
+
 def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
                     n_size_bins=N_SIZE_BINS, outline="sphere", amount=None,
-                    thickness_convention="mcsim") -> dict:
+                    thickness_convention="mcsim", central_void_reference=None) -> dict:
     """Porosity, pores, size distributions, local thickness and grain statistics.
 
     Parameters
@@ -156,13 +254,18 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
         :mod:`mcsim.pores.geometry`).
     amount : numpy.ndarray, (nz, ny, nx), optional
         The ``amount`` field. When given, a lithium-source voxel whose amount is 0 (no solid
-        left, :func:`mcsim.diagnostics.reported_phase`) is taken as a pore; without it every
-        source voxel is solid, as stored.
+        left, :func:`mcsim.diagnostics.reported_phase`) is taken as a pore, and the porosity
+        by mass is computed; without it every source voxel is solid, as stored, and
+        ``mass_porosity`` and ``subvoxel_porosity`` are NaN.
     thickness_convention : {"mcsim", "porespy"}
         Convention of the local-thickness histograms (:func:`local_thickness`): ``"mcsim"``
         bins the ball diameter on :func:`thickness_grid_vox`; ``"porespy"`` bins PoreSpy's
         integer sphere radius r, reported as the diameter 2 r (``edges_nm`` = 2 r voxel_nm
         for r = 1, 2, ..., one bin per radius).
+    central_void_reference : float, optional
+        The ``central_wide_void_fraction`` of the generated particle
+        (:func:`reference_central_void`); ``central_void_opened`` is this snapshot's minus it.
+        None: both are NaN.
 
     Returns
     -------
@@ -188,29 +291,32 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
     ------
     ConfigError
         Arrays of the wrong rank, dtype or shape; bad centre, radius or voxel size; a
-        sphere that does not fit in the arrays; an unknown local-thickness convention.
+        sphere that does not fit in the arrays; an unknown local-thickness convention; a
+        reference outside [0, 1].
     """
     phase, grain, center, radius, voxel_nm = _check_inputs(phase, grain, center_vox,
                                                            radius_vox, voxel_nm)
     _check_convention(thickness_convention, "thickness_convention")
+    reference = _check_reference(central_void_reference)
     if amount is not None:
-        amount = np.asarray(amount)
-        if amount.shape != phase.shape or amount.dtype.kind not in "ui":
-            raise ConfigError("amount", f"{amount.dtype} array of shape {amount.shape}",
-                              f"must be an integer array of the phase field's shape "
-                              f"{phase.shape}")
+        amount = _check_amount(amount, phase)
     if not (isinstance(n_size_bins, (int, np.integer)) and 1 <= n_size_bins <= 1000):
         raise ConfigError("n_size_bins", n_size_bins, "must be an integer in [1, 1000]")
     if outline not in ("sphere", "tags"):
         raise ConfigError("outline", outline, 'must be "sphere" or "tags"')
     p, g, origin = _box(phase, grain, center, radius)
+    a = None
     if amount is not None:  # used-up sources are pores (the box of amount, padded like p)
         a, _, _ = _box(amount, grain, center, radius)
         p = reported_phase(p, a)
-        del a
     shell = _shell_index(p.shape, origin, center, radius)
     if outline == "tags":
         shell[(g == 0) & ~_TM_LUT[p]] = _OUTSIDE  # the outside world inside the sphere
+    by_mass = {"mass_porosity": math.nan, "subvoxel_porosity": math.nan}
+    if a is not None:
+        sums = porosity_from_sums(_porosity_sums(p, a, shell), full_amount_table())
+        by_mass = {k: sums[k] for k in by_mass}
+        del a
     pore = p == ph.PORE
     porosity, by_shell, shell_voxels = porosity_profile(pore, shell)
     del pore
@@ -246,9 +352,11 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
         # radii 1 .. ceil(R) + 2 (edges): no sphere in the particle is larger
         grid = 2 * np.arange(1, math.ceil(radius) + 3, dtype=np.int64)
         lt, _ = _porespy_levels(inside_pore)
+        wide = wide_void_levels(inside_pore, voxel_nm)  # mcsim's convention
     else:
         grid = thickness_grid_vox(2.0 * radius + 2.0)
         lt, _ = _thickness_bins(inside_pore, grid)
+        wide = lt >= wide_void_grid(grid, voxel_nm)
     lt_vals = lt[inside_pore]
     is_void = np.concatenate(([False], void))[labels[inside_pore]]
     del lt, inside_pore
@@ -268,8 +376,9 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
     dens_core = np.count_nonzero(nano & (rc < CORE_MAX)) / (core_vox * um3) if core_vox else 0.0
     dens_shell = (np.count_nonzero(nano & (rc >= SHELL_MIN)) / (shell_vox * um3)
                   if shell_vox else 0.0)
-    central_void = central_void_fraction(shell, labels, void, shell_voxels)
-    del labels
+    central_pores = central_pore_fraction(shell, labels, void, shell_voxels)
+    central_wide = central_wide_void_fraction(shell, labels, void, shell_voxels, wide)
+    del labels, wide
     n_pore_vox = int(vol.sum())
     solid_nm3 = float((inside - n_pore_vox) * vox_nm3)
     surface_total = float(surface_nm2.sum())
@@ -277,6 +386,7 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
     gstats = grain_statistics(phase, grain, voxel_nm, edges_nm)
     out = {
         "porosity": porosity,
+        **by_mass,
         "nanopore_fraction": float(vol[nano].sum() / inside) if inside else 0.0,
         "void_fraction": float(vol[void].sum() / inside) if inside else 0.0,
         "open_fraction": float(vol[cls == OPEN].sum() / inside) if inside else 0.0,
@@ -287,7 +397,10 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
         "open_count": int(np.count_nonzero(cls == OPEN)),
         "nanopore_density_core_per_um3": float(dens_core),
         "nanopore_density_shell_per_um3": float(dens_shell),
-        "central_void_fraction": central_void,
+        "central_pore_fraction": central_pores,
+        "central_wide_void_fraction": central_wide,
+        "central_void_opened": central_wide - reference,
+        "central_void_reference": reference,
         "internal_surface_nm2": surface_total,
         "solid_volume_nm3": float(solid_nm3),
         "internal_surface_per_um": surface_total / solid_nm3 * 1000.0 if solid_nm3 else 0.0,

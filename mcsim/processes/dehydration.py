@@ -2,9 +2,15 @@
 
 Rule (fused reaction kernel, competing with lithiation for the same voxel, see
 :mod:`mcsim.processes.lithiation`): k_d = A exp(-Ea/RT) with the F1 law of Carney et al.
-(2015). The voxel keeps its TM; rock salt fills only 11.0/22.9 = 48 % of it, so about half of
-the grain's volume becomes intragranular pore space that :mod:`mcsim.processes.restructure`
-gathers into resolved nanopores. The grain's outline does not change.
+(2015). The voxel keeps its TM; rock salt fills only 11.0/22.9 = 48 % of it, so dehydration
+frees about half of the grain's volume, uniformly inside it, at first as partly filled rock-salt
+voxels. :mod:`mcsim.processes.restructure` then ripens them and decides where the free volume
+goes: part of it reaches the grain's surface, which retreats (the grain shrinks and
+intergranular gaps open: the paper's loose, coarse core), the rest stays inside as
+intragranular nanopores. The split follows from where TM goes in ripening, to the better
+coordinated voxel: the surface voxels empty first and give their TM inwards, while voxels
+deeper than the distance TM moves before the local ripening is over empty in place (see
+:mod:`mcsim.processes.restructure` for the argument and the measured share).
 
 The rule itself is the hydroxide voxel's rule in :mod:`mcsim.processes.lithiation` (one draw
 decides between the two events); this module declares the rate's coefficient and the tally

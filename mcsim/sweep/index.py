@@ -41,10 +41,11 @@ Datasets (every one of length ``n_runs``, row i = run i):
 ``/outcomes/final_rocksalt``           float64   (the three columns), share of TM
 ``/outcomes/final_layered``            float64
 ``/outcomes/porosity``                 float64   pore statistics (mcsim.pores) at the end of the
-``/outcomes/nanopore_density_core_per_um3``      run: from the result's /pores group or
-``/outcomes/nanopore_density_shell_per_um3``     /timeseries (last value) when the engine wrote
-``/outcomes/central_void_fraction``    float64   them, else ``pore_statistics`` on the final
-                                                 snapshot, else NaN
+``/outcomes/mass_porosity``            float64   run: from the result's /pores group or
+``/outcomes/nanopore_density_core_per_um3``      /timeseries (last value) when the engine wrote
+``/outcomes/nanopore_density_shell_per_um3``     them, else ``pore_statistics`` on the final
+``/outcomes/central_void_opened``      float64   snapshot, else NaN (central_void_opened also
+``/outcomes/central_pore_fraction``    float64   NaN without the generated particle's reference)
 ``/outcomes/contrast_layered_300c``    float64   /timeseries/contrast_layered interpolated
                                                  (linearly in time) at the first time the
                                                  furnace reaches 300 C; NaN if it never does
@@ -65,9 +66,12 @@ import os
 import tomllib
 from pathlib import Path
 
+import h5py
 import numpy as np
 
+import mcsim
 from mcsim import config as _config
+from mcsim.io.result import open_if_complete, open_result
 from mcsim.sweep.plan import Run, SweepPlan
 
 #: Version of the index layout documented above.
@@ -83,17 +87,20 @@ OUTCOMES = {
     "final_hydroxide": "share of TM in hydroxide at the end (last tm_phase_fraction row)",
     "final_rocksalt": "share of TM in rock salt at the end",
     "final_layered": "share of TM in layered oxide at the end",
-    "porosity": "porosity at the end (mcsim.pores)",
+    "porosity": "porosity by pore voxels at the end (mcsim.pores)",
+    "mass_porosity": "porosity by mass (1 - solid fraction from the voxel amounts) at the end",
     "nanopore_density_core_per_um3": "intragranular nanopores per um^3 in the core, at the end",
     "nanopore_density_shell_per_um3": "intragranular nanopores per um^3 in the shell, at the end",
-    "central_void_fraction": "central void fraction at the end (mcsim.pores)",
+    "central_void_opened": "void >= 30 nm wide within r < 0.3 R opened since generation, at "
+                           "the end (mcsim.pores)",
+    "central_pore_fraction": "share of r < 0.3 R in intergranular and open pores at the end",
     "contrast_layered_300c": "layered share shell minus core at the first time the furnace "
                              "reaches 300 C (NaN if never)",
 }
 
 #: The pore statistics among the outcomes (names of mcsim.pores.pore_statistics' dict).
-PORE_OUTCOMES = ("porosity", "nanopore_density_core_per_um3", "nanopore_density_shell_per_um3",
-                 "central_void_fraction")
+PORE_OUTCOMES = ("porosity", "mass_porosity", "nanopore_density_core_per_um3",
+                 "nanopore_density_shell_per_um3", "central_void_opened", "central_pore_fraction")
 
 #: Temperature of the core-shell contrast outcome, C.
 CONTRAST_AT_C = 300.0
@@ -133,8 +140,6 @@ class RunState:
 def run_state(plan: SweepPlan, run: Run) -> RunState:
     """Classify a run from its files: done (complete result of this configuration), failed
     (error file) or pending."""
-    from mcsim.io.result import open_if_complete
-
     result = plan.result_path(run)
     stale = ""
     f = open_if_complete(result)
@@ -180,7 +185,7 @@ def _pore_outcomes(f, log) -> dict:
     missing = [n for n in PORE_OUTCOMES if n not in out]
     if not missing:
         return out
-    try:
+    try:  # lazy and optional: only a result without a final pore_series row needs it
         pores_mod = importlib.import_module("mcsim.pores")
     except ImportError:
         return {**{n: math.nan for n in missing}, **out}
@@ -199,7 +204,9 @@ def _pore_outcomes(f, log) -> dict:
             final["phase"][()], final["grain"][()],
             np.asarray(f["geometry/center_vox"][()], dtype=np.float64),
             float(f["geometry/radius_vox"][()]), float(f.attrs["voxel_nm"]), outline="tags",
-            amount=final["amount"][()] if "amount" in final else None)
+            amount=final["amount"][()] if "amount" in final else None,
+            central_void_reference=(float(f["geometry/central_void_reference"][()])
+                                    if "central_void_reference" in f["geometry"] else None))
     except Exception as exc:  # an outcome must not stop the index
         log(f"note: {f.filename}: pore_statistics failed ({type(exc).__name__}: {exc})")
         stats = {}
@@ -220,8 +227,6 @@ def read_outcomes(result_path, cfg: dict, log=print) -> dict:
     log : callable
         Receives notes on outcomes that could not be computed.
     """
-    from mcsim.io.result import open_result
-
     out = {name: math.nan for name in OUTCOMES}
     with open_result(result_path) as f:
         ts = f["timeseries"]
@@ -245,8 +250,6 @@ def read_outcomes(result_path, cfg: dict, log=print) -> dict:
 
 def _column(values: list):
     """(array, description of the type) for one swept-parameter column."""
-    import h5py
-
     if all(isinstance(v, bool) for v in values):
         return np.array(values, dtype=bool)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -300,10 +303,6 @@ def index_rows(plan: SweepPlan, log=print) -> list:
 def write_index(plan: SweepPlan, rows: list | None = None, log=print) -> Path:
     """Write ``OUTDIR/index.h5`` (layout in the module docstring) atomically; return
     it."""
-    import h5py
-
-    import mcsim
-
     rows = index_rows(plan, log) if rows is None else rows
     path = plan.index_path
     tmp = Path(str(path) + ".partial")

@@ -134,6 +134,7 @@ def _injected_failures() -> set:
 
 
 def _simulation_class():
+    # lazy: the engine (kernels, checkpointing, MPI-aware I/O) not for --help or --index-only
     from mcsim.engine import Simulation
 
     return Simulation

@@ -29,7 +29,10 @@ import math
 
 import numpy as np
 
+from mcsim import params as _params
 from mcsim import phases as ph
+from mcsim.schedule import Schedule
+from mcsim.state import State
 from mcsim.validate.harness import CheckResult, register
 
 GROUP = "analytic"
@@ -52,6 +55,7 @@ QUANTA_PER_VOXEL = 1000.0
 
 def _numerics(**overrides) -> dict:
     """The default ``[numerics]`` table (one thread count as configured) with ``overrides``."""
+    # lazy: mcsim.config loads every Numba kernel; `mcsim validate --help` needs none
     from mcsim import config
 
     num = dict(config.load()["numerics"])
@@ -62,7 +66,7 @@ def _numerics(**overrides) -> dict:
 def _stepper(switch_on: dict, overrides: dict | None = None, numerics: dict | None = None,
              seed: int = 1):
     """A Stepper with only the processes in ``switch_on`` (name -> variant, None for default)."""
-    from mcsim import params as _params
+    # lazy: the processes' Numba kernels; `mcsim validate --help` needs none
     from mcsim.processes import REGISTRY
     from mcsim.stepper import Stepper
 
@@ -89,8 +93,6 @@ def _advance(stepper, state, dt_s: float, temperature_c: float) -> dict:
 
 def _state(phase, grain=None, li=None):
     """A lone-domain State from halo-free arrays (full amounts, 10 nm voxels)."""
-    from mcsim.state import State
-
     return State.from_arrays(phase, grain, None, li, voxel_nm=10.0)
 
 
@@ -126,6 +128,7 @@ def _diffusion_step(state, w: float, w_slow: float, reservoir=None, c0: float = 
     ``reservoir`` is a boolean mask of the interior (halo-free) lattice. The face classes of
     the transport kernel are recomputed when ``phases_changed`` (or on the first call).
     """
+    # lazy: the processes' Numba kernels; `mcsim validate --help` needs none
     from mcsim.processes import transport as tr
 
     if reservoir is not None:
@@ -333,8 +336,6 @@ def simulate_dehydration(n_box: int, schedule, stop_times_s, numerics: dict, see
         at each stop), ``steps``, ``n_voxels``, ``census_converted`` (final fraction counted
         on the lattice, a cross-check of the tallies).
     """
-    from mcsim import params as _params
-
     prm = _params.resolve("ncm622-lioh")
     a, ea = prm["dehydration_a_per_s"], prm["dehydration_ea_j_per_mol"]
     state = _state(np.full((n_box,) * 3, ph.HYDROXIDE, np.uint8),
@@ -416,9 +417,6 @@ def _midpoint_bound(ea_j_per_mol: float, temperature_c: float, dtemp_c: float) -
 @register(GROUP, "numerics")
 def check_first_order(quick: bool) -> list[CheckResult]:
     """First-order dehydration in a box vs 1 - exp(-kt) (isothermal) and 1 - exp(-∫k dt) (ramp)."""
-    from mcsim import params as _params
-    from mcsim.schedule import Schedule
-
     prm = _params.resolve("ncm622-lioh")
     a, ea = prm["dehydration_a_per_s"], prm["dehydration_ea_j_per_mol"]
     n_box = 48 if quick else 100
@@ -479,8 +477,6 @@ def simulate_lithiation_front(radius_vox: float, c0: float = 50.0, w: float = 0.
         ``t`` (steps), ``alpha`` (converted fraction after each step), ``a_eff``,
         ``n_voxels``, ``k_gb_per_step`` (predicted 2 D c0 / (ρ a_eff²)), ``stalled``.
     """
-    from mcsim import params as _params
-
     inside, shell = _sphere_and_shell(radius_vox)
     phase = np.where(inside, ph.HYDROXIDE, np.where(shell, ph.LAYERED, ph.PORE)).astype(np.uint8)
     grain = np.where(inside, 1, np.where(shell, 2, 0)).astype(np.int32)
@@ -643,9 +639,6 @@ def simulate_kissinger(n_box: int, rates_c_per_min=(2.0, 5.0, 10.0, 20.0), step_
         ``ea_exact_curve``, ``steps``.
     """
     from scipy.optimize import brentq
-
-    from mcsim import params as _params
-    from mcsim.schedule import Schedule
 
     prm = _params.resolve("ncm622-lioh")
     a, ea = prm["dehydration_a_per_s"], prm["dehydration_ea_j_per_mol"]

@@ -14,28 +14,30 @@ voxel above it), the porosity and the grain volumes.
 ``rncm_vs_tsncm`` and ``tsncm_denser`` (the paper's ordering): for every seed of
 :func:`mcsim.validate.harness.current_seeds` (1, 2, 3 unless ``--seeds`` says otherwise) the
 particle is calcined on R-NCM and on TS-NCM (:func:`mcsim.compare.preset_configs`, preset
-defaults) and the final pore statistics are compared: TS-NCM must have a lower core nanopore
-density (``nanopore_density_core_per_um3``), a smaller ``central_void_fraction`` and a lower
-``porosity`` (denser, Fig. 4b-e) than R-NCM for every seed. The runs are made once per
-validation (:func:`ordering_rows` caches them; :mod:`mcsim.validate.observations` reads the
-final Li/Ni disorder from the same runs). Full mode: the default particle (R = 0.6 um, 154^3
-voxels; six whole schedules).
+defaults) and the final pore statistics are compared, with the thresholds the paper's words
+support ("hardly" any nanopores in TS-NCM, "more compact and dense" particles): TS/R of the
+core nanopore density (``nanopore_density_core_per_um3``) at most 0.3, of the central void
+that opened in sintering (``central_void_opened``, :mod:`mcsim.pores`) at most 0.5, and of the
+porosity below 1 both by pore voxels (``porosity``) and by mass (``mass_porosity``), every
+seed. In full mode TS-NCM is run a third time with its 850 C hold lengthened to 12 h (R-NCM's)
+and must still be denser: the ordering must come from the calcination path, not from how long
+each product sinters. The runs are made once per validation (:func:`ordering_rows` caches
+them; :mod:`mcsim.validate.observations` reads the final Li/Ni disorder from the same runs).
+Full mode: the default particle (R = 0.6 um, 154^3 voxels; nine whole schedules).
 Quick mode: the test suite's tiny particle shrunk to R = 0.15 um (grains 100 x 60 x 30 nm,
-40^3 voxels, one thread), with the default diffusivities: a smoke version whose lithium fronts cross the
-particle sooner than on the default one. (Scaling the diffusivities by (R/0.6 um)^2 as
-:mod:`mcsim.validate.paper` does keeps the front timing but shrinks the time steps around
-300 C so much that one quick run takes minutes, too slow for the test suite.) A failure is
-reported as such, with the per-seed numbers in the detail line.
+40^3 voxels, one thread), with the default diffusivities: a smoke version whose lithium fronts
+cross the particle sooner than on the default one, so the quick verdicts are reduced criteria
+(``reduced`` in the table and JSON), not the paper's. A failure is reported as such, with
+the per-seed numbers in the detail line.
 
-What the ordering checks prove (the ``kind`` of each result): the smaller central void of
-TS-NCM is ``calibrated``: ``template_inward_per_contrast`` (:mod:`mcsim.params`) was fitted so
-that R-NCM's central void grows in sintering while TS-NCM's stays compact (Fig. 3a-c, 4b-d),
-so this check shows the fit holds, not that the mechanisms predict it. The fewer core
-nanopores and the lower porosity of TS-NCM are ``prediction``: no parameter was fitted to
-either ordering (``nanopore_mobility`` and the ripening rate were fitted to nanopores
-surviving 12 h at 850 C and being visible at 500 C, ``densification_probability`` to visible
-densification, in both products alike). The known shapes and the grain-growth law are
-``numerics``.
+What the ordering checks prove (the ``kind`` of each result): all are ``prediction``. No
+parameter was fitted to any of these orderings: where vacancies go in sintering follows from
+the local bond fraction (``vacancy_constraint_per_nm``, estimated as one grain thickness,
+:mod:`mcsim.processes.sintering.vacancy_sinks`), nanopores come from the ripening of
+dehydrated rock salt and move by surface diffusion on rock-salt walls
+(``nanopore_mobility``, estimated from NiO cation diffusion), and the rates were calibrated to
+targets both products share (nanopores visible at 500 C, ~1000 grain-growth MCS in 12 h at
+850 C, visible densification). The known shapes and the grain-growth law are ``numerics``.
 """
 
 from __future__ import annotations
@@ -46,16 +48,20 @@ from pathlib import Path
 
 import numpy as np
 
-from mcsim.validate.harness import (CheckResult, calibrated_parameters, current_seeds,
-                                    register)
+from mcsim import phases as ph
+from mcsim.state import State
+from mcsim.validate.harness import CheckResult, current_seeds, register
 
 GROUP = "microstructure"
 SEEDS = (1, 2, 3)
 QUICK_RADIUS_UM = 0.15
 
-
-#: The reference the source string of the parameter fitted to the central-void ordering cites.
-TEMPLATE_FIT = "Fig. 3a-c, 4b-d"
+#: The paper's words as thresholds on TS/R: "hardly" any nanopores, a central void at most
+#: half R-NCM's, and denser by both measures (issue targets, not fits).
+MAX_NANOPORE_RATIO = 0.3
+MAX_VOID_RATIO = 0.5
+#: TS-NCM's 850 C hold in the hold-length control (R-NCM's, in minutes).
+LONG_HOLD_MIN = 720.0
 
 
 def _result(name, target, simulated, tolerance, passed, detail="", *, kind="numerics"):
@@ -80,8 +86,6 @@ def known_shapes(ball_d: int = 7, cyl_d: int = 5, slab_t: int = 3, radius: int =
         ``diameter`` (expected local thickness, voxels) and ``core`` (the voxels whose local
         thickness must equal ``diameter``).
     """
-    from mcsim import phases as ph
-
     n = 2 * radius + 6
     c = (n - 1) / 2.0
     cz = cy = cx = int(c)  # grid point next to the centre, shapes centred on voxels
@@ -123,6 +127,7 @@ def known_shapes(ball_d: int = 7, cyl_d: int = 5, slab_t: int = 3, radius: int =
 
 
 def _shape_checks(ball_d, cyl_d, slab_t, radius, voxel_nm=10.0) -> tuple[dict, list]:
+    # lazy: mcsim.pores brings Numba kernels; `mcsim validate --help` needs none
     from mcsim.pores import _TM_LUT, local_thickness, pore_statistics
 
     phase, grain, center, shapes = known_shapes(ball_d, cyl_d, slab_t, radius)
@@ -217,6 +222,7 @@ def _quick_sets() -> list[str]:
 def _core_nanopore_voxels(path) -> int:
     import h5py
 
+    # lazy: mcsim.diagnostics holds Numba kernels; `mcsim validate --help` needs none
     from mcsim.diagnostics import CORE_MAX
 
     with h5py.File(path, "r") as f:
@@ -228,7 +234,9 @@ def _core_nanopore_voxels(path) -> int:
 
 def ordering_table(quick: bool, seeds=SEEDS, log=None) -> list[dict]:
     """Run R-NCM and TS-NCM for every seed; one row of final pore figures per seed."""
-    from mcsim.compare import preset_configs, read_summary, run_pair
+    # lazy: the engine and every Numba kernel; `mcsim validate --help` needs none
+    from mcsim.compare import preset_configs, run_pair
+    from mcsim.engine import Simulation
 
     sets = [*(_quick_sets() if quick else []), "output.snapshot_temperatures_c=[]",
             "output.timeseries_interval_s=600"]
@@ -239,14 +247,29 @@ def ordering_table(quick: bool, seeds=SEEDS, log=None) -> list[dict]:
             paths = run_pair(cfgs, Path(tmp) / f"seed{seed}", log=log or (lambda *_: None))
             row = {"seed": seed}
             for stem, path in paths.items():
-                s = read_summary(path)
-                row[stem] = {k: s[k] for k in ("nanopore_density_core_per_um3",
-                                               "central_void_fraction", "porosity",
-                                               "nanopore_count", "final_layered")}
-                row[stem]["core_nanopore_voxels"] = _core_nanopore_voxels(path)
-                row[stem]["final_disorder"] = _final_disorder(path)
+                row[stem] = _row(path)
+            if not quick:  # the hold-length control: TS-NCM with R-NCM's 12 h at 850 C
+                cfg = preset_configs(None, [*sets, f"schedule.peak_hold_min={LONG_HOLD_MIN}"],
+                                     seed)["ts-ncm"]
+                path = Path(tmp) / f"seed{seed}" / "ts-ncm-12h.h5"
+                Simulation(cfg, log=log or (lambda *_: None)).run(path, progress=False)
+                row["ts-ncm-12h"] = _row(path)
             rows.append(row)
     return rows
+
+
+def _row(path) -> dict:
+    """The final figures of one run that the ordering checks read."""
+    # lazy: mcsim.compare loads every Numba kernel; `mcsim validate --help` needs none
+    from mcsim.compare import read_summary
+
+    s = read_summary(path)
+    row = {k: s[k] for k in ("nanopore_density_core_per_um3", "central_void_opened",
+                             "central_pore_fraction", "porosity", "mass_porosity",
+                             "nanopore_count", "final_layered")}
+    row["core_nanopore_voxels"] = _core_nanopore_voxels(path)
+    row["final_disorder"] = _final_disorder(path)
+    return row
 
 
 _ROWS: dict = {}
@@ -274,58 +297,82 @@ def format_ordering(rows: list[dict]) -> str:
     parts = []
     for r in rows:
         a, b = r["r-ncm"], r["ts-ncm"]
-        parts.append(f"seed {r['seed']}: core nanopores {a['nanopore_density_core_per_um3']:.0f}"
-                     f" / {b['nanopore_density_core_per_um3']:.0f} per um^3 "
-                     f"({a['core_nanopore_voxels']} / {b['core_nanopore_voxels']} vox), "
-                     f"central void {a['central_void_fraction']:.3f} / "
-                     f"{b['central_void_fraction']:.3f}, porosity {a['porosity']:.3f} / "
-                     f"{b['porosity']:.3f}")
+        line = (f"seed {r['seed']}: core nanopores {a['nanopore_density_core_per_um3']:.0f}"
+                f" / {b['nanopore_density_core_per_um3']:.0f} per um^3 "
+                f"({a['core_nanopore_voxels']} / {b['core_nanopore_voxels']} vox), "
+                f"central void opened {a['central_void_opened']:.3f} / "
+                f"{b['central_void_opened']:.3f}, porosity {a['porosity']:.3f} / "
+                f"{b['porosity']:.3f}, by mass {a['mass_porosity']:.3f} / "
+                f"{b['mass_porosity']:.3f}")
+        if "ts-ncm-12h" in r:
+            c = r["ts-ncm-12h"]
+            line += f", TS-NCM 12 h: {c['porosity']:.3f} / by mass {c['mass_porosity']:.3f}"
+        parts.append(line)
     return "R-NCM / TS-NCM: " + "; ".join(parts)
 
 
-@register(GROUP, "calibrated", calibrated_parameters(TEMPLATE_FIT))
+@register(GROUP, "prediction")
 def check_rncm_vs_tsncm(quick: bool) -> list[CheckResult]:
-    """(b) TS-NCM: fewer core nanopores and a smaller central void than R-NCM, every seed."""
+    """(b) TS-NCM: hardly any core nanopores and a central void at most half R-NCM's, every
+    seed."""
     return ordering_results(ordering_rows(quick), quick)
 
 
-def _ratio_result(name, rows, key, quick, kind, calibrated_by=(), why=""):
-    ratios = [r["ts-ncm"][key] / max(r["r-ncm"][key], 1e-300) for r in rows]
-    detail = (format_ordering(rows) + (f" (quick: R = {QUICK_RADIUS_UM} um)"
-                                       if quick else " (default particle)") + why)
-    return CheckResult(GROUP, name, "TS/R < 1 for every seed", float(np.mean(ratios)),
-                       "every seed < 1", all(v < 1 for v in ratios), detail, kind=kind,
-                       calibrated_by=calibrated_by, seeds=tuple(r["seed"] for r in rows),
-                       per_seed=tuple(ratios))
+def _ratio_result(name, rows, key, quick, limit, strict, why="", other="ts-ncm"):
+    ratios = [r[other][key] / max(r["r-ncm"][key], 1e-300) for r in rows]
+    ok = [(v < limit) if strict else (v <= limit) for v in ratios]
+    detail = (format_ordering(rows) + (f" (quick: R = {QUICK_RADIUS_UM} um)" if quick
+                                       else " (default particle)") + why)
+    target = f"TS/R {'<' if strict else '<='} {limit:g} for every seed"
+    reduced = (f"a {QUICK_RADIUS_UM} um particle with the default diffusivities, whose lithium "
+               "fronts cross it sooner than the default particle's" if quick else "")
+    return CheckResult(GROUP, name, target, float(np.mean(ratios)), "every seed", all(ok),
+                       detail, kind="prediction", seeds=tuple(r["seed"] for r in rows),
+                       per_seed=tuple(ratios), reduced=reduced)
 
 
 def ordering_results(rows: list[dict], quick: bool) -> list[CheckResult]:
     """The two verdicts of :func:`check_rncm_vs_tsncm` from the per-seed rows: the TS/R ratio of
-    each figure per seed (simulated: their mean); pass when every seed's ratio is below 1."""
+    each figure per seed (simulated: their mean); pass when every seed's ratio is within the
+    limit (:data:`MAX_NANOPORE_RATIO`, :data:`MAX_VOID_RATIO`)."""
     return [_ratio_result("tsncm_fewer_core_nanopores", rows, "nanopore_density_core_per_um3",
-                          quick, "prediction",
+                          quick, MAX_NANOPORE_RATIO, False,
                           why="; no parameter was fitted to this ordering"),
-            _ratio_result("tsncm_smaller_central_void", rows, "central_void_fraction", quick,
-                          "calibrated", calibrated_parameters(TEMPLATE_FIT),
-                          why="; template_inward_per_contrast was fitted to this ordering")]
+            _ratio_result("tsncm_smaller_central_void", rows, "central_void_opened", quick,
+                          MAX_VOID_RATIO, False,
+                          why="; central void opened = growth of the voids >= 30 nm wide "
+                              "within r < 0.3 R since generation; no parameter was fitted to "
+                              "this ordering")]
 
 
 @register(GROUP, "prediction")
 def check_tsncm_denser(quick: bool) -> list[CheckResult]:
-    """(b) TS-NCM is denser than R-NCM: lower porosity inside the particle, every seed
-    (Fig. 4b, d: "more compact and dense secondary particles with less void space")."""
-    return [_ratio_result("tsncm_denser", ordering_rows(quick), "porosity", quick, "prediction",
-                          why="; porosity = pore volume inside the particle's outline over "
-                              "its volume; no parameter was fitted to this ordering")]
+    """(b) TS-NCM is denser than R-NCM: lower porosity inside the particle by pore voxels and by
+    mass, every seed (Fig. 4b, d: "more compact and dense secondary particles with less void
+    space"); in full mode also with TS-NCM held 12 h at 850 C."""
+    rows = ordering_rows(quick)
+    why = "; no parameter was fitted to this ordering"
+    out = [_ratio_result("tsncm_denser", rows, "porosity", quick, 1.0, True,
+                         why="; porosity = pore voxels inside the particle's outline over its "
+                             "voxels" + why),
+           _ratio_result("tsncm_denser_by_mass", rows, "mass_porosity", quick, 1.0, True,
+                         why="; mass porosity = 1 - solid volume from the voxel amounts" + why)]
+    if all("ts-ncm-12h" in r for r in rows):
+        out += [_ratio_result("tsncm_12h_hold_denser", rows, "porosity", quick, 1.0, True,
+                              why="; TS-NCM held 12 h at 850 C like R-NCM" + why,
+                              other="ts-ncm-12h"),
+                _ratio_result("tsncm_12h_hold_denser_by_mass", rows, "mass_porosity", quick,
+                              1.0, True, why="; TS-NCM held 12 h at 850 C like R-NCM" + why,
+                              other="ts-ncm-12h")]
+    return out
 
 
 def grain_growth_curve(size: int, n_mcs: int, grain_vox: float = 2.5, seed: int = 5,
                        samples: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pure Potts grain growth (no pores, the sintering kernel's grain-growth MCS alone) on a
     dense ``size``^3 Voronoi polycrystal: (MCS, mean grain volume in voxels, grain count)."""
-    from mcsim import phases as ph
+    # lazy: the sintering Numba kernels; `mcsim validate --help` needs none
     from mcsim.processes import sintering as si
-    from mcsim.state import State
 
     state = State.from_arrays(np.full((size,) * 3, ph.LAYERED, np.uint8),
                               si.polycrystal((size,) * 3, grain_vox, seed=seed))

@@ -12,8 +12,9 @@ One mechanism per module, each with its kernels and its MCS driver (a generator)
   contact-count field s, :func:`drive` and how the work is split across subdomains;
 * :mod:`~mcsim.processes.sintering.grain_growth`: the Q-state Potts model;
 * :mod:`~mcsim.processes.sintering.pore_migration`: pore-solid swaps (surface diffusion);
-* :mod:`~mcsim.processes.sintering.densification`: vacancy annihilation, sinks, and the
-  lithiated shell as a template;
+* :mod:`~mcsim.processes.sintering.densification`: vacancy annihilation at grain boundaries;
+* :mod:`~mcsim.processes.sintering.vacancy_sinks`: where each vacancy goes (constrained
+  sintering read from the local bond fraction), and the local sinks;
 * :mod:`~mcsim.processes.sintering.process`: :class:`PottsSintering`, the rates, the MCS
   accumulators and the tallies;
 * :mod:`~mcsim.processes.sintering.polycrystal`: a Voronoi polycrystal for tests and benchmarks.
@@ -27,10 +28,7 @@ from mcsim.processes.sintering.common import (MECHANISMS, SOLID_MIN, SUB_EVENT, 
                                               SUB_SURFACE_KEY, contact_count_kernel,
                                               contact_field, contact_refresh_kernel,
                                               contact_shell_kernel, drive, recount_contacts)
-from mcsim.processes.sintering.densification import (TEMPLATE_PROBE_S,
-                                                     core_shell_solid_contrast,
-                                                     densification_mcs, densify_events_kernel,
-                                                     surface_kernel, template_rigidity)
+from mcsim.processes.sintering.densification import densification_mcs, densify_events_kernel
 from mcsim.processes.sintering.grain_growth import (grain_growth_accept_table,
                                                     grain_growth_kernel, grain_growth_mcs,
                                                     mark_nonsolid_kernel, unmark_nonsolid_kernel)
@@ -43,8 +41,7 @@ from mcsim.processes.sintering.process import PottsSintering
 from mcsim.processes.sintering.common import (  # noqa: F401
     _FIELD_NAMES, _SHIFT11, _TWO_M53, _allgather, _count_at, _fields, _solid)
 from mcsim.processes.sintering.densification import (  # noqa: F401
-    _first_by_key, _grain_boundary_choice, _key_order, _local, _open_nanopores, _sinks,
-    _two_pass)
+    _grain_boundary_choice, _key_order, _local, _open_nanopores, _two_pass)
 from mcsim.processes.sintering.grain_growth import (  # noqa: F401
     _ACCEPT_LEVELS, _GROUPS_FUSED, _GROUPS_SINGLE, _LANE_SPLIT, _box_diff, _offsets26)
 from mcsim.processes.sintering.polycrystal import _voronoi_kernel  # noqa: F401
@@ -53,10 +50,10 @@ from mcsim.processes.sintering.pore_migration import _bump, _try_swap  # noqa: F
 __all__ = [
     "MECHANISMS", "SOLID_MIN", "SUB_EVENT", "SUB_EVENT_KEY", "SUB_GG_FINE", "SUB_GG_REDRAW",
     "SUB_GRAIN_GROWTH", "SUB_INNER_KEY", "SUB_PORE_MIGRATION", "SUB_SURFACE_KEY",
-    "TEMPLATE_PROBE_S", "PottsSintering", "contact_count_kernel", "contact_field",
-    "contact_refresh_kernel", "contact_shell_kernel", "core_shell_solid_contrast",
+    "PottsSintering", "contact_count_kernel", "contact_field",
+    "contact_refresh_kernel", "contact_shell_kernel",
     "densification_mcs", "densify_events_kernel", "drive", "grain_growth_accept_table",
     "grain_growth_kernel", "grain_growth_mcs", "mark_nonsolid_kernel", "polycrystal",
     "pore_migration_accept_table", "pore_migration_kernel", "pore_migration_mcs",
-    "recount_contacts", "surface_kernel", "template_rigidity", "unmark_nonsolid_kernel",
+    "recount_contacts", "unmark_nonsolid_kernel",
 ]

@@ -9,9 +9,28 @@ disorder and the grain id of the solid; the pore keeps its label, except that a 
 (label = a grain id) that arrives where a solid neighbour belongs to another grain becomes
 intergranular (-1). s is kept in a uint8 field with halo
 (:func:`~mcsim.processes.sintering.common.contact_field`) and updated by +1 / -1 around each
-swap. A single-voxel pore inside a grain has dU = 0 for every move, so it random-walks (6
-attempts per MCS): the number of pore-migration MCS (~60 in 12 h at 850 C by default) sets how
-many such nanopores reach a grain boundary, where densification can remove them.
+swap. A single-voxel pore inside a grain has dU = 0 for every move, so it random-walks: 6
+attempts per MCS, each accepted with the nanopore acceptance m below, so 6 m hops per MCS.
+
+Nanopores. A pore labelled with a grain id (inside one grain) is accepted m times as often as
+other pores, m = min(1, ``nanopore_mobility`` x (10 nm / voxel_nm) ** q)
+(:func:`nanopore_acceptance`). ``nanopore_mobility`` (0.01) is the ratio of surface
+diffusion on the nanopore's wall, Li-deficient rock salt (the paper's Fig. 3f), to that on the
+layered walls of boundary pores: TM moves on rock salt as in NiO, whose cation
+self-diffusion has Ea = 243 kJ/mol (Atkinson & Taylor 1978) against the 200 kJ/mol of pore
+migration, exp(-43 kJ/mol / RT) = 0.010 at 850 C (an estimate: surface and lattice
+diffusion are taken to differ by the same energy on both walls). q = ``nanopore_voxel_exponent``
+= 4 is Herring's scaling law for surface diffusion: a shape change of size L takes a time
+~ L^4, so a step of one voxel calibrated at 10 nm is (10 / voxel_nm)^4 times faster on a finer
+lattice (the rate of the other pores is calibrated at 10 nm and left as it is). The cap at 1
+binds below 10 nm x 0.01^(1/4) = 3.2 nm. With ~60 pore-migration MCS in 12 h at 850 C a
+single-voxel nanopore makes 6 x 60 x 0.01 = 3.6 hops at 10 nm, a walk of about one voxel:
+nanopores inside a grain survive the hold because they are slow and their grain's boundary is
+one or more voxels away, not because they cannot move; one that reaches a voxel next to another
+grain's solid becomes intergranular (below) and densification can then remove it. What else
+keeps them: densification removes pores at grain boundaries only (vacancies inside a grain
+would have to leave by slow lattice diffusion), and the H2O or O2 trapped in a closed pore
+resists its shrinkage.
 
 Colouring. Pairs (a, a + e) along one axis are anchored at a, whose global coordinate is
 r mod 3 along the axis and p, q mod 2 along the other two: 3 x 2 x 2 = 12 sub-sweeps per axis,
@@ -36,9 +55,19 @@ import numpy as np
 
 from mcsim import phases as ph
 from mcsim import rng
+from mcsim.processes.restructure import voxel_rate_factor
 from mcsim.processes.sintering.common import (_SHIFT11, _TWO_M53, SOLID_MIN,
                                               SUB_PORE_MIGRATION, _fields, contact_field,
                                               contact_shell_kernel)
+
+
+def nanopore_acceptance(params: dict, voxel_nm: float) -> float:
+    """m = min(1, nanopore_mobility x (10 nm / voxel_nm) ** nanopore_voxel_exponent): the
+    pore-migration acceptance of a nanopore relative to other pores (module docstring)."""
+    m = float(params["nanopore_mobility"])
+    if m <= 0.0:
+        return 0.0
+    return min(1.0, m * voxel_rate_factor(voxel_nm, params["nanopore_voxel_exponent"]))
 
 
 def pore_migration_accept_table(j_over_kt: float) -> np.ndarray:

@@ -18,11 +18,10 @@ import numpy as np
 from mcsim.parallel import allreduce_int
 from mcsim.processes.base import Process, arrhenius
 from mcsim.processes.sintering.common import MECHANISMS, drive, recount_contacts
-from mcsim.processes.sintering.densification import (TEMPLATE_PROBE_S,
-                                                     core_shell_solid_contrast,
-                                                     densification_mcs, template_rigidity)
+from mcsim.processes.sintering.densification import densification_mcs
 from mcsim.processes.sintering.grain_growth import grain_growth_accept_table, grain_growth_mcs
-from mcsim.processes.sintering.pore_migration import (pore_migration_accept_table,
+from mcsim.processes.sintering.pore_migration import (nanopore_acceptance,
+                                                      pore_migration_accept_table,
                                                       pore_migration_mcs)
 
 
@@ -40,54 +39,22 @@ class PottsSintering(Process):
         super().__init__(params, numerics, seed)
         #: MCS accumulators tau_m (the integer part is the number of MCS done).
         self.tau = {m: 0.0 for m in MECHANISMS}
-        #: The shell template (:meth:`probe_template`): the core-shell solid-fraction contrast
-        #: at the first probe and the largest seen before sintering began (NaN: not probed
-        #: yet), and the simulated time of the next probe.
-        self.contrast0 = math.nan
-        self.contrast_max = math.nan
-        self.next_probe_s = 0.0
         self._gg_table = grain_growth_accept_table(params["grain_growth_j_over_kt"])
         self._pm_table = pore_migration_accept_table(params["pore_migration_j_over_kt"])
 
     def state_dict(self) -> dict:
-        """The MCS accumulators and the template memory, as plain floats (for checkpoints)."""
-        return {**{f"tau_{m}": float(self.tau[m]) for m in MECHANISMS},
-                "contrast0": float(self.contrast0), "contrast_max": float(self.contrast_max),
-                "next_probe_s": float(self.next_probe_s)}
+        """The MCS accumulators, as plain floats (for checkpoints): sintering keeps no other
+        memory; where vacancies go is read from the lattice each MCS."""
+        return {f"tau_{m}": float(self.tau[m]) for m in MECHANISMS}
 
     def load_state_dict(self, d: dict) -> None:
         """Restore what :meth:`state_dict` saved."""
         for m in MECHANISMS:
             self.tau[m] = float(d[f"tau_{m}"])
-        self.contrast0 = float(d["contrast0"])
-        self.contrast_max = float(d["contrast_max"])
-        self.next_probe_s = float(d["next_probe_s"])
 
-    # -- the lithiated shell as a template --------------------------------------------------
     def sintering_started(self) -> bool:
         """Whether any sintering MCS has been done (any accumulator past zero)."""
         return any(v > 0.0 for v in self.tau.values())
-
-    def probe_template(self, state) -> None:
-        """Record the core-shell solid-fraction contrast (shell r/R >= 0.7 minus core r/R < 0.5,
-        as ``contrast_density`` of the time series) every :data:`TEMPLATE_PROBE_S` simulated
-        seconds until sintering begins: the first value and the largest."""
-        if self.sintering_started() or state.time_s < self.next_probe_s \
-                or state.radius_vox <= 0.0:
-            return
-        c = core_shell_solid_contrast(state)
-        if math.isnan(self.contrast0):
-            self.contrast0 = self.contrast_max = c
-        self.contrast_max = max(self.contrast_max, c)
-        while self.next_probe_s <= state.time_s:
-            self.next_probe_s += TEMPLATE_PROBE_S
-
-    def template_rigidity(self) -> float:
-        """Share of the annihilated vacancies that go to the voids inside the particle, 0..1:
-        ``template_inward_per_contrast`` times the rise of the core-shell contrast over its
-        first value (its largest before sintering), clipped; 0 if nothing was probed."""
-        return template_rigidity(self.contrast0, self.contrast_max,
-                                 self.params["template_inward_per_contrast"])
 
     def rates_mcs_per_s(self, temperature_c: float) -> dict:
         """k_m(T) of every mechanism in MCS/s (0 at or below the onset)."""
@@ -114,7 +81,6 @@ class PottsSintering(Process):
         tallies = {"grain_flips": 0, "pore_swaps": 0, "vacancies_annihilated": 0,
                    "vacancies_inward": 0, "grain_growth_mcs": 0, "pore_migration_mcs": 0,
                    "densification_mcs": 0}
-        inward = self.template_rigidity()
         pm = todo["pore_migration"][1] > 0
         if pm:
             yield from recount_contacts(state)
@@ -127,20 +93,20 @@ class PottsSintering(Process):
             first, n = todo["pore_migration"]
             if i < n:
                 tallies["pore_swaps"] += yield from pore_migration_mcs(
-                    state, self._pm_table, self.seed, first + i, pr["nanopore_mobility"])
+                    state, self._pm_table, self.seed, first + i,
+                    nanopore_acceptance(pr, state.voxel_nm))
                 tallies["pore_migration_mcs"] += 1
             first, n = todo["densification"]
             if i < n:
                 n_all, n_in = yield from densification_mcs(
                     state, pr["densification_probability"], self.seed, first + i, contacts=pm,
-                    inward=inward)
+                    constraint_per_nm=pr["vacancy_constraint_per_nm"])
                 tallies["vacancies_annihilated"] += n_all
                 tallies["vacancies_inward"] += n_in
                 tallies["densification_mcs"] += 1
         return tallies
 
     def advance(self, state, dt_s, temperature_c):
-        self.probe_template(state)
         if temperature_c <= self.params["sinter_onset_c"]:
             return {}
         todo = self.mcs_for(dt_s, temperature_c)
@@ -157,4 +123,5 @@ class PottsSintering(Process):
                 f"{pr['grain_growth_ea_j_per_mol'] / 1e3:.0f} kJ/mol, pore migration Ea "
                 f"{pr['pore_migration_ea_j_per_mol'] / 1e3:.0f} kJ/mol, densification Ea "
                 f"{pr['densification_ea_j_per_mol'] / 1e3:.0f} kJ/mol, p = "
-                f"{pr['densification_probability']:g} per MCS")
+                f"{pr['densification_probability']:g} per MCS, vacancy constraint "
+                f"{pr['vacancy_constraint_per_nm']:g} per nm of stiffer material")

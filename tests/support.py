@@ -1,0 +1,227 @@
+"""Helpers shared by the test modules: plain functions and constants, no fixtures.
+
+The tiny configuration (0.2 um radius, 10 nm voxels: a 60^3 grid) heated at 5 C/min from 25 C to
+350 C takes a few seconds on two cores and still goes through dehydration, lithium release and
+both lithiation paths, so the physical checks have something to look at. ``conftest.py`` turns
+it into fixtures; a test module imports what it needs from here (``from tests.support import
+...``), never from another test module.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import math
+
+import h5py
+import numpy as np
+
+from mcsim import config
+from mcsim import params as _params
+from mcsim.engine import Simulation
+from mcsim.processes import REGISTRY
+from mcsim.state import State
+from mcsim.stepper import Stepper
+
+#: The tests' folder and the root of the mcsim checkout (holds runs/, analysis/, tests/).
+TESTS_ROOT = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_ROOT.parent
+
+#: The mpiexec of the mpich wheel, installed next to the interpreter.
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+
+#: ``--set`` assignments of the tiny run every end-to-end test starts from.
+TINY_SETS = (
+    "particle.radius_um=0.2",
+    "particle.grain_length_nm=100",
+    "particle.grain_width_nm=60",
+    "particle.grain_thickness_nm=30",
+    "lithium.source_diameter_nm=80",
+    "schedule.preset='ramp'",
+    "schedule.to_c=350",
+    "output.timeseries_interval_s=300",
+    "numerics.dt_max_s=120",
+    "numerics.threads=1",
+)
+
+#: The temperature the tiny schedule ends at.
+TINY_TO_C = 350.0
+
+#: The tiny particle on the R-NCM schedule (17 h simulated): runs until it is stopped.
+LONG_SETS = (*(a for a in TINY_SETS if not a.startswith("schedule.")),
+             "schedule.preset='R-NCM'")
+
+#: One snapshot (at 250 C) instead of the default list: for runs whose final state is enough.
+FEW_SNAPSHOTS = "output.snapshot_temperatures_c=[250.0]"
+
+#: A short, fast ramp (about 40 steps; the MPI contract test's particle, 61^3 voxels): a
+#: snapshot at 250 C (5 min, written by the parallel writer into per-rank part files) before
+#: the first checkpoint (6 min), one at 400 C after it.
+MPI_CONFIG = """\
+seed = 3
+[particle]
+radius_um = 0.205
+grain_length_nm = 100
+grain_width_nm = 60
+grain_thickness_nm = 30
+[lithium]
+source_diameter_nm = 80
+[schedule]
+preset = "ramp"
+start_c = 150
+to_c = 500
+ramp_c_per_min = 20
+[output]
+timeseries_interval_s = 120
+snapshot_temperatures_c = [250, 400]
+checkpoint_interval_sim_min = 6
+[numerics]
+dt_max_s = 120
+max_temperature_step_c = 10
+max_event_probability = 1.0
+threads = 1
+"""
+
+
+def silent(*_args, **_kwargs):
+    """A log function that prints nothing."""
+    return None
+
+
+def run_tiny(path, extra_sets=(), *, simulation_hook=None):
+    """Run the tiny configuration with ``extra_sets`` applied on top, writing ``path``.
+
+    ``simulation_hook(sim)``, when given, is called on the Simulation before it runs (used to
+    inject failures). Returns a namespace with ``path``, ``cfg``, ``sim`` and ``summary``.
+    """
+    cfg = config.load(sets=[*TINY_SETS, *extra_sets])
+    sim = Simulation(cfg, log=silent)
+    if simulation_hook is not None:
+        simulation_hook(sim)
+    summary = sim.run(path, progress=False)
+    return types.SimpleNamespace(path=Path(path), cfg=cfg, sim=sim, summary=summary)
+
+
+def mcsim_cli(*args, cwd, env=None, timeout=180):
+    """Run ``python -m mcsim ARGS`` in ``cwd``; the CompletedProcess (text mode)."""
+    return subprocess.run([sys.executable, "-m", "mcsim", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def mpiexec_command(n, args):
+    """The command line of ``mcsim ARGS`` on ``n`` ranks."""
+    return [str(MPIEXEC), "-n", str(n), sys.executable, "-m", "mcsim", *map(str, args)]
+
+
+def mpiexec(n, args, cwd, timeout=180):
+    """Run ``mcsim ARGS`` on ``n`` ranks in ``cwd`` (waiting ranks do not spin, the process
+    grid is MPI's choice); the CompletedProcess (text mode)."""
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    env.pop("MCSIM_MPI_DIMS", None)
+    return subprocess.run(mpiexec_command(n, args), cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def phase_ever_present(path, code) -> bool:
+    """Whether phase ``code`` shows in any row of the result's phase fractions or in any of its
+    snapshots."""
+    with h5py.File(path, "r") as f:
+        in_series = bool(np.any(f["timeseries/phase_fraction"][:, code] > 0))
+        in_snaps = any(np.any(f["snapshots"][k]["phase"][()] == code) for k in f["snapshots"])
+    return in_series or in_snaps
+
+
+# -- one process at a time on a hand-built lattice ---------------------------------------------
+
+#: The gas constant, J/(mol K).
+R_GAS = 8.314462618
+
+
+def arrhenius(a_per_s: float, ea_j_per_mol: float, temperature_c: float) -> float:
+    """A exp(-Ea / R T) in 1/s, evaluated here independently of mcsim.processes.base."""
+    return a_per_s * math.exp(-ea_j_per_mol / (R_GAS * (temperature_c + 273.15)))
+
+
+def stepper_with(on, overrides=None, seed=3, parameter_set="ncm622-lioh"):
+    """A Stepper with only the processes named in ``on`` (default variants), all others off,
+    and the resolved parameters it uses."""
+    choices = {name: ("none" if name not in on else next(iter(variants)))
+               for name, variants in REGISTRY.items()}
+    prm = _params.resolve(parameter_set, overrides or {})
+    return Stepper(choices, prm, dict(config.load()["numerics"]), seed), prm
+
+
+def box(phase, n=8, amount=None, li=0.0):
+    """A lone n^3 lattice of one phase in grain 1: ``amount`` quanta per voxel (default: a full
+    voxel of the phase) and ``li`` mobile lithium per voxel."""
+    shape = (n,) * 3
+    return State.from_arrays(np.full(shape, phase, np.uint8), np.ones(shape, np.int32),
+                             None if amount is None else np.full(shape, amount, np.uint16),
+                             np.full(shape, li, np.float32))
+
+
+def assert_binomial(hits: int, trials: int, p: float, z: float = 5.0) -> None:
+    """``hits`` successes in ``trials`` independent draws agree with probability ``p``: within
+    ``z`` standard deviations of the binomial (the draws of distinct voxels are independent)."""
+    sigma = math.sqrt(trials * p * (1.0 - p))
+    assert abs(hits - trials * p) <= z * sigma, (hits, trials * p, sigma)
+
+
+# -- comparing two result files ---------------------------------------------------------------
+
+#: Attributes of /provenance that legitimately differ between an uninterrupted run and a
+#: restarted one (they describe the process, not the result); every other attribute and
+#: every dataset must be identical.
+PROVENANCE_MAY_DIFFER = {
+    "start_time", "end_time", "pid", "command", "host", "wall_time_s", "threads",
+    "voxel_updates_per_s", "restarts", "last_restart_pid", "last_restart_command",
+    "last_restart_from_step", "last_restart_mpi_ranks"}
+#: Wall-clock timings of the particle generator (differ between any two runs).
+WALL_CLOCK_DATASETS = ("microstructure/generation_time_s", "microstructure/timings_s/")
+
+
+def _may_differ(path: str, attr: str | None = None) -> bool:
+    if path == "provenance" and attr is not None:
+        return attr in PROVENANCE_MAY_DIFFER or attr.startswith("time_")
+    return any(path == p or (p.endswith("/") and path.startswith(p))
+               for p in WALL_CLOCK_DATASETS)
+
+
+def _same_value(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind == "O" or b.dtype.kind == "O":
+        return a.shape == b.shape and list(a.flat) == list(b.flat)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def differences(path_a, path_b) -> list:
+    """Every object, attribute or dataset (compared byte for byte) in which two result files
+    differ, provenance timings aside."""
+    out = []
+    with h5py.File(path_a, "r") as fa, h5py.File(path_b, "r") as fb:
+        names_a, names_b = [], []
+        fa.visit(names_a.append)
+        fb.visit(names_b.append)
+        if sorted(names_a) != sorted(names_b):
+            out.append(("objects", sorted(set(names_a) ^ set(names_b))))
+        for name in ["/", *names_a]:
+            if name not in fb:
+                continue
+            oa, ob = fa[name], fb[name]
+            key = name.strip("/")
+            keys = set(oa.attrs) | set(ob.attrs)
+            for attr in sorted(keys):
+                if _may_differ(key, attr):
+                    continue
+                if attr not in oa.attrs or attr not in ob.attrs:
+                    out.append(("attribute missing", key, attr))
+                elif not _same_value(oa.attrs[attr], ob.attrs[attr]):
+                    out.append(("attribute", key, attr))
+            if isinstance(oa, h5py.Dataset) and not _may_differ(key):
+                if not _same_value(oa[()], ob[()]):
+                    out.append(("dataset", key))
+    return out
