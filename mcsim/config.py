@@ -108,8 +108,8 @@ SCHEMA: dict = {
         "snapshot_times_min": Key("float_list", [], "snapshots at these times", lo=0.0, hi=1e7),
         "final_snapshot": Key("bool", True, "write a snapshot at the end of the schedule"),
         "pore_statistics": Key("bool", True, "pore and grain statistics (/pores, /pore_series) "
-                               "at every snapshot; on several MPI ranks they gather phase, grain "
-                               "and amount (7 B/voxel) to rank 0"),
+                               "at every snapshot; on several MPI ranks each rank analyses a slab "
+                               "of the particle and nothing is gathered"),
         "local_thickness": Key("str", "mcsim", "local-thickness convention of /pores: 'mcsim' (the "
                                "diameter of the largest ball that fits, in voxels) or 'porespy' "
                                "(PoreSpy's integer sphere radius r, binned as 2r)",

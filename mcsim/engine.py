@@ -25,9 +25,10 @@ from mcsim.checkpoint import Checkpointer, CheckpointError, agree, open_checkpoi
 from mcsim.config import generator_kwargs
 from mcsim.diagnostics import Census, Profiles, Thermo
 from mcsim.generator import generate_agglomerate
+from mcsim.generator.blocks import comm_reduce
 from mcsim.io.hdf5 import ResultIOError, ResultWriter, h5_failures, io_failure
 from mcsim.io.parallel_hdf5 import ParallelResultWriter
-from mcsim.parallel import Decomposition, gather_field
+from mcsim.parallel import Decomposition
 from mcsim.provenance import git_commit, run_provenance, utc_now  # noqa: F401  (git_commit)
 from mcsim.state import CHECKPOINTED, WRITTEN, State, full_amount_table
 from mcsim.stepper import Stepper
@@ -108,8 +109,9 @@ class Simulation:
         Called with each log line (rank 0 only on a decomposed lattice).
     comm
         An mpi4py communicator to split the lattice over (:mod:`mcsim.parallel`): every rank
-        generates the whole particle and keeps its block; diagnostics are reduced globally and
-        only rank 0 logs and writes the result file. None: one process, no MPI.
+        generates only its block of the particle (:mod:`mcsim.generator.blocks`; the same
+        particle for any number of ranks); diagnostics are reduced globally and only rank 0
+        logs and writes the result file. None: one process, no MPI.
     restart
         A :class:`mcsim.checkpoint.Checkpoint` to continue from instead of generating the
         particle; use :meth:`from_checkpoint`.
@@ -140,8 +142,18 @@ class Simulation:
         self.params = _params.resolve(cfg["model"]["parameter_set"], cfg["model"].get("overrides"))
         t0 = time.perf_counter()
         if restart is None:
-            self.micro = generate_agglomerate(**generator_kwargs(cfg))
+            if comm is None:
+                self.micro = generate_agglomerate(**generator_kwargs(cfg))
+            else:  # every rank generates its own block (mcsim.generator.blocks)
+                n = self.estimate.grid_n
+                self.decomposition = Decomposition(comm, (n, n, n))
+                dec = self.decomposition
+                self.micro = generate_agglomerate(**generator_kwargs(cfg),
+                                                  block=(dec.offset, dec.shape),
+                                                  reduce=comm_reduce(dec.cart))
             self.timer.add("setup: generator", time.perf_counter() - t0)
+            if self.micro.report.get("source_note"):
+                log(self.micro.report["source_note"])
         if restart is not None:  # checkpoint/restart: each rank reads its block, no generator
             self.micro = None
             self.state, self.decomposition = restart.local_state(comm)
@@ -149,9 +161,8 @@ class Simulation:
         elif comm is None:
             self.state = State.from_microstructure(self.micro)
         else:
-            self.decomposition = Decomposition(comm, self.micro.phase.shape)
             self.state = self.decomposition.local_state(self.micro)
-            if self.decomposition.size > 1:  # keep the report, drop the whole-lattice arrays
+            if self.decomposition.size > 1:  # keep the report, drop the block's arrays
                 self.micro = dataclasses.replace(self.micro, phase=None, grain=None)
         self.stepper = Stepper(cfg["model"].get("processes", {}), self.params, cfg["numerics"],
                                cfg["seed"])
@@ -279,24 +290,28 @@ class Simulation:
         (attributes ``time_s``, ``temperature_c``, ``label``); ``/pore_series`` is then
         rewritten from the scalars of every ``/pores/NNNN`` in the file, one row per snapshot,
         so a run continued from a checkpoint (whose copy of the result holds the earlier
-        groups) writes the same table as an uninterrupted one. On a decomposed lattice the
-        ``phase`` and ``grain`` blocks are gathered to rank 0 (one global uint8 and int32
-        array there) and only rank 0 computes: a known limit on memory and time for very
-        large lattices. Returns the statistics on rank 0, None elsewhere.
+        groups) writes the same table as an uninterrupted one. On a decomposed lattice every
+        rank analyses a z-slab of the particle's box and rank 0 assembles the result
+        (:func:`mcsim.pores.distributed_pore_statistics`: no whole field is gathered, and the
+        numbers are those of the single-rank analysis, bit for bit). Returns the statistics
+        on rank 0, None elsewhere.
         """
         t0 = time.perf_counter()
         st = self.state
-        # pore_statistics reads a used-up source voxel (amount 0) as a pore, and the amounts
-        # give the porosity by mass: phase, grain and amount are gathered (7 B per voxel)
-        phase, grain, amount = self._gathered(fields)
-        if phase is None:  # ranks other than 0
-            self.timer.add("diagnostics: pores", time.perf_counter() - t0)
-            return None
-        stats = pores.pore_statistics(
-            phase, grain, st.center_vox, st.radius_vox, st.voxel_nm, outline="tags",
-            amount=amount, thickness_convention=self.cfg["output"]["local_thickness"],
-            central_void_reference=self.void_reference)
+        # a used-up source voxel (amount 0) is a pore, and the amounts give the porosity by
+        # mass: phase, grain and amount go in
+        args = (st.center_vox, st.radius_vox, st.voxel_nm)
+        kwargs = dict(outline="tags", amount=fields["amount"],
+                      thickness_convention=self.cfg["output"]["local_thickness"],
+                      central_void_reference=self.void_reference)
+        if self._split():
+            stats = pores.distributed_pore_statistics(self.decomposition, fields["phase"],
+                                                      fields["grain"], *args, **kwargs)
+        else:
+            stats = pores.pore_statistics(fields["phase"], fields["grain"], *args, **kwargs)
         self.timer.add("diagnostics: pores", time.perf_counter() - t0)
+        if stats is None:  # ranks other than 0
+            return None
         t0 = time.perf_counter()
         temp = float(self.schedule.temperature_c(st.time_s))
         group = writer.write_group(f"pores/{index:04d}", stats,
@@ -307,29 +322,27 @@ class Simulation:
         self.timer.add("i/o", time.perf_counter() - t0)
         return stats
 
-    def _gathered(self, fields: dict):
-        """``phase``, ``grain`` and ``amount`` of the whole lattice on rank 0 (None elsewhere):
-        on a decomposed lattice every rank sends its block (collective)."""
-        phase, grain, amount = fields["phase"], fields["grain"], fields["amount"]
-        dec = self.decomposition
-        if dec is not None and dec.size > 1:
-            phase, grain = gather_field(dec, phase), gather_field(dec, grain)
-            amount = gather_field(dec, amount)
-        return phase, grain, amount
+    def _split(self) -> bool:
+        """Whether the lattice is decomposed over more than one rank."""
+        return self.decomposition is not None and self.decomposition.size > 1
 
     def generated_central_void(self) -> float:
         """The central wide-void fraction of the particle as generated (the state at t = 0),
-        the reference of ``central_void_opened`` (:func:`mcsim.pores.reference_central_void`);
-        NaN on ranks other than 0 and when pore statistics are off."""
+        the reference of ``central_void_opened`` (:func:`mcsim.pores.reference_central_void`,
+        on a decomposed lattice :func:`mcsim.pores.distributed_reference_central_void`,
+        collective); NaN on ranks other than 0 and when pore statistics are off."""
         if not self.cfg["output"]["pore_statistics"]:
             return math.nan
         t0 = time.perf_counter()
         st = self.state
-        phase, grain, amount = self._gathered(st.interior_fields(WRITTEN))
-        value = math.nan
-        if phase is not None:
-            value = pores.reference_central_void(phase, grain, st.center_vox, st.radius_vox,
-                                                 st.voxel_nm, outline="tags", amount=amount)
+        fields = st.interior_fields(WRITTEN)
+        args = (fields["phase"], fields["grain"], st.center_vox, st.radius_vox, st.voxel_nm)
+        if self._split():
+            value = pores.distributed_reference_central_void(
+                self.decomposition, *args, outline="tags", amount=fields["amount"])
+        else:
+            value = pores.reference_central_void(*args, outline="tags",
+                                                 amount=fields["amount"])
         self.timer.add("diagnostics: pores", time.perf_counter() - t0)
         return value
 
@@ -420,8 +433,9 @@ class Simulation:
         snaps = self.snapshot_times()
         if self.decomposition is not None and self.decomposition.size > 1 \
                 and cfg["output"]["pore_statistics"]:
-            self.log("note: pore statistics gather phase, grain and amount (7 B/voxel) to rank 0 "
-                     "at each snapshot; output.pore_statistics = false switches them off")
+            self.log("note: pore statistics at each snapshot: every rank analyses a z-slab of "
+                     "the particle's box (its 7 B/voxel plus halos), nothing is gathered; "
+                     "output.pore_statistics = false switches them off")
         interval = cfg["output"]["timeseries_interval_s"]
         t_end = self.schedule.duration_s
         breakpoints = sorted({float(b) for b in self.schedule.breakpoints_s if 0 < b < t_end})

@@ -150,7 +150,15 @@ class Decomposition:
         return [self.block(self.cart.Get_coords(r)) for r in range(self.size)]
 
     def local_state(self, micro):
-        """This rank's :class:`mcsim.state.State` cut from a whole generated microstructure."""
+        """This rank's :class:`mcsim.state.State` from a generated microstructure: cut from
+        the whole particle, or made of this rank's block when the generator built only
+        that (:attr:`mcsim.generator.Microstructure.offset`)."""
+        if tuple(micro.phase.shape) != self.global_shape:
+            if tuple(micro.offset) != self.offset or tuple(micro.phase.shape) != self.shape:
+                raise ValueError(f"the generated block at {tuple(micro.offset)} of shape "
+                                 f"{micro.phase.shape} is not this rank's block at "
+                                 f"{self.offset} of shape {self.shape}")
+            micro = _BlockView(micro, self.global_shape)
         state = State.from_microstructure(micro, offset=self.offset, shape=self.shape)
         self.attach(state)
         return state
@@ -234,6 +242,34 @@ class Decomposition:
     def allreduce_int(self, values: np.ndarray) -> np.ndarray:
         """Sum an int64 array over ranks (exact); a new array."""
         return allreduce_int(self.cart, values)
+
+
+class _BlockArray:
+    """A block's array seen as the global array it is part of: ``shape`` is the global
+    shape and indexing with the block's own slices gives the block (nothing else)."""
+
+    def __init__(self, array, offset, global_shape):
+        self._array = array
+        self._slices = tuple(slice(o, o + n) for o, n in zip(offset, array.shape))
+        self.shape = tuple(global_shape)
+        self.dtype = array.dtype
+
+    def __getitem__(self, key):
+        if tuple(key) != self._slices:
+            raise IndexError(f"only the block {self._slices} of this array is held here")
+        return self._array
+
+
+class _BlockView:
+    """A generated block (:class:`mcsim.generator.Microstructure` with ``offset``) in the
+    form :meth:`mcsim.state.State.from_microstructure` takes for a whole particle."""
+
+    def __init__(self, micro, global_shape):
+        self.phase = _BlockArray(micro.phase, micro.offset, global_shape)
+        self.grain = _BlockArray(micro.grain, micro.offset, global_shape)
+        self.voxel_nm = micro.voxel_nm
+        self.center_vox = micro.center_vox
+        self.radius_vox = micro.radius_vox
 
 
 def _plane(arr: np.ndarray, axis: int, index: int) -> np.ndarray:

@@ -151,6 +151,15 @@ _NCM622_LIOH = {
     "densification_probability": Parameter(
         _VD_P, "1", "calibrated: visible densification in 12 h at 850 C (paper Fig. 3c, 4d)",
         lo=0.0, hi=1.0, doc="chance per MCS that a pore voxel on a grain boundary is annihilated"),
+    "densification_curvature_weight": Parameter(
+        1.0, "1", "estimated: Gibbs-Thomson, not fitted; the vacancy excess that drives a pore's "
+        "vacancies into the grain boundary grows with the curvature of the pore surface "
+        "(Coble 1961; Kingery and Francois 1967: pores wider than their surrounding grains are "
+        "stable); read from the solid count n of the pore voxel's 26 neighbours, 0 at a flat "
+        "wall (n = 9), 1 for an isolated vacancy (n = 26); 0: every grain-boundary pore "
+        "annihilates at the same rate (the rule before)", lo=0.0, hi=1.0,
+        doc="weight w of the curvature factor (1 - w) + w clip((n - 9) / 17, 0, 1) that "
+            "multiplies the annihilation chance of a grain-boundary pore voxel"),
     "consolidation_rate_factor": Parameter(
         1.0, "1", "estimated: the pores below one voxel inside part-filled layered voxels (a "
         "layered voxel made from hydroxide is 89 % full) sinter as grain-boundary pores do, at "

@@ -8,23 +8,34 @@ A rank's peak resident memory is estimated as ::
 
     BASE_BYTES + SAFETY * max(generator, running)
 
-    generator = GENERATOR_BYTES_PER_VOXEL * N                (every rank generates the
-                                                              whole particle)
+    generator = GENERATOR_BYTES_PER_VOXEL * n_block          (every rank generates its
+                                                              block of the particle)
     running   = LATTICE_BYTES_PER_VOXEL * n_block            (fields, halo, scratch)
               + RETAINED_BYTES_PER_VOXEL * N   (one rank)    (the generated phase and grain
                                                               the engine keeps)
-              + GATHER_BYTES_PER_VOXEL * N     (rank 0, several ranks, pore statistics on)
-              + PORE_STATS_BYTES_PER_VOXEL * N (rank 0, pore statistics on)
+              + PORE_STATS_BYTES_PER_VOXEL * N (one rank, pore statistics on)
+              + DIST_PORE_STATS_BYTES_PER_VOXEL * N / ranks
+              + DIST_PORE_STATS_BYTES_PER_PLANE * n^2
+                                               (several ranks, pore statistics on: each
+                                                rank analyses a slab, nothing is gathered)
 
-with ``N`` the voxels of the global grid and ``n_block`` those of the largest block with its
-one-voxel halo. The figures were measured on this code (Linux x86-64, Python 3.11, numba,
+with ``N`` the voxels of the global grid (edge ``n``) and ``n_block`` those of the largest
+block with its one-voxel halo. The figures were measured on this code (Linux x86-64, Python 3.11, numba,
 one thread) as the peak RSS (``getrusage(...).ru_maxrss``) of fresh processes, each doing
 one thing, with the tiny settings of ``tests/support.py`` (``TINY_SETS``,
 ``lithium.source_diameter_nm = 150``):
 
-* generator alone, radius 0.2 / 0.3 / 0.45 / 0.7 um (grids 74^3 .. 174^3): 181, 208, 224 and
-  320 MiB; the slope between the two largest is 29.9 B per voxel, hence
-  ``GENERATOR_BYTES_PER_VOXEL = 31``.
+* the generator works by blocks (:mod:`mcsim.generator.blocks`): a rank holds the nearest
+  seed and boundary gap of its block (8 B per voxel), then phase and grain (5 B) and the
+  provisional records of the source particles; the global steps exchange sums of counts,
+  not arrays. Its peak RSS over the RSS before it (kernels loaded), for the configuration's
+  default particle at radius 1.0 um (234^3 = 1.28e7 voxels, source particles and a layer):
+  +113 MiB on one rank (9.3 B per voxel), +34 MiB on each of 4 ranks (blocks of 3.2e6
+  voxels, 11.0 B per block voxel, the per-grain and per-ball arrays every rank holds
+  weighing more on a smaller block); before the blocks one rank needed +411 MiB (33.6 B
+  per voxel of the whole grid) and so did every rank. Measured with ``mpiexec -n N python3
+  tests/run/test_mpi_generator.py --rss 1.0 10``; hence ``GENERATOR_BYTES_PER_VOXEL = 12``
+  per voxel of the block.
 * whole tiny runs (ramp to 350 C, pore statistics at each snapshot), radius 0.3 / 0.45 /
   0.6 um (94^3, 124^3, 154^3): 240, 281 and 357 MiB, a slope of 40 B per voxel between the
   first two and 46 B between the last two (the default run, 154^3, peaks about 43 B per
@@ -33,6 +44,13 @@ one thing, with the tiny settings of ``tests/support.py`` (``TINY_SETS``,
   so the pore statistics' temporaries (labels, feature transform) come to about 17 B:
   ``PORE_STATS_BYTES_PER_VOXEL = 16``, which with ``SAFETY`` gives 52 B per voxel. The
   same 124^3 run without pore statistics peaks at 268 MiB (13 MiB less).
+* pore statistics on several ranks (:mod:`mcsim.pores.distributed`), a synthetic 256^3
+  particle (box 243^3, outline from the tags, with amounts), peak RSS over the fields held:
+  +258 MiB on one rank (the serial path), +137 MiB on each of 2 ranks, +99 MiB on each of 4
+  (the gathered path it replaced: +372 MiB on rank 0 of 4); the 4-rank figure is about
+  60 MiB that scale with a plane of the box (47 MiB of it scipy's distance-transform
+  scratch) plus about 11 B per voxel of the rank's slab:
+  ``DIST_PORE_STATS_BYTES_PER_VOXEL = 12``, ``DIST_PORE_STATS_BYTES_PER_PLANE = 800``.
 * the base, what a small run holds besides its lattice (the interpreter, numpy, numba's
   compiled kernels, h5py, scipy): 214 MiB for the 60^3 tiny run (10 MB of lattice) when the
   kernels come from numba's cache; the straight line through the two largest runs meets zero
@@ -79,17 +97,22 @@ GIB = 2 ** 30
 #: Resident memory of a run besides its lattice (interpreter, libraries, kernels compiled
 #: on a first run with an empty numba cache), bytes; measured, see the module docstring.
 BASE_BYTES = 600 * MIB
-#: Peak of the particle generator per voxel of the global grid (measured: 29.9 B).
-GENERATOR_BYTES_PER_VOXEL = 31
+#: Peak of the particle generator per voxel of a rank's block (measured: 9.3 B on one rank,
+#: 11.0 B on each of four; see the module docstring).
+GENERATOR_BYTES_PER_VOXEL = 12
 #: Fields, scratch buffers and the sintering contact field of the lattice, per voxel of a
 #: rank's block with its halo.
 LATTICE_BYTES_PER_VOXEL = BYTES_PER_VOXEL + SCRATCH_BYTES_PER_VOXEL + 1
 #: The generated phase (uint8) and grain (int32) that a one-rank run keeps.
 RETAINED_BYTES_PER_VOXEL = 5
-#: Phase and grain of the whole lattice gathered to rank 0 for the pore statistics.
-GATHER_BYTES_PER_VOXEL = 5
-#: Temporaries of :func:`mcsim.pores.pore_statistics` on rank 0 (measured: about 17 B).
+#: Temporaries of :func:`mcsim.pores.pore_statistics` on one rank (measured: about 17 B).
 PORE_STATS_BYTES_PER_VOXEL = 16
+#: On several ranks (:mod:`mcsim.pores.distributed`), per voxel of a rank's slab of the grid
+#: (the slab's phase, grain and amount, labels and distances; measured: about 11 B) ...
+DIST_PORE_STATS_BYTES_PER_VOXEL = 12
+#: ... plus a part that grows with the area of a plane of the grid, not with the slab:
+#: scipy's distance-transform scratch and the halos (measured: about 60 MiB on 243^2).
+DIST_PORE_STATS_BYTES_PER_PLANE = 800
 #: Factor on the lattice-dependent part of the estimate for allocator slack.
 SAFETY = 1.15
 
@@ -222,9 +245,12 @@ def estimate(cfg: dict, ranks: int = 1, *, generate: bool = True, schedule=None)
     pores = bool(cfg["output"]["pore_statistics"])
     running = LATTICE_BYTES_PER_VOXEL * block
     running += RETAINED_BYTES_PER_VOXEL * voxels if ranks == 1 else 0
-    running += GATHER_BYTES_PER_VOXEL * voxels if pores and ranks > 1 else 0
-    running += PORE_STATS_BYTES_PER_VOXEL * voxels if pores else 0
-    generator = GENERATOR_BYTES_PER_VOXEL * voxels if generate else 0
+    if pores and ranks > 1:  # statistics on slabs of the particle's box, nothing gathered
+        running += (DIST_PORE_STATS_BYTES_PER_VOXEL * voxels / ranks
+                    + DIST_PORE_STATS_BYTES_PER_PLANE * n * n)
+    elif pores:
+        running += PORE_STATS_BYTES_PER_VOXEL * voxels
+    generator = GENERATOR_BYTES_PER_VOXEL * block if generate else 0
     memory = BASE_BYTES + SAFETY * max(generator, running)
     snaps = snapshot_count(cfg, schedule)
     rows = 1 + math.ceil(schedule.duration_s / cfg["output"]["timeseries_interval_s"])

@@ -2,7 +2,9 @@
 moments, the radial porosity profile, and the text summary of a report.
 
 Step 5 of :func:`mcsim.generator.generate_agglomerate` (the ``report`` of a
-:class:`~mcsim.generator.Microstructure`).
+:class:`~mcsim.generator.Microstructure`).  Each block contributes per-grain moments and
+per-shell counts, all integers, summed over the blocks: the report is that of the whole
+particle on every block, the same for any split.
 """
 from __future__ import annotations
 
@@ -53,64 +55,81 @@ def summary(report: dict) -> str:
         f"Li {r['li_mol']:.3e} mol, TM {r['tm_mol']:.3e} mol",
         "porosity by r/R: " + " ".join(f"{p:.2f}" for p in r["porosity_by_radius"]),
     ]
+    if r.get("source_note"):
+        lines.append(r["source_note"])
     return "\n".join(lines)
 
 @numba.njit(parallel=True, cache=True)
-def _grain_moments(grain, ngrain, center, radius, nchunk):
-    """Per-grain voxel count, first and second moments of (z, y, x) and a surface-contact
-    flag (any voxel with r > radius - 1.5).  Accumulated in ``nchunk`` fixed z-slabs and
-    summed in order, so the result does not depend on the thread count.
+def _grain_moments(grain, off, ngrain, center, radius, nchunk):
+    """Per-grain voxel count, first and second moments of the global (z, y, x) and a
+    surface-contact flag (any voxel with r > radius - 1.5) over one block.
+
+    The moments are integer sums, accumulated exactly in int64 (``nchunk`` z-slabs in
+    parallel, then added): the result is the same for any thread count and, summed over
+    blocks, for any split of the grid; as floats they equal the sums of the voxel
+    coordinates in any order while they stay below 2**53.
 
     Returns
     -------
-    acc : float64[ngrain + 1, 10]
+    acc : int64[ngrain + 1, 10]
         count, Sz, Sy, Sx, Szz, Szy, Szx, Syy, Syx, Sxx.
-    touch : bool[ngrain + 1]
+    touch : int64[ngrain + 1]
+        1 where a voxel of the grain touches the surface.
     """
-    n = grain.shape[0]
-    part = np.zeros((nchunk, ngrain + 1, 10))
-    tpart = np.zeros((nchunk, ngrain + 1), np.bool_)
+    nz, ny, nx = grain.shape
+    part = np.zeros((nchunk, ngrain + 1, 10), np.int64)
+    tpart = np.zeros((nchunk, ngrain + 1), np.int64)
     rs = (radius - 1.5) ** 2
     for c in prange(nchunk):
-        z0 = c * n // nchunk
-        z1 = (c + 1) * n // nchunk
-        for z in range(z0, z1):
-            for y in range(n):
-                for x in range(n):
-                    g = grain[z, y, x]
+        z0 = c * nz // nchunk
+        z1 = (c + 1) * nz // nchunk
+        for lz in range(z0, z1):
+            z = off[0] + lz
+            for ly in range(ny):
+                y = off[1] + ly
+                for lx in range(nx):
+                    g = grain[lz, ly, lx]
                     if g == 0:
                         continue
-                    fz = float(z)
-                    fy = float(y)
-                    fx = float(x)
+                    x = off[2] + lx
                     p = part[c, g]
-                    p[0] += 1.0
-                    p[1] += fz
-                    p[2] += fy
-                    p[3] += fx
-                    p[4] += fz * fz
-                    p[5] += fz * fy
-                    p[6] += fz * fx
-                    p[7] += fy * fy
-                    p[8] += fy * fx
-                    p[9] += fx * fx
-                    dzc = fz - center[0]
-                    dyc = fy - center[1]
-                    dxc = fx - center[2]
+                    p[0] += 1
+                    p[1] += z
+                    p[2] += y
+                    p[3] += x
+                    p[4] += z * z
+                    p[5] += z * y
+                    p[6] += z * x
+                    p[7] += y * y
+                    p[8] += y * x
+                    p[9] += x * x
+                    dzc = float(z) - center[0]
+                    dyc = float(y) - center[1]
+                    dxc = float(x) - center[2]
                     if dzc * dzc + dyc * dyc + dxc * dxc > rs:
-                        tpart[c, g] = True
-    acc = np.zeros((ngrain + 1, 10))
-    touch = np.zeros(ngrain + 1, np.bool_)
+                        tpart[c, g] = 1
+    acc = np.zeros((ngrain + 1, 10), np.int64)
+    touch = np.zeros(ngrain + 1, np.int64)
     for c in range(nchunk):
         acc += part[c]
         touch |= tpart[c]
     return acc, touch
 
 
-def _grain_statistics(grain, ngrain, center, radius_v, voxel_nm):
-    """Second-moment size statistics per grain (see generate_agglomerate)."""
-    acc, touch = _grain_moments(grain, ngrain, np.asarray(center, np.float64),
-                                float(radius_v), 16)
+def grain_moments(grain, block, ngrain, center, radius_v, reduce):
+    """:func:`_grain_moments` of ``block`` summed over all blocks (collective): the float64
+    accumulators and the bool contact flags that :func:`_grain_statistics` takes."""
+    nchunk = max(1, min(numba.get_num_threads(), grain.shape[0]))
+    acc, touch = _grain_moments(grain, np.asarray(block.offset, np.int64), ngrain,
+                                np.asarray(center, np.float64), float(radius_v), nchunk)
+    both = reduce(np.concatenate([acc.ravel(), touch]))
+    k = acc.size
+    return both[:k].reshape(acc.shape).astype(np.float64), both[k:] > 0
+
+
+def _grain_statistics(acc, touch, ngrain, center, radius_v, voxel_nm):
+    """Second-moment size statistics per grain (see generate_agglomerate) from the summed
+    accumulators of :func:`grain_moments`."""
     acc = acc[1:]
     touch = touch[1:]
     cnt = acc[:, 0]
@@ -169,34 +188,45 @@ def _grain_statistics(grain, ngrain, center, radius_v, voxel_nm):
     return out, per_grain
 
 
-def _radial_coordinate(n, c, radius_v):
-    """r / R of every voxel centre, float32 (n, n, n)."""
-    zz, yy, xx = np.ogrid[:n, :n, :n]
+def _radial_shells(z, y, x, c, radius_v):
+    """Shell (0..9, of 10 equal shells of r/R) of the voxels at global indices ``z``,
+    ``y``, ``x`` (broadcast int64 arrays), from r / R in float32."""
     d = np.float32(1.0 / radius_v)
-    z = ((zz - c) * d).astype(np.float32)
-    y = ((yy - c) * d).astype(np.float32)
-    x = ((xx - c) * d).astype(np.float32)
-    return np.sqrt(z * z + y * y + x * x)
+    zf = ((z - c) * d).astype(np.float32)
+    yf = ((y - c) * d).astype(np.float32)
+    xf = ((x - c) * d).astype(np.float32)
+    rnorm = np.sqrt(zf * zf + yf * yf + xf * xf)
+    return np.minimum((rnorm * 10).astype(np.int64), 9)
 
 
-
-def porosity_profile(phase, inside, n, c, radius_v, n_sphere):
-    """Pore share of the sphere, overall and in 10 equal shells of r/R.
+def porosity_profile(phase, block, radius_v, reduce, slab=16):
+    """Pore share of the sphere, overall and in 10 equal shells of r/R, counted on each
+    block (``slab`` z-planes at a time) and summed over the blocks (collective).
 
     Returns
     -------
     porosity_overall : float
-        Pore voxels in the sphere / ``n_sphere``.
+        Pore voxels in the sphere / sphere voxels.
     por_by_r : float64[10]
         Pore share of each shell (NaN for a shell without voxels).
     edges : float64[11]
         The shells' r/R edges.
     """
-    pore_in = (phase == phases.PORE) & inside
+    n = block.n
+    c = (n - 1) / 2.0
+    (oz, oy, ox), (nz, ny, nx) = block.offset, block.shape
+    y = np.arange(oy, oy + ny)[None, :, None]
+    x = np.arange(ox, ox + nx)[None, None, :]
+    counts = np.zeros(20, np.int64)  # sphere voxels, then pore voxels, per shell
+    for z0 in range(0, nz, slab):
+        z = np.arange(oz + z0, oz + min(nz, z0 + slab))[:, None, None]
+        inside = (z - c) ** 2 + (y - c) ** 2 + (x - c) ** 2 <= radius_v * radius_v
+        shell = _radial_shells(z, y, x, c, radius_v)[inside]
+        pore = phase[z0:z0 + z.shape[0]][inside] == phases.PORE
+        counts[:10] += np.bincount(shell, minlength=10)
+        counts[10:] += np.bincount(shell[pore], minlength=10)
+    counts = reduce(counts)
+    tot, por_r = counts[:10], counts[10:].astype(np.float64)
     edges = np.linspace(0.0, 1.0, 11)
-    rnorm = _radial_coordinate(n, c, radius_v)
-    shell = np.minimum((rnorm[inside] * 10).astype(np.int64), 9)
-    tot = np.bincount(shell, minlength=10)
-    por_r = np.bincount(shell, weights=pore_in[inside].astype(np.float64), minlength=10)
     por_by_r = np.where(tot > 0, por_r / np.maximum(tot, 1), np.nan)
-    return float(pore_in.sum() / n_sphere), por_by_r, edges
+    return float(counts[10:].sum() / tot.sum()), por_by_r, edges

@@ -10,8 +10,11 @@ Steps 1 and 2 of :func:`mcsim.generator.generate_agglomerate`:
    *scatter*: each seed visits the voxels of its ellipsoid d <= D_CUT, plane by plane, in a
    ``prange`` over z-planes (each plane owned by one thread, seeds visited in a fixed order:
    bit-identical results for any thread count).  The nearest and second-nearest seeds are
-   kept per voxel; voxels the scatter leaves without a second seed are resolved by a
-   brute-force gather over all seeds.
+   kept per voxel of the plane; voxels the scatter leaves without a second seed are resolved
+   by a brute-force gather over all seeds, and the plane's boundary gap (step 3,
+   :mod:`~mcsim.generator.pores`) is computed at once, so only the nearest seed and the gap
+   are stored.  A voxel's result depends on its global index alone, so any block of the
+   grid (:mod:`~mcsim.generator.blocks`) is tessellated on its own, without a halo.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from mcsim.generator.pores import _gap_at
 from mcsim.generator.streams import _rng
 
 #: Anisotropic-distance cut-off of the scatter pass.  Voxels reached by no seed within it
@@ -197,13 +201,22 @@ def seed_grains(radius_v, Lv, Wv, Tv, porosity, cv, seed, center):
 # tessellation
 # ==========================================================================================
 @numba.njit(parallel=True, cache=True)
-def _tessellate(n, center, radius, pos, amat, half_ext, z_lo, z_hi, dcut):
-    """Nearest and second-nearest seed per in-sphere voxel (scatter over seed ellipsoids).
+def _tessellate_block(off, shp, center, radius, pos, amat, half_ext, z_lo, z_hi, dcut):
+    """Nearest seed and boundary gap of every voxel of one block, plane by plane.
+
+    For each z-plane of the block (a ``prange``: each plane owned by one thread, seeds
+    visited in index order, so the result does not depend on the thread count) the nearest
+    and second-nearest seeds of the plane's in-sphere voxels are found by a *scatter* over
+    the seed ellipsoids d <= ``dcut`` that cross the plane, the voxels it leaves without a
+    second seed by a brute-force gather over all seeds, and the plane's boundary gap
+    (:func:`mcsim.generator.pores._gap_at`) is computed from them; only the nearest seed and
+    the gap are kept, so the block needs 8 B per voxel.  Every number depends on the
+    voxel's global index alone: a block gets what the whole grid gets at its voxels.
 
     Parameters
     ----------
-    n : int
-        Grid edge, voxels.
+    off, shp : int64[3]
+        Global index of the block's first voxel, and its extent (z, y, x).
     center : float64[3]
         Sphere centre (z, y, x), voxels.
     radius : float
@@ -221,31 +234,40 @@ def _tessellate(n, center, radius, pos, amat, half_ext, z_lo, z_hi, dcut):
 
     Returns
     -------
-    i1, i2 : int32[n, n, n]
-        Nearest / second-nearest seed index (-1: none found, or outside the sphere).
-    d1, d2 : float32[n, n, n]
-        Corresponding squared anisotropic distances.
+    i1 : int32[shp]
+        Nearest seed (-1 on planes that miss the sphere; unused outside it).
+    gap : float32[shp]
+        Boundary gap, voxels: -1 outside the sphere, +inf where only one seed exists.
+    fallback : int64[shp[0]]
+        Voxels of each plane resolved by the brute-force gather.
     """
-    i1 = np.full((n, n, n), -1, np.int32)
-    i2 = np.full((n, n, n), -1, np.int32)
-    d1 = np.full((n, n, n), np.inf, np.float32)
-    d2 = np.full((n, n, n), np.inf, np.float32)
+    nz, ny, nx = shp[0], shp[1], shp[2]
+    oz, oy, ox = off[0], off[1], off[2]
+    i1 = np.full((nz, ny, nx), -1, np.int32)
+    gap = np.full((nz, ny, nx), -1.0, np.float32)
+    fallback = np.zeros(nz, np.int64)
     nseed = pos.shape[0]
     c2 = dcut * dcut
     r2 = radius * radius
-    for z in prange(n):
+    for lz in prange(nz):
+        z = oz + lz
         dzc = z - center[0]
         rem = r2 - dzc * dzc
         if rem < 0.0:
             continue
+        p1 = np.full((ny, nx), -1, np.int32)
+        p2 = np.full((ny, nx), -1, np.int32)
+        q1 = np.full((ny, nx), np.inf, np.float32)
+        q2 = np.full((ny, nx), np.inf, np.float32)
+        # scatter: each seed ellipsoid that crosses the plane
         for s in range(nseed):
             if z < z_lo[s] or z > z_hi[s]:
                 continue
             dz = z - pos[s, 0]
             a = amat[s]
             axx = a[2, 2]
-            ylo = max(int(math.ceil(pos[s, 1] - half_ext[s, 1])), 0)
-            yhi = min(int(math.floor(pos[s, 1] + half_ext[s, 1])), n - 1)
+            ylo = max(int(math.ceil(pos[s, 1] - half_ext[s, 1])), oy)
+            yhi = min(int(math.floor(pos[s, 1] + half_ext[s, 1])), oy + ny - 1)
             for y in range(ylo, yhi + 1):
                 dyc = y - center[1]
                 remy = rem - dyc * dyc
@@ -261,78 +283,76 @@ def _tessellate(n, center, radius, pos, amat, half_ext, z_lo, z_hi, dcut):
                 sq = math.sqrt(disc)
                 xa = pos[s, 2] + (-b - sq) / axx
                 xb = pos[s, 2] + (-b + sq) / axx
-                xlo = max(int(math.ceil(max(xa, center[2] - sx))), 0)
-                xhi = min(int(math.floor(min(xb, center[2] + sx))), n - 1)
+                xlo = max(int(math.ceil(max(xa, center[2] - sx))), ox)
+                xhi = min(int(math.floor(min(xb, center[2] + sx))), ox + nx - 1)
+                ly = y - oy
                 for x in range(xlo, xhi + 1):
                     dx = x - pos[s, 2]
                     dd = c0 + dx * (2.0 * b + axx * dx)
-                    if dd < d1[z, y, x]:
-                        d2[z, y, x] = d1[z, y, x]
-                        i2[z, y, x] = i1[z, y, x]
-                        d1[z, y, x] = dd
-                        i1[z, y, x] = s
-                    elif dd < d2[z, y, x]:
-                        d2[z, y, x] = dd
-                        i2[z, y, x] = s
-    return i1, i2, d1, d2
+                    lx = x - ox
+                    if dd < q1[ly, lx]:
+                        q2[ly, lx] = q1[ly, lx]
+                        p2[ly, lx] = p1[ly, lx]
+                        q1[ly, lx] = dd
+                        p1[ly, lx] = s
+                    elif dd < q2[ly, lx]:
+                        q2[ly, lx] = dd
+                        p2[ly, lx] = s
+        # gather for the in-sphere voxels left without a second seed, then the gap
+        for ly in range(ny):
+            y = oy + ly
+            dyc = y - center[1]
+            for lx in range(nx):
+                x = ox + lx
+                dxc = x - center[2]
+                if dzc * dzc + dyc * dyc + dxc * dxc > r2:
+                    i1[lz, ly, lx] = p1[ly, lx]
+                    continue
+                if p2[ly, lx] < 0:
+                    fallback[lz] += 1
+                    b1 = np.inf
+                    b2 = np.inf
+                    j1 = -1
+                    j2 = -1
+                    for s in range(nseed):
+                        dz = z - pos[s, 0]
+                        dy = y - pos[s, 1]
+                        dx = x - pos[s, 2]
+                        a = amat[s]
+                        dd = (a[0, 0] * dz * dz + a[1, 1] * dy * dy + a[2, 2] * dx * dx
+                              + 2.0 * (a[0, 1] * dz * dy + a[0, 2] * dz * dx
+                                       + a[1, 2] * dy * dx))
+                        if dd < b1:
+                            b2 = b1
+                            j2 = j1
+                            b1 = dd
+                            j1 = s
+                        elif dd < b2:
+                            b2 = dd
+                            j2 = s
+                    p1[ly, lx] = j1
+                    p2[ly, lx] = j2
+                    q1[ly, lx] = b1
+                    q2[ly, lx] = b2
+                i1[lz, ly, lx] = p1[ly, lx]
+                gap[lz, ly, lx] = _gap_at(z, y, x, p1[ly, lx], p2[ly, lx], q1[ly, lx],
+                                          q2[ly, lx], pos, amat)
+    return i1, gap, fallback
 
 
-@numba.njit(parallel=True, cache=True)
-def _fill_missing(idx, pos, amat, i1, i2, d1, d2):
-    """Brute-force nearest/second-nearest search for voxels ``idx`` (flat indices, rows of
-    (z, y, x)) that the scatter pass left without a second-nearest seed."""
-    nseed = pos.shape[0]
-    for m in prange(idx.shape[0]):
-        z = idx[m, 0]
-        y = idx[m, 1]
-        x = idx[m, 2]
-        b1 = np.inf
-        b2 = np.inf
-        j1 = -1
-        j2 = -1
-        for s in range(nseed):
-            dz = z - pos[s, 0]
-            dy = y - pos[s, 1]
-            dx = x - pos[s, 2]
-            a = amat[s]
-            dd = (a[0, 0] * dz * dz + a[1, 1] * dy * dy + a[2, 2] * dx * dx
-                  + 2.0 * (a[0, 1] * dz * dy + a[0, 2] * dz * dx + a[1, 2] * dy * dx))
-            if dd < b1:
-                b2 = b1
-                j2 = j1
-                b1 = dd
-                j1 = s
-            elif dd < b2:
-                b2 = dd
-                j2 = s
-        i1[z, y, x] = j1
-        i2[z, y, x] = j2
-        d1[z, y, x] = b1
-        d2[z, y, x] = b2
-
-
-def tessellate(n, c, center, radius_v, pos, amat, half_ext, z_lo, z_hi):
-    """Step 2: the nearest and second-nearest seed of every in-sphere voxel.
+def tessellate_block(block, center, radius_v, pos, amat, half_ext, z_lo, z_hi):
+    """Step 2 on one :class:`~mcsim.generator.blocks.Block`: the nearest seed and the
+    boundary gap of each of its voxels (:func:`_tessellate_block`).
 
     Returns
     -------
-    i1, i2, d1, d2
-        As :func:`_tessellate`, with the voxels the scatter missed filled in.
-    rr2 : float64[n, n, n]
-        Squared distance of each voxel centre from the sphere centre ``(c, c, c)``.
-    inside : bool[n, n, n]
-        ``rr2 <= radius_v**2``.
+    i1 : int32[block.shape]
+    gap : float32[block.shape]
     n_fallback : int
-        Voxels resolved by the brute-force gather.
+        This block's voxels resolved by the brute-force gather.
     """
-    i1, i2, d1, d2 = _tessellate(n, center, radius_v, pos, amat, half_ext, z_lo, z_hi,
-                                 D_CUT)
-    zz, yy, xx = np.ogrid[:n, :n, :n]
-    rr2 = (zz - c) ** 2 + (yy - c) ** 2 + (xx - c) ** 2
-    inside = rr2 <= radius_v * radius_v
-    del zz, yy, xx
-    miss = np.argwhere(inside & (i2 < 0))
-    n_fallback = int(miss.shape[0])
-    if n_fallback:
-        _fill_missing(miss.astype(np.int64), pos, amat, i1, i2, d1, d2)
-    return i1, i2, d1, d2, rr2, inside, n_fallback
+    i1, gap, fallback = _tessellate_block(
+        np.asarray(block.offset, np.int64), np.asarray(block.shape, np.int64),
+        np.asarray(center, np.float64), float(radius_v), pos, amat, half_ext, z_lo, z_hi,
+        D_CUT)
+    return i1, gap, int(fallback.sum())

@@ -17,6 +17,9 @@ One step per module, each with its definitions:
 * :mod:`mcsim.pores.thickness`: local thickness, in our convention and in PoreSpy's;
 * :mod:`mcsim.pores.summary`: :func:`pore_statistics`, grain statistics, the scalars, and the
   cost in time and memory;
+* :mod:`mcsim.pores.distributed`: the same statistics of a lattice split over MPI ranks,
+  without gathering it (:func:`distributed_pore_statistics`,
+  :func:`distributed_reference_central_void`);
 * :mod:`mcsim.pores.bench`: a synthetic particle and ``python -m mcsim.pores``.
 
 Every name is importable from this package as before the split.
@@ -27,6 +30,8 @@ from mcsim.pores.classes import (CENTRAL_MAX, INTERGRANULAR, INTRAGRANULAR,  # n
                                  OPEN, PORE_CLASS_NAMES, WIDE_VOID_MIN_NM, WIDE_VOID_MIN_VOX,
                                  central_pore_fraction, central_wide_void_fraction,
                                  find_pores, pore_classes, wide_void_diameter_vox)
+from mcsim.pores.distributed import (distributed_pore_statistics,  # noqa: F401
+                                     distributed_reference_central_void)
 from mcsim.pores.geometry import porosity_profile
 from mcsim.pores.labelling import face_census, label_pores  # noqa: F401
 from mcsim.pores.summary import (N_SIZE_BINS, SCALAR_UNITS, SCALARS,  # noqa: F401
@@ -43,6 +48,7 @@ from mcsim.pores.thickness import (  # noqa: F401
     _SLAB, _check_convention, _opening_levels, _pore_sq_distance, _porespy_levels, _sq_edt,
     _thickness_bins)
 
-__all__ = ["pore_statistics", "reference_central_void", "porosity_profile", "find_pores",
+__all__ = ["pore_statistics", "reference_central_void", "distributed_pore_statistics",
+           "distributed_reference_central_void", "porosity_profile", "find_pores",
            "local_thickness", "thickness_grid_vox", "THICKNESS_CONVENTIONS", "grain_statistics",
            "SCALARS", "SCALAR_UNITS", "PORE_CLASS_NAMES", "INTRAGRANULAR", "INTERGRANULAR", "OPEN"]

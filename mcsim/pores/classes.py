@@ -37,7 +37,7 @@ import numpy as np
 
 from mcsim.diagnostics import N_RADIAL_BINS
 from mcsim.pores.labelling import _label_sums, face_census, label_pores
-from mcsim.pores.thickness import _thickness_bins, thickness_grid_vox
+from mcsim.pores.thickness import LOCAL_OPS, thickness_grid_vox
 
 #: Pore class codes of ``pores/pore_class``.
 INTRAGRANULAR = 0
@@ -105,14 +105,30 @@ def _central(shell, shell_voxels):
     return shell < n_central, int(shell_voxels[:n_central].sum())
 
 
+def central_counts(shell, labels, void, wide=None):
+    """Voxels of void pores within r/R < :data:`CENTRAL_MAX` (``void`` per pore, label
+    ``i + 1``), and of them those marked in ``wide`` (0 when ``wide`` is None): the
+    numerators of :func:`central_pore_fraction` and :func:`central_wide_void_fraction`, as
+    integers that add up over any split of the voxels."""
+    central = shell < int(round(CENTRAL_MAX * N_RADIAL_BINS))
+    void_lut = np.concatenate(([False], void))
+    n_void = int(np.count_nonzero(void_lut[labels[central]]))
+    n_wide = 0 if wide is None else int(np.count_nonzero(void_lut[labels[central & wide]]))
+    return n_void, n_wide
+
+
+def central_fraction(count, shell_voxels):
+    """``count`` voxels over the particle's voxels within r/R < :data:`CENTRAL_MAX` (0 if
+    none)."""
+    central_vox = int(shell_voxels[:int(round(CENTRAL_MAX * N_RADIAL_BINS))].sum())
+    return count / central_vox if central_vox else 0.0
+
+
 def central_pore_fraction(shell, labels, void, shell_voxels):
     """Void voxels within r/R < :data:`CENTRAL_MAX` over the voxels inside the particle there
     (0 if none): ``void`` per pore (label ``i + 1``), ``shell_voxels`` per shell. Every void
     voxel counts, however narrow its pore (see the module docstring)."""
-    central, central_vox = _central(shell, shell_voxels)
-    void_lut = np.concatenate(([False], void))
-    central_void = int(np.count_nonzero(void_lut[labels[central]]))
-    return central_void / central_vox if central_vox else 0.0
+    return central_fraction(central_counts(shell, labels, void)[0], shell_voxels)
 
 
 def wide_void_diameter_vox(voxel_nm) -> int:
@@ -129,17 +145,39 @@ def wide_void_grid(grid, voxel_nm):
     return int(np.searchsorted(np.asarray(grid), wide_void_diameter_vox(voxel_nm)))
 
 
+def _wide_diameters(box_shape, voxel_nm):
+    """The diameters whose openings make up the wide voids of a box of ``box_shape``: 1, then
+    the grid from the wide-void diameter up (None when the grid has no such diameter)."""
+    grid = thickness_grid_vox(2 * math.sqrt(3) * max(box_shape) + 2)
+    first = wide_void_grid(grid, voxel_nm)
+    if first >= len(grid):
+        return None
+    diam = np.concatenate(([1], grid[first:]))
+    if len(diam) > 255:
+        raise ValueError("at most 255 local-thickness diameters")
+    return diam
+
+
+def _wide_from_distance(ops, pore, d2, voxel_nm, box_shape):
+    """:func:`wide_void_levels` from the squared distance map ``d2`` of ``pore``, by the
+    operations ``ops`` (:data:`~mcsim.pores.thickness.LOCAL_OPS` on one array, or those of
+    :mod:`mcsim.pores.distributed` on the slabs of a box of ``box_shape``)."""
+    diam = _wide_diameters(box_shape, voxel_nm)
+    if diam is None:
+        return np.zeros(pore.shape, dtype=bool)
+    quarter = np.asarray(diam, dtype=np.int64) ** 2 // 4
+    return ops.levels(pore, d2, quarter + 1, quarter) > 0
+
+
 def wide_void_levels(pore, voxel_nm):
     """Whether each voxel of ``pore`` has a local thickness (mcsim's convention, ball
     diameter, :mod:`mcsim.pores.thickness`) of at least the wide-void diameter, as a bool
     array: the union of the openings of the pore space by the balls of every grid diameter
     from it up (openings of a lattice are not nested, so one ball size is not enough)."""
-    grid = thickness_grid_vox(2 * math.sqrt(3) * max(pore.shape) + 2)
-    first = wide_void_grid(grid, voxel_nm)
-    if first >= len(grid):
+    if _wide_diameters(pore.shape, voxel_nm) is None:
         return np.zeros(pore.shape, dtype=bool)
-    levels, _ = _thickness_bins(pore, np.concatenate(([1], grid[first:])))
-    return levels > 0
+    return _wide_from_distance(LOCAL_OPS, pore, LOCAL_OPS.sq_distance(pore), voxel_nm,
+                               pore.shape)
 
 
 def central_wide_void_fraction(shell, labels, void, shell_voxels, wide):
@@ -152,9 +190,4 @@ def central_wide_void_fraction(shell, labels, void, shell_voxels, wide):
     ``wide`` marks those voxels (bool per voxel, from the local-thickness levels or
     :func:`wide_void_levels`).
     """
-    central, central_vox = _central(shell, shell_voxels)
-    if not central_vox:
-        return 0.0
-    void_lut = np.concatenate(([False], void))
-    n_wide = int(np.count_nonzero(void_lut[labels[central & wide]]))
-    return n_wide / central_vox
+    return central_fraction(central_counts(shell, labels, void, wide)[1], shell_voxels)

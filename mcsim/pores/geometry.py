@@ -44,6 +44,13 @@ def _check_inputs(phase, grain, center_vox, radius_vox, voxel_nm):
     if phase.size and (phase.min() < 0 or phase.max() >= ph.N_PHASES):
         raise ConfigError("phase", f"values {phase.min()}..{phase.max()}",
                           f"phase codes must be in [0, {ph.N_PHASES - 1}]")
+    center, radius, voxel_nm = _check_geometry(center_vox, radius_vox, voxel_nm, phase.shape)
+    return phase, grain, center, radius, voxel_nm
+
+
+def _check_geometry(center_vox, radius_vox, voxel_nm, shape):
+    """The centre (tuple of float), radius and voxel edge, checked; the sphere must lie in an
+    array of ``shape``."""
     try:
         center = tuple(float(c) for c in center_vox)
     except (TypeError, ValueError):
@@ -56,18 +63,26 @@ def _check_inputs(phase, grain, center_vox, radius_vox, voxel_nm):
     if not (isinstance(voxel_nm, (int, float, np.integer, np.floating))
             and math.isfinite(voxel_nm) and voxel_nm > 0):
         raise ConfigError("voxel_nm", voxel_nm, "must be a finite number > 0")
-    for c, n in zip(center, phase.shape):
+    for c, n in zip(center, shape):
         if math.ceil(c - radius_vox) < 0 or math.floor(c + radius_vox) > n - 1:
             raise ConfigError("radius_vox", radius_vox,
                               f"the particle sphere (centre {center}) must lie inside the "
-                              f"array of shape {phase.shape}")
-    return phase, grain, center, float(radius_vox), float(voxel_nm)
+                              f"array of shape {tuple(shape)}")
+    return center, float(radius_vox), float(voxel_nm)
+
+
+def _box_bounds(center, radius):
+    """First voxel (global index, may be negative) and shape of the particle's box: its
+    bounding box plus one voxel."""
+    lo = [math.floor(c - radius) - 1 for c in center]
+    hi = [math.ceil(c + radius) + 2 for c in center]
+    return tuple(lo), tuple(b - a for a, b in zip(lo, hi))
 
 
 def _box(phase, grain, center, radius):
     """The particle's bounding box plus one voxel: views (padded copies at array faces)."""
-    lo = [math.floor(c - radius) - 1 for c in center]
-    hi = [math.ceil(c + radius) + 2 for c in center]
+    lo, shape = _box_bounds(center, radius)
+    hi = [a + n for a, n in zip(lo, shape)]
     sl = tuple(slice(max(a, 0), min(b, n)) for a, b, n in zip(lo, hi, phase.shape))
     pad = [(max(0, -a), max(0, b - n)) for a, b, n in zip(lo, hi, phase.shape)]
     p, g = phase[sl], grain[sl]
@@ -115,7 +130,17 @@ def porosity_profile(pore, shell, nbins=N_RADIAL_BINS):
     shell_voxels : numpy.ndarray of int64, (nbins,)
         Voxels per shell: ``sum(by_shell * shell_voxels) / sum(shell_voxels) == porosity``.
     """
-    total = np.bincount(shell.ravel(), minlength=256)[:nbins]
-    pores = np.bincount(shell[pore], minlength=256)[:nbins]
+    return _profile_from_counts(*_shell_counts(pore, shell, nbins))
+
+
+def _shell_counts(pore, shell, nbins=N_RADIAL_BINS):
+    """int64 pore voxels and voxels per shell (counts that add up over any split)."""
+    total = np.bincount(shell.ravel(), minlength=256)[:nbins].astype(np.int64)
+    pores = np.bincount(shell[pore], minlength=256)[:nbins].astype(np.int64)
+    return pores, total
+
+
+def _profile_from_counts(pores, total):
+    """:func:`porosity_profile` from the counts of :func:`_shell_counts`."""
     by_shell = pores / np.maximum(total, 1)
     return float(pores.sum() / max(total.sum(), 1)), by_shell, total.astype(np.int64)

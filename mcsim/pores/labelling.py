@@ -77,23 +77,29 @@ def face_census(labels, n, phase, grain, outside_pore):
     is_open = np.zeros(n + 1, dtype=bool)
     for axis in range(3):
         for this, other in _face_pairs(axis):
-            lab = labels[this]
-            has = lab > 0
-            p_other = phase[other]
-            m = has & (p_other != ph.PORE)
-            lab_f = lab[m]
-            faces += np.bincount(lab_f, minlength=n + 1)
-            g = grain[other][m].astype(np.int64)
-            # key of the neighbouring solid: its grain id for a TM voxel of a grain, else 0,
-            # which no single-grain enclosure can have
-            key = np.where(_TM_LUT[p_other[m]] & (g > 0), g, 0)
-            np.minimum.at(kmin, lab_f, key)
-            np.maximum.at(kmax, lab_f, key)
-            del m, lab_f, g, key
-            m = has & outside_pore[other]
-            is_open[lab[m]] = True
-            del m, has
+            _census_pairs(labels[this], phase[other], grain[other], outside_pore[other],
+                          faces, kmin, kmax, is_open)
     return faces, kmin, kmax, is_open
+
+
+def _census_pairs(lab, p_other, g_other, outside_other, faces, kmin, kmax, is_open):
+    """Add the faces between the voxels of labels ``lab`` and their neighbours across one
+    face (``p_other``, ``g_other``, ``outside_other``, arrays of ``lab``'s shape) to the
+    census arrays of :func:`face_census`, in place."""
+    n1 = faces.size
+    has = lab > 0
+    m = has & (p_other != ph.PORE)
+    lab_f = lab[m]
+    faces += np.bincount(lab_f, minlength=n1)
+    g = g_other[m].astype(np.int64)
+    # key of the neighbouring solid: its grain id for a TM voxel of a grain, else 0, which no
+    # single-grain enclosure can have
+    key = np.where(_TM_LUT[p_other[m]] & (g > 0), g, 0)
+    np.minimum.at(kmin, lab_f, key)
+    np.maximum.at(kmax, lab_f, key)
+    del m, lab_f, g, key
+    m = has & outside_other
+    is_open[lab[m]] = True
 
 
 def _label_sums(labels, n):

@@ -18,6 +18,10 @@ time series (:data:`SCALARS`, :data:`SCALAR_UNITS`).
 * Centre (r/R < 0.3): the central pore fraction and the central wide-void fraction, and the
   growth of the latter since the generated particle (:mod:`mcsim.pores.classes`).
 
+On a lattice split over MPI ranks, :mod:`mcsim.pores.distributed` computes the same dict,
+bit for bit, from the ranks' blocks without gathering them: :func:`_assemble` turns the
+integer tallies and per-pore records of either analysis into the result.
+
 Cost and memory
 ---------------
 Work is restricted to the particle's bounding box plus one voxel (the *box*). The distance
@@ -48,12 +52,11 @@ from mcsim.diagnostics import (CORE_MAX, N_RADIAL_BINS, SHELL_MIN, porosity_from
                                reported_phase)
 from mcsim.errors import ConfigError
 from mcsim.pores.classes import (INTERGRANULAR, INTRAGRANULAR, OPEN, PORE_CLASS_NAMES,
-                                 central_pore_fraction, central_wide_void_fraction, find_pores,
-                                 wide_void_grid, wide_void_levels)
-from mcsim.pores.geometry import (_OUTSIDE, _TM_LUT, _box, _check_inputs, _shell_index,
-                                  porosity_profile)
-from mcsim.pores.thickness import (_check_convention, _porespy_levels, _thickness_bins,
-                                   thickness_grid_vox)
+                                 _wide_from_distance, central_counts, central_fraction,
+                                 find_pores, wide_void_grid)
+from mcsim.pores.geometry import (_OUTSIDE, _TM_LUT, _box, _check_inputs, _profile_from_counts,
+                                  _shell_counts, _shell_index)
+from mcsim.pores.thickness import LOCAL_OPS, _check_convention, thickness_grid_vox
 from mcsim.state import full_amount_table
 
 #: Log-spaced bins of the equivalent-diameter histograms (one voxel to the particle diameter).
@@ -127,6 +130,12 @@ def grain_statistics(phase, grain, voxel_nm, edges_nm):
         ``equivalent_diameter_nm``) and ``histogram`` (``edges_nm``, ``count``,
         ``volume_fraction``).
     """
+    return _grain_table(*_grain_census(phase, grain), voxel_nm, edges_nm)
+
+
+def _grain_census(phase, grain):
+    """Grain ids (increasing) and their int64 voxel counts: the distinct ids > 0 on
+    transition-metal voxels of ``phase`` and ``grain``."""
     ids = grain[_TM_LUT[phase] & (grain > 0)]
     if ids.size and int(ids.max()) <= 4 * ids.size + 1024:
         counts = np.bincount(ids)
@@ -134,14 +143,18 @@ def grain_statistics(phase, grain, voxel_nm, edges_nm):
         vol = counts[gid]
     else:
         gid, vol = np.unique(ids, return_counts=True)
-    vol = vol.astype(np.int64)
+    return gid.astype(np.int64), vol.astype(np.int64)
+
+
+def _grain_table(gid, vol, voxel_nm, edges_nm):
+    """:func:`grain_statistics` from the census of :func:`_grain_census`."""
     vol_nm3 = vol * voxel_nm ** 3
     diam = _equivalent_diameter(vol_nm3)
     count, vfrac = _histogram(diam, vol_nm3, edges_nm)
     return {
         "grain_count": int(gid.size),
         "mean_grain_nm": float(diam.mean()) if diam.size else math.nan,
-        "grains": {"grain_id": gid.astype(np.int64), "volume_voxels": vol,
+        "grains": {"grain_id": gid, "volume_voxels": vol,
                    "volume_nm3": vol_nm3, "equivalent_diameter_nm": diam},
         "histogram": {"edges_nm": edges_nm, "count": count, "volume_fraction": vfrac},
     }
@@ -216,8 +229,54 @@ def reference_central_void(phase, grain, center_vox, radius_vox, voxel_nm, *,
     shell_voxels = np.bincount(shell.ravel(), minlength=256)[:N_RADIAL_BINS]
     labels, t = find_pores(p, g, shell, origin)
     void = t["pore_class"] != INTRAGRANULAR
-    wide = wide_void_levels(labels > 0, voxel_nm)
-    return central_wide_void_fraction(shell, labels, void, shell_voxels, wide)
+    wide = _wide_void(LOCAL_OPS, labels > 0, voxel_nm, p.shape)
+    return central_fraction(central_counts(shell, labels, void, wide)[1], shell_voxels)
+
+
+def _wide_void(ops, pore, voxel_nm, box_shape):
+    """:func:`~mcsim.pores.classes.wide_void_levels` of ``pore`` (a box of ``box_shape``, or
+    a slab of it with the operations of :mod:`mcsim.pores.distributed`)."""
+    return _wide_from_distance(ops, pore, ops.sq_distance(pore), voxel_nm, box_shape)
+
+
+def _thickness_levels(ops, pore, radius, voxel_nm, convention, box_shape):
+    """Local thickness of the pore space inside the particle: the diameter grid of the
+    histograms, the level (index into it) of each voxel of ``pore``, and the wide-void mask
+    (:func:`~mcsim.pores.classes.wide_void_levels`, mcsim's convention whatever
+    ``convention``). ``ops``: the operations on the box
+    (:data:`~mcsim.pores.thickness.LOCAL_OPS`) or on its slabs (:mod:`mcsim.pores.distributed`);
+    one squared distance map serves every opening."""
+    d2 = ops.sq_distance(pore)
+    if convention == "porespy":
+        # radii 1 .. ceil(R) + 2 (edges): no sphere in the particle is larger
+        grid = 2 * np.arange(1, math.ceil(radius) + 3, dtype=np.int64)
+        r_max = max(1, math.isqrt(ops.max(d2)))
+        r = np.arange(1, r_max + 1, dtype=np.int64)
+        lt = ops.levels(pore, d2, r * r, r * r - 1)
+        wide = _wide_from_distance(ops, pore, d2, voxel_nm, box_shape)  # mcsim's convention
+    else:
+        grid = thickness_grid_vox(2.0 * radius + 2.0)
+        if len(grid) > 255:
+            raise ValueError("at most 255 local-thickness diameters")
+        quarter = np.asarray(grid, dtype=np.int64) ** 2 // 4
+        lt = ops.levels(pore, d2, quarter + 1, quarter)
+        del d2
+        wide = lt >= wide_void_grid(grid, voxel_nm)
+    return grid, lt, wide
+
+
+def _voxel_counts(labels, void, lt, wide, shell, nb):
+    """Per-voxel tallies that add up over any split of the voxels: local-thickness voxels
+    per bin ((2, nb) int64: nanopores, voids) and the central void and wide-void voxels."""
+    inside_pore = labels > 0
+    lt_vals = lt[inside_pore]
+    is_void = np.concatenate(([False], void))[labels[inside_pore]]
+    del inside_pore
+    lt_counts = np.bincount(lt_vals.astype(np.int64) + nb * is_void,
+                            minlength=2 * nb).reshape(2, nb)
+    del lt_vals, is_void
+    n_void, n_wide = central_counts(shell, labels, void, wide)
+    return lt_counts, n_void, n_wide
 
 
 def _check_amount(amount, phase):
@@ -312,18 +371,46 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
     shell = _shell_index(p.shape, origin, center, radius)
     if outline == "tags":
         shell[(g == 0) & ~_TM_LUT[p]] = _OUTSIDE  # the outside world inside the sphere
-    by_mass = {"mass_porosity": math.nan, "subvoxel_porosity": math.nan}
+    sums = None
     if a is not None:
-        sums = porosity_from_sums(_porosity_sums(p, a, shell), full_amount_table())
-        by_mass = {k: sums[k] for k in by_mass}
+        sums = _porosity_sums(p, a, shell)
         del a
-    pore = p == ph.PORE
-    porosity, by_shell, shell_voxels = porosity_profile(pore, shell)
-    del pore
+    shell_pores, shell_total = _shell_counts(p == ph.PORE, shell)
+    labels, t = find_pores(p, g, shell, origin)
+    void = t["pore_class"] != INTRAGRANULAR
+    grid, lt, wide = _thickness_levels(LOCAL_OPS, labels > 0, radius, voxel_nm,
+                                       thickness_convention, p.shape)
+    lt_counts, n_void, n_wide = _voxel_counts(labels, void, lt, wide, shell, len(grid) - 1)
+    del labels, lt, wide, shell
+    gid, gvol = _grain_census(phase, grain)
+    return _assemble(
+        center=center, radius=radius, voxel_nm=voxel_nm, n_size_bins=n_size_bins,
+        reference=reference, sums=sums, shell_pores=shell_pores, shell_total=shell_total,
+        table=t, grid=grid, lt_counts=lt_counts, central_void=n_void, central_wide=n_wide,
+        grain_ids=gid, grain_volumes=gvol)
+
+
+def _assemble(*, center, radius, voxel_nm, n_size_bins, reference, sums, shell_pores,
+              shell_total, table, grid, lt_counts, central_void, central_wide, grain_ids,
+              grain_volumes) -> dict:
+    """The dict of :func:`pore_statistics` from its ingredients, every one an integer tally
+    or a per-pore or per-grain record in canonical order (pores by their first voxel in the
+    box's raster order, grains by id), so that the floats come out the same, bit for bit,
+    whether the ingredients were counted on one array or summed over the slabs of
+    :mod:`mcsim.pores.distributed`: ``sums`` (:func:`_porosity_sums`, or None without
+    ``amount``), ``shell_pores`` and ``shell_total`` (pore and all voxels per shell),
+    ``table`` (:func:`~mcsim.pores.classes.find_pores`), ``grid`` and ``lt_counts`` (the
+    local-thickness diameter grid and voxels per bin), the central void and wide-void voxel
+    counts, and the grain census."""
+    t = table
+    by_mass = {"mass_porosity": math.nan, "subvoxel_porosity": math.nan}
+    if sums is not None:
+        by_mass_sums = porosity_from_sums(sums, full_amount_table())
+        by_mass = {k: by_mass_sums[k] for k in by_mass}
+    porosity, by_shell, shell_voxels = _profile_from_counts(shell_pores, shell_total)
     inside = shell_voxels.sum()
     vox_nm3 = voxel_nm ** 3
 
-    labels, t = find_pores(p, g, shell, origin)
     cls = t["pore_class"]
     vol = t["volume_voxels"]
     vol_nm3 = vol * vox_nm3
@@ -347,23 +434,6 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
              "void_volume_fraction": v_vfrac}
 
     # local thickness of the pore space inside the particle
-    inside_pore = labels > 0
-    if thickness_convention == "porespy":
-        # radii 1 .. ceil(R) + 2 (edges): no sphere in the particle is larger
-        grid = 2 * np.arange(1, math.ceil(radius) + 3, dtype=np.int64)
-        lt, _ = _porespy_levels(inside_pore)
-        wide = wide_void_levels(inside_pore, voxel_nm)  # mcsim's convention
-    else:
-        grid = thickness_grid_vox(2.0 * radius + 2.0)
-        lt, _ = _thickness_bins(inside_pore, grid)
-        wide = lt >= wide_void_grid(grid, voxel_nm)
-    lt_vals = lt[inside_pore]
-    is_void = np.concatenate(([False], void))[labels[inside_pore]]
-    del lt, inside_pore
-    nb = len(grid) - 1
-    lt_counts = np.bincount(lt_vals.astype(np.int64) + nb * is_void,
-                            minlength=2 * nb).reshape(2, nb)
-    del lt_vals, is_void
     lt_frac = lt_counts / np.maximum(lt_counts.sum(axis=1, keepdims=True), 1)
     thickness = {"edges_nm": grid.astype(np.float64) * voxel_nm,
                  "nanopore_voxels": lt_counts[0], "void_voxels": lt_counts[1],
@@ -376,14 +446,13 @@ def pore_statistics(phase, grain, center_vox, radius_vox, voxel_nm, *,
     dens_core = np.count_nonzero(nano & (rc < CORE_MAX)) / (core_vox * um3) if core_vox else 0.0
     dens_shell = (np.count_nonzero(nano & (rc >= SHELL_MIN)) / (shell_vox * um3)
                   if shell_vox else 0.0)
-    central_pores = central_pore_fraction(shell, labels, void, shell_voxels)
-    central_wide = central_wide_void_fraction(shell, labels, void, shell_voxels, wide)
-    del labels, wide
+    central_pores = central_fraction(central_void, shell_voxels)
+    central_wide = central_fraction(central_wide, shell_voxels)
     n_pore_vox = int(vol.sum())
     solid_nm3 = float((inside - n_pore_vox) * vox_nm3)
     surface_total = float(surface_nm2.sum())
 
-    gstats = grain_statistics(phase, grain, voxel_nm, edges_nm)
+    gstats = _grain_table(grain_ids, grain_volumes, voxel_nm, edges_nm)
     out = {
         "porosity": porosity,
         **by_mass,

@@ -114,25 +114,31 @@ def _pore_sq_distance(pore, slab=_SLAB, halo=8):
     return d2
 
 
-def _opening_levels(pore, d2, seed_min, cover_max, slab=_SLAB):
+def _opening_levels(pore, d2, seed_min, cover_max, slab=_SLAB, planes=None):
     """Level of each pore voxel: the largest ``k`` such that the voxel lies within squared
     distance ``cover_max[k]`` of a voxel whose squared distance ``d2`` to the non-pore voxels
     is at least ``seed_min[k]`` (the opening of the pore space by the k-th ball). Level 0 is
     every pore voxel; non-pore voxels hold 0. ``seed_min`` and ``cover_max`` are increasing
-    integers. A uint8 (uint16 beyond 255 levels) array of ``pore``'s shape."""
+    integers. A uint8 (uint16 beyond 255 levels) array of ``pore``'s shape.
+
+    ``planes=(lo, hi)``: the levels of the z-planes ``lo:hi`` only (an array of that many
+    planes), the other planes of ``d2`` serving as the context their balls may come from; the
+    levels are exact where every ball centre within ``isqrt(cover_max)`` planes of them is in
+    ``d2`` (:mod:`mcsim.pores.distributed` passes a block with halos that deep)."""
     n = len(seed_min)
     if n > 65535:
         raise ValueError("at most 65535 local-thickness levels")
-    lt = np.zeros(pore.shape, dtype=np.uint8 if n <= 256 else np.uint16)
     nz = pore.shape[0]
+    lo, hi = (0, nz) if planes is None else (int(planes[0]), int(planes[1]))
+    lt = np.zeros((hi - lo, *pore.shape[1:]), dtype=np.uint8 if n <= 256 else np.uint16)
     d2max = int(d2.max()) if d2.size else 0
     for k in range(1, n):
         smin, cmax = int(seed_min[k]), int(cover_max[k])
         if d2max < smin:  # no ball of level k fits anywhere
             break
         h = math.isqrt(cmax)  # the ball reaches this many planes beyond its centre
-        for z0 in range(0, nz, slab):
-            z1 = min(z0 + slab, nz)
+        for z0 in range(lo, hi, slab):
+            z1 = min(z0 + slab, hi)
             a, b = max(0, z0 - h), min(nz, z1 + h)
             seeds = d2[a:b] >= smin  # centres of the balls that fit
             if not seeds.any():
@@ -142,8 +148,34 @@ def _opening_levels(pore, d2, seed_min, cover_max, slab=_SLAB):
             y0, y1 = max(0, ys[0] - h), min(pore.shape[1], ys[-1] + h + 1)
             x0, x1 = max(0, xs[0] - h), min(pore.shape[2], xs[-1] + h + 1)
             dist2 = _sq_edt(~seeds[:, y0:y1, x0:x1])[z0 - a:z1 - a]
-            lt[z0:z1, y0:y1, x0:x1][dist2 <= cmax] = k
+            lt[z0 - lo:z1 - lo, y0:y1, x0:x1][dist2 <= cmax] = k
     return lt
+
+
+class _LocalOps:
+    """The three steps of local thickness on one whole array (the box of
+    :func:`~mcsim.pores.pore_statistics`); :mod:`mcsim.pores.distributed` provides the same
+    three on the z-slabs of a box split over MPI ranks, with the same results."""
+
+    @staticmethod
+    def sq_distance(pore):
+        """Squared distance of each pore voxel to the nearest non-pore voxel
+        (:func:`_pore_sq_distance`)."""
+        return _pore_sq_distance(pore)
+
+    @staticmethod
+    def max(d2) -> int:
+        """The largest squared distance (0 for an empty array)."""
+        return int(d2.max()) if d2.size else 0
+
+    @staticmethod
+    def levels(pore, d2, seed_min, cover_max):
+        """:func:`_opening_levels` of the whole array."""
+        return _opening_levels(pore, d2, seed_min, cover_max)
+
+
+#: The operations of local thickness on one whole array.
+LOCAL_OPS = _LocalOps()
 
 
 def _thickness_bins(pore, diam_vox, slab=_SLAB):

@@ -261,8 +261,8 @@ def test_two_halves_along_z_match_the_whole_lattice_bit_for_bit(per_nm):
         halves.append(st)
     for name in FIELDS:
         _exchange(*halves, getattr(halves[0], name), getattr(halves[1], name))
-    p_whole = process(densification_probability=0.05, vacancy_constraint_per_nm=per_nm)
-    p_half = [process(densification_probability=0.05, vacancy_constraint_per_nm=per_nm)
+    p_whole = process(densification_probability=0.2, vacancy_constraint_per_nm=per_nm)
+    p_half = [process(densification_probability=0.2, vacancy_constraint_per_nm=per_nm)
               for _ in halves]
     todo = {m: (0, 3) for m in si.MECHANISMS}
     out_whole = si.drive(whole, p_whole.steps(whole, todo))

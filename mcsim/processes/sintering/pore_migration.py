@@ -46,6 +46,19 @@ the order of the swaps or the number of threads. The s increments of two swaps m
 same voxel; they commute, and they are made free of data races by running the anchor planes
 of a sub-sweep in two interleaved groups whose footprints (planes z-1..z+2 resp. z-1..z+1) are
 disjoint.
+
+Runs of sub-sweeps. Consecutive sub-sweeps whose anchors lie on the same planes (the four with
+one r for pairs along z, anchored on planes r mod 3; the two with one r and p for pairs along
+y or x, anchored on planes p mod 2) are done in one call plane by plane, each anchor plane
+taking all of them in order, so the plane's rows are read once for the run instead of once
+per sub-sweep. That equals running them one after the other: two swaps of the run on the same
+plane keep their order, and two on different anchor planes of the run (3 apart along z, or 2
+apart for y and x pairs) share no voxel whose fields one writes and the other reads (the
+fields written are the pair's planes, those read the pair's planes and the ones next to them,
+s is read on the pair's voxels only): their footprints meet on at most one plane, where both
+only add to s, and additions commute. The two interleaved groups of planes keep the threads
+apart as before. On a lattice split into subdomains the sub-sweeps run one at a time, with
+halo exchanges between them.
 """
 
 from __future__ import annotations
@@ -106,9 +119,10 @@ def _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, az, ay, ax, 
         a *= nano_mobility
         if a <= 0.0:
             return 0
-    w0, _, _, _ = rng.philox4x64(ga, mcs, sub, 0, seed, rng.STREAM_SINTER)
-    if np.float64(w0 >> _SHIFT11) * _TWO_M53 >= a:
-        return 0
+    if a < 1.0:  # a uniform in [0, 1) is always below a >= 1: no draw needed then
+        w0, _, _, _ = rng.philox4x64(ga, mcs, sub, 0, seed, rng.STREAM_SINTER)
+        if np.float64(w0 >> _SHIFT11) * _TWO_M53 >= a:
+            return 0
     phase[pz, py, px] = phase[qz, qy, qx]
     phase[qz, qy, qx] = ph.PORE
     grain[pz, py, px] = grain[qz, qy, qx]
@@ -135,32 +149,57 @@ def _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, az, ay, ax, 
     return 1
 
 
-@numba.njit(parallel=True, cache=True)
-def pore_migration_kernel(phase, grain, amount, li, disorder, s, dirty, accept, seed, mcs, axis,
-                          sub, oz, oy, ox, gnz, gny, gnx, nano_mobility=1.0):
-    """One pore-migration sub-sweep: pairs along ``axis`` (0 z, 1 y, 2 x) anchored where the
-    global coordinate is r mod 3 along the axis and p, q mod 2 along the other two
-    (``sub`` = 4 r + 2 p + q, 0..11). Pairs with either end in the interior are processed.
+#: The sub-sweeps of each axis that one kernel call runs plane by plane on a lone domain: the
+#: runs of consecutive sub-sweeps whose anchors lie on the same planes (same residue of z).
+_RUNS_FUSED = (tuple(np.arange(4 * r, 4 * r + 4, dtype=np.int64) for r in range(3)),
+               tuple(np.arange(2 * h, 2 * h + 2, dtype=np.int64) for h in range(6)),
+               tuple(np.arange(2 * h, 2 * h + 2, dtype=np.int64) for h in range(6)))
+_RUNS_SINGLE = tuple(np.array([j], dtype=np.int64) for j in range(12))
 
-    Returns the number of swaps whose anchor is interior (each swap counted by one subdomain).
-    """
-    nz = phase.shape[0] - 2
-    ny = phase.shape[1] - 2
-    nx = phase.shape[2] - 2
+
+@numba.njit(cache=True)
+def _anchor_residues(axis, sub):
+    """Period and residue of the anchor coordinate along z, y, x of sub-sweep ``sub``."""
     r = sub // 4
     p = (sub >> 1) & 1
     q = sub & 1
-    # period and residue of the anchor coordinate along z, y, x
     mz = 3 if axis == 0 else 2
     rz = r if axis == 0 else p
     my = 3 if axis == 1 else 2
     ry = r if axis == 1 else (p if axis == 0 else q)
     mx = 3 if axis == 2 else 2
     rx = r if axis == 2 else q
+    return mz, rz, my, ry, mx, rx
+
+
+@numba.njit(parallel=True, cache=True)
+def pore_migration_kernel(phase, grain, amount, li, disorder, s, dirty, accept, seed, mcs, axis,
+                          subs, oz, oy, ox, gnz, gny, gnx, nano_mobility=1.0):
+    """Pore-migration sub-sweeps ``subs`` (int64 array, in order) of pairs along ``axis``
+    (0 z, 1 y, 2 x). Sub-sweep ``sub`` = 4 r + 2 p + q (0..11) anchors its pairs where the
+    global coordinate is r mod 3 along the axis and p, q mod 2 along the other two. Pairs with
+    either end in the interior are processed.
+
+    All of ``subs`` must anchor on the same planes (the same residue of z: the four with one r
+    for axis 0, the two with one r and p for axes 1 and 2); they are then done plane by plane,
+    each plane all of ``subs`` in order, which equals doing them one after the other over the
+    lattice (module docstring, *Runs of sub-sweeps*) and reads the plane's rows once for all of
+    them. A lattice split into subdomains passes one sub-sweep at a time (halos are exchanged
+    between sub-sweeps).
+
+    Returns the number of swaps whose anchor is interior (each swap counted by one subdomain).
+    """
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
     ez = 1 if axis == 0 else 0
     ey = 1 if axis == 1 else 0
     ex = 1 if axis == 2 else 0
-    key_sub = SUB_PORE_MIGRATION + 12 * axis + sub
+    mz, rz, _, _, _, _ = _anchor_residues(axis, subs[0])
+    for sub in subs:
+        if _anchor_residues(axis, sub)[1] != rz:
+            raise ValueError("pore_migration_kernel: the sub-sweeps of one call must anchor "
+                             "on the same planes")
     # anchor planes: local z in [1 - ez, nz], global z in [0, gnz - 1 - ez], gz % mz == rz
     zlo = 1 - ez
     n_planes = 0
@@ -179,33 +218,42 @@ def pore_migration_kernel(phase, grain, amount, li, disorder, s, dirty, accept, 
             z = first + mz * k
             gz = oz + z - 1
             swaps = 0
-            for y in range(1 - ey, ny + 1):
-                gy = oy + y - 1
-                if gy < 0 or gy + ey > gny - 1 or gy % my != ry:
-                    continue
-                for x in range(1 - ex, nx + 1):
-                    gx = ox + x - 1
-                    if gx < 0 or gx + ex > gnx - 1 or gx % mx != rx:
-                        continue
-                    ga = (gz * gny + gy) * gnx + gx
-                    did = _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, z, y,
-                                    x, z + ez, y + ey, x + ex, seed, mcs, key_sub, ga,
-                                    nano_mobility)
-                    if did and z >= 1 and y >= 1 and x >= 1:
-                        swaps += 1
+            for sub in subs:
+                _, _, my, ry, mx, rx = _anchor_residues(axis, sub)
+                key_sub = SUB_PORE_MIGRATION + 12 * axis + sub
+                # anchor rows and columns: local y in [1 - ey, ny] with global y in
+                # [0, gny - 1 - ey] and gy % my == ry, stepped by my from the first (likewise x)
+                ylo = max(1 - ey, 1 - oy)
+                ylo += (ry - (oy + ylo - 1)) % my
+                yhi = min(ny, gny - ey - oy)
+                xlo = max(1 - ex, 1 - ox)
+                xlo += (rx - (ox + xlo - 1)) % mx
+                xhi = min(nx, gnx - ex - ox)
+                for y in range(ylo, yhi + 1, my):
+                    gy = oy + y - 1
+                    for x in range(xlo, xhi + 1, mx):
+                        gx = ox + x - 1
+                        ga = (gz * gny + gy) * gnx + gx
+                        did = _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, z,
+                                        y, x, z + ez, y + ey, x + ex, seed, mcs, key_sub, ga,
+                                        nano_mobility)
+                        if did and z >= 1 and y >= 1 and x >= 1:
+                            swaps += 1
             count[k] = swaps
     return count.sum()
 
 
 def pore_migration_mcs(state, accept, seed, mcs, nano_mobility=1.0):
-    """One pore-migration MCS: 3 axes x 12 sub-sweeps, each followed by halo exchanges of the
-    fields and of s (recounted next to the halo first on a split lattice). Returns swaps."""
+    """One pore-migration MCS: 3 axes x 12 sub-sweeps, on a lone domain in runs that share
+    their anchor planes (three runs of four for z, six of two for y and for x), on a split
+    lattice one at a time, each call followed by halo exchanges of the fields and of s
+    (recounted next to the halo first on a split lattice). Returns swaps."""
     s = contact_field(state)
     swaps = 0
     for axis in range(3):
-        for sub in range(12):
+        for subs in (_RUNS_FUSED[axis] if state.lone else _RUNS_SINGLE):
             swaps += int(pore_migration_kernel(*_fields(state), s, state.dirty_flags(), accept,
-                                               np.uint64(seed), np.uint64(mcs), axis, sub,
+                                               np.uint64(seed), np.uint64(mcs), axis, subs,
                                                *state.offset, *state.global_shape,
                                                nano_mobility))
             yield ("exchange", _fields(state))

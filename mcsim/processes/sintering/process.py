@@ -100,7 +100,8 @@ class PottsSintering(Process):
             if i < n:
                 n_all, n_in = yield from densification_mcs(
                     state, pr["densification_probability"], self.seed, first + i, contacts=pm,
-                    constraint_per_nm=pr["vacancy_constraint_per_nm"])
+                    constraint_per_nm=pr["vacancy_constraint_per_nm"],
+                    curvature_weight=pr["densification_curvature_weight"])
                 tallies["vacancies_annihilated"] += n_all
                 tallies["vacancies_inward"] += n_in
                 tallies["densification_mcs"] += 1
