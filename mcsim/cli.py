@@ -78,7 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
                                              "and estimate its memory and output size")
     _add_config_args(check, required=True)
     check.add_argument("--ranks", type=int, default=1, metavar="N",
-                       help="MPI ranks the run will use, all counted on this node (default 1)")
+                       help="MPI ranks the run will use (default 1)")
+    check.add_argument("--ranks-per-node", type=int, default=None, metavar="M",
+                       help="of those, the ranks on one node, whose memory is checked against "
+                            "this machine's (default: all N)")
+    check.add_argument("--time", action="store_true",
+                       help="also estimate the wall time: runs the schedule on a 0.15 um pilot "
+                            "particle (about 25 s) and times the step here (or reads --bench)")
+    check.add_argument("--bench", metavar="FILE", default=None,
+                       help="with --time: per-core rate from a 'mcsim bench --json' file")
     prm = cfg_sub.add_parser("params", help="list a model parameter set with units and sources")
     prm.add_argument("name", nargs="?", default=None)
     ref = cfg_sub.add_parser(
@@ -325,13 +333,26 @@ def _cmd_config(args) -> int:
 
         if args.ranks < 1:
             raise ConfigError("--ranks", args.ranks, "must be an integer >= 1")
+        per_node = args.ranks if args.ranks_per_node is None else args.ranks_per_node
+        if not 1 <= per_node <= args.ranks:
+            raise ConfigError("--ranks-per-node", per_node, f"an integer in [1, {args.ranks}]")
         estimate = resources.estimate(cfg, args.ranks, schedule=schedule)
         print(f"{args.config}: {cfg['schedule']['preset']} schedule, "
               f"{schedule.duration_s / 60:.0f} min, parameter set {cfg['model']['parameter_set']}")
         for line in estimate.lines():
             print(f"  {line}")
         sys.stdout.flush()  # the estimate before a refusal on stderr
-        resources.check_memory(cfg, estimate, ranks_on_node=args.ranks)
+        if args.bench is not None and not args.time:
+            raise ConfigError("--bench", args.bench, "only with --time")
+        if args.time:
+            from mcsim.walltime import estimate_wall_time
+
+            threads = cfg["numerics"]["threads"] or 1
+            wall = estimate_wall_time(cfg, estimate.block_voxels, args.ranks, args.bench,
+                                      threads_per_rank=threads)
+            print(f"  {wall.line()}")
+            sys.stdout.flush()
+        resources.check_memory(cfg, estimate, ranks_on_node=per_node)
         print(f"{args.config}: valid")
     return 0
 
