@@ -106,6 +106,18 @@ def run_tiny(path, extra_sets=(), *, simulation_hook=None):
     return types.SimpleNamespace(path=Path(path), cfg=cfg, sim=sim, summary=summary)
 
 
+def write_toml(path: Path, sets) -> Path:
+    """A configuration file holding ``sets`` (``section.key=value``, values as TOML)."""
+    tables: dict[str, list[str]] = {}
+    for item in sets:
+        key, value = item.split("=", 1)
+        section, name = key.rsplit(".", 1)
+        tables.setdefault(section, []).append(f"{name} = {value}")
+    path.write_text("".join(f"[{s}]\n" + "\n".join(lines) + "\n"
+                            for s, lines in tables.items()))
+    return path
+
+
 def mcsim_cli(*args, cwd, env=None, timeout=180):
     """Run ``python -m mcsim ARGS`` in ``cwd``; the CompletedProcess (text mode)."""
     return subprocess.run([sys.executable, "-m", "mcsim", *map(str, args)], cwd=cwd, env=env,

@@ -9,18 +9,7 @@ import pytest
 
 from mcsim import cli, config, walltime
 from mcsim.errors import EXIT_CONFIG, ConfigError
-from tests.support import TINY_SETS
-
-
-def _toml(path, sets):
-    tables: dict[str, list[str]] = {}
-    for item in sets:
-        key, value = item.split("=", 1)
-        section, name = key.rsplit(".", 1)
-        tables.setdefault(section, []).append(f"{name} = {value}")
-    path.write_text("".join(f"[{s}]\n" + "\n".join(lines) + "\n"
-                            for s, lines in tables.items()))
-    return path
+from tests.support import TINY_SETS, write_toml as _toml
 
 
 def _bench_json(path, per_core=1.0e8):

@@ -17,7 +17,7 @@ import pytest
 from mcsim import cli, config, engine, resources
 from mcsim.errors import EXIT_CONFIG, ConfigError
 from mcsim.schedule import MAX_DURATION_S, Schedule
-from tests.support import MPIEXEC, TINY_SETS
+from tests.support import MPIEXEC, TINY_SETS, write_toml as _toml
 
 #: Radius 4 um at 5 nm voxels: a 1664^3 grid, about 200 GiB (the issue's MemoryError).
 HUGE_SETS = ("particle.radius_um=4", "particle.voxel_nm=5")
@@ -35,18 +35,6 @@ peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 print(json.dumps({"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr,
                   "peak_bytes": peak}))
 """
-
-
-def _toml(path: Path, sets) -> Path:
-    """A configuration file holding ``sets`` (``section.key=value``)."""
-    tables: dict[str, list[str]] = {}
-    for item in sets:
-        key, value = item.split("=", 1)
-        section, name = key.rsplit(".", 1)
-        tables.setdefault(section, []).append(f"{name} = {value}")
-    path.write_text("".join(f"[{s}]\n" + "\n".join(lines) + "\n"
-                            for s, lines in tables.items()))
-    return path
 
 
 def _mcsim(*args, timeout=60):
