@@ -18,9 +18,10 @@ from mcsim.processes import sintering as si
 from mcsim.processes import slots as S
 from mcsim.processes.reactions import reaction_kernel
 from mcsim.processes.restructure import restructure_kernel
-from mcsim.processes.transport import (MOBILITY, diffuse_kernel, face_codes_kernel,
-                                       prepare_face_codes, refresh_face_codes_kernel,
-                                       rkl_stage_kernel)
+from mcsim.processes.transport import (MOBILITY, diffuse_kernel, diffuse_kernel_reference,
+                                       face_codes_kernel, prepare_face_codes,
+                                       refresh_face_codes_kernel, refresh_stage_kernel,
+                                       rkl_stage_kernel, rkl_stage_kernel_reference)
 from mcsim.reference import step_numba, step_numpy
 from mcsim.state import FIELD_NAMES, State, full_amount_table
 from mcsim.stepper import neutral_coefficients
@@ -69,8 +70,13 @@ def bench_state(size: int, seed: int = 7):
     return state, gen_s
 
 
+#: Label of the kernels of 2026-12-04, kept for comparison (``legacy=True``).
+PREVIOUS = "previous (2026-12-04)"
+
+
 def _kernels(state):
-    """(name, bytes of compulsory memory traffic per voxel, callable) for every kernel."""
+    """(name, bytes of compulsory memory traffic per voxel, callable) for every kernel; the
+    kernels of 2026-12-04 next to those that replaced them."""
     out = state.scratch_array()
     codes = state.face_codes()
     full = full_amount_table()
@@ -81,19 +87,32 @@ def _kernels(state):
     coef[S.C_KDT_LITH] = coef[S.C_KDT_DEHYD] = coef[S.C_KDT_RS] = 1e-4
     coef[S.C_ANNEAL] = 0.999
     face_codes_kernel(state.phase, state.grain, MOBILITY, codes)
+    dirty = state.dirty_flags()
+
+    def reactions(legacy):
+        return lambda: reaction_kernel(state.phase, state.grain, state.amount, state.li,
+                                       state.disorder, coef, full, 1, state.step, *off, dirty,
+                                       legacy=legacy)
+
     return [
-        ("reactions (fused, per step)", 8,
-         lambda: reaction_kernel(state.phase, state.grain, state.amount, state.li, state.disorder,
-                                 coef, full, 1, state.step, *off, state.dirty_flags())),
+        ("reactions (fused, per step)", 8, reactions(False)),
+        (f"reactions, {PREVIOUS}", 8, reactions(True)),
         ("transport face classes, full (first step)", 7,
          lambda: face_codes_kernel(state.phase, state.grain, MOBILITY, codes)),
-        ("transport face classes, refresh (per step)", 1,
-         lambda: refresh_face_codes_kernel(state.phase, state.grain, MOBILITY, codes,
-                                           state.dirty_flags())),
+        (f"face-class refresh, {PREVIOUS}", 1,
+         lambda: refresh_face_codes_kernel(state.phase, state.grain, MOBILITY, codes, dirty)),
+        ("transport sub-step with the refresh", 11,
+         lambda: refresh_stage_kernel(state.phase, state.grain, MOBILITY, codes, dirty,
+                                      state.li, state.li, out, 1.0, 0.0, 0.1, 0.001)),
         ("transport sub-step (7-point)", 10,
          lambda: diffuse_kernel(codes, state.li, out, 0.1, 0.001)),
+        (f"transport sub-step, {PREVIOUS}", 10,
+         lambda: diffuse_kernel_reference(codes, state.li, out, 0.1, 0.001)),
         ("transport RKL1 stage (7-point)", 14,
          lambda: rkl_stage_kernel(codes, state.li, state.li, out, 1.5, -0.5, 0.1, 0.001)),
+        (f"RKL1 stage, {PREVIOUS}", 14,
+         lambda: rkl_stage_kernel_reference(codes, state.li, state.li, out, 1.5, -0.5, 0.1,
+                                            0.001)),
         ("restructure (6 pair sweeps)", 6,
          lambda: restructure_kernel(state.phase, state.grain, state.amount, state.li,
                                     state.disorder, 1e-3, 1e-3, full, 1, state.step, *off,
@@ -137,7 +156,7 @@ def run_bench(size: int = 256, threads=None, repeat: int = 5, json_path=None, ou
     rng_rate = n_rng / (time.perf_counter() - t0)
     result["rng_per_s"] = rng_rate
     out(f"philox4x64 uniforms ({max_threads} threads): {rng_rate:.3g} /s")
-    header = f"{'kernel':32s} {'threads':>7s} {'voxel-upd/s':>12s} {'per core':>10s} " \
+    header = f"{'kernel':42s} {'threads':>7s} {'voxel-upd/s':>12s} {'per core':>10s} " \
              f"{'B/voxel':>7s} {'% of roof':>9s}"
     out(header)
     out("-" * len(header))
@@ -152,16 +171,21 @@ def run_bench(size: int = 256, threads=None, repeat: int = 5, json_path=None, ou
                    "per_core": rate / t, "bytes_per_voxel": bytes_per_voxel,
                    "fraction_of_roof": rate / roof_rate}
             result["kernels"].append(row)
-            out(f"{name:32s} {t:7d} {rate:12.3g} {rate / t:10.3g} {bytes_per_voxel:7d} "
+            out(f"{name:42s} {t:7d} {rate:12.3g} {rate / t:10.3g} {bytes_per_voxel:7d} "
                 f"{100 * rate / roof_rate:8.1f}%")
     numba.set_num_threads(max_threads)
     full = bench_full_step(size, threads, max(1, min(repeat, 3)))
     result["full_step"] = full
     out(f"full reaction-diffusion step ({size}^3: fused reactions, face classes refreshed around "
-        f"changed voxels, one transport sub-step):")
-    for row in full["numba"]:
-        out(f"  Numba, {row['threads']} thread(s): {row['voxel_updates_per_s']:.3g} voxel-updates/s, "
-            f"{row['per_core']:.3g} per core")
+        f"changed voxels, one transport sub-step), the kernels of 2026-12-04 timed alternately "
+        f"with the new ones:")
+    for row, prev in zip(full["numba"], full["numba_previous"]):
+        t = row["threads"]
+        roof = result["roof"][t] * 1e9 / FULL_STEP_BYTES
+        out(f"  Numba, {t} thread(s): {row['voxel_updates_per_s']:.3g} voxel-updates/s, "
+            f"{row['per_core']:.3g} per core ({100 * row['voxel_updates_per_s'] / roof:.1f}% of "
+            f"the roof at {FULL_STEP_BYTES} B/voxel); {PREVIOUS}: {prev['per_core']:.3g} per "
+            f"core; speed-up {row['per_core'] / prev['per_core']:.2f}x")
     out(f"  NumPy (same step, whole-array operations, 1 core): {full['numpy']['per_core']:.3g} "
         f"voxel-updates/s; Numba per core / NumPy = {full['speedup_per_core']:.1f}x")
     result["sintering"] = bench_sintering(size, threads, repeat, out=out)
@@ -171,12 +195,20 @@ def run_bench(size: int = 256, threads=None, repeat: int = 5, json_path=None, ou
     return result
 
 
+#: Compulsory memory traffic of the full step per voxel: the reaction sweep's 8 B and the
+#: transport sub-step's 10 B, its change flags 1 B (the face classes around changed voxels
+#: are a small part).
+FULL_STEP_BYTES = 19
+
+
 def bench_full_step(size: int = 256, threads=None, repeat: int = 3) -> dict:
     """Voxel-updates/s per core of the full reaction-diffusion step (the fused reaction sweep,
-    the face classes refreshed around changed voxels, a halo refresh and one transport
-    sub-step), as the engine does it: Numba at each thread count
-    against the plain NumPy implementation of the same step (:mod:`mcsim.reference`, one core).
-    Every timed call starts from the same state, so both do exactly the same work."""
+    the after-sweep hooks, a halo refresh, the face classes refreshed around changed voxels
+    and one transport sub-step, the swap), as the engine does it: Numba at each thread count,
+    the kernels of 2026-12-04 (``step_numba(legacy=True)``, key ``numba_previous``) timed
+    alternately with the new ones (key ``numba``, ``speedup_vs_previous``), against the plain
+    NumPy implementation of the same step (:mod:`mcsim.reference`, one core). Every timed
+    call starts from the same state, so all do exactly the same work."""
     max_threads = numba.config.NUMBA_NUM_THREADS
     threads = sorted({min(t, max_threads) for t in (threads or [1, max_threads])})
     state, _ = bench_state(size)
@@ -195,26 +227,33 @@ def bench_full_step(size: int = 256, threads=None, repeat: int = 3) -> dict:
         np.copyto(state.face_codes(), pristine_codes)
         state.dirty_flags()[...] = 0
 
-    def best_of(step):
-        restore()
-        step(state, coef, full, 1, 0.1, 0.001)  # compile, warm caches and scratch buffers
-        best = math.inf
-        for _ in range(repeat):
+    def best_of(*steps):
+        for step in steps:  # compile, warm caches and scratch buffers
             restore()
-            t0 = time.perf_counter()
             step(state, coef, full, 1, 0.1, 0.001)
-            best = min(best, time.perf_counter() - t0)
+        best = [math.inf] * len(steps)
+        for _ in range(repeat):  # alternately, so a busier moment hits all alike
+            for i, step in enumerate(steps):
+                restore()
+                t0 = time.perf_counter()
+                step(state, coef, full, 1, 0.1, 0.001)
+                best[i] = min(best[i], time.perf_counter() - t0)
         return best
 
+    def previous(*args):
+        return step_numba(*args, legacy=True)
+
     n = size ** 3
-    result = {"lattice": size, "numba": []}
+    result = {"lattice": size, "numba": [], "numba_previous": [], "speedup_vs_previous": {}}
     for t in threads:
         numba.set_num_threads(t)
-        seconds = best_of(step_numba)
-        result["numba"].append({"threads": t, "seconds": seconds,
+        for key, seconds in zip(("numba", "numba_previous"), best_of(step_numba, previous)):
+            result[key].append({"threads": t, "seconds": seconds,
                                 "voxel_updates_per_s": n / seconds, "per_core": n / seconds / t})
+        result["speedup_vs_previous"][t] = (result["numba_previous"][-1]["seconds"]
+                                            / result["numba"][-1]["seconds"])
     numba.set_num_threads(max_threads)
-    seconds = best_of(step_numpy)
+    seconds, = best_of(step_numpy)
     result["numpy"] = {"threads": 1, "seconds": seconds, "voxel_updates_per_s": n / seconds,
                        "per_core": n / seconds}
     result["speedup_per_core"] = result["numba"][0]["per_core"] / result["numpy"]["per_core"]

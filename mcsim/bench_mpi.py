@@ -6,9 +6,10 @@ mcsim.bench_mpi --worker ...``) and reads back what rank 0 measured. Each worker
 same ``size``^3 lattice as ``mcsim bench`` (every rank generates the whole particle and cuts
 its block, halo included, out of it), then times the engine's step on its block with one
 Numba thread per rank: the fused reaction sweep and source retirement, the halo exchange of
-the five state fields, the face classes refreshed around changed voxels (with the exchange of
-the change flags), one transport sub-step and the exchange of its result, and the
-``Allreduce`` of the step's tallies and counts. Every repetition restarts from the same state,
+the five state fields, the exchange of the change flags, one transport sub-step that refreshes
+the face classes around changed voxels in the same pass (the engine's kernels,
+:func:`mcsim.reference.step_numba`) and the exchange of its result, and the ``Allreduce`` of
+the step's tallies and counts. Every repetition restarts from the same state,
 so every rank count does exactly the same work; a repetition is timed between two barriers
 (the slowest rank's time), best of ``repeat``; the busiest rank's CPU time in it is shown too
 (on a machine shared with other jobs the wall time also holds the time the ranks waited for

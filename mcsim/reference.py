@@ -339,19 +339,27 @@ def step_numpy(state, coef, full=None, seed=0, w_fast=0.1, w_slow=0.001, mobilit
                  diffuse)
 
 
-def step_numba(state, coef, full=None, seed=0, w_fast=0.1, w_slow=0.001, mobility=None):
-    """:func:`step_numpy` with the Numba kernels (reaction_kernel, then the transport kernel)."""
+def step_numba(state, coef, full=None, seed=0, w_fast=0.1, w_slow=0.001, mobility=None,
+               legacy=False):
+    """:func:`step_numpy` with the Numba kernels (reaction_kernel, then the transport kernel,
+    which refreshes the face classes around the changed voxels in the same pass, as the
+    engine does). ``legacy``: the kernels of 2026-12-04 (the reaction sweep calling Philox,
+    the face classes refreshed in a pass of their own, the transport stage with a branch per
+    face); the same results, bit for bit."""
 
     def reactions(st, cf, fl, sd):
         return reaction_kernel(st.phase, st.grain, st.amount, st.li, st.disorder, cf, fl, sd,
-                               st.step, *st.offset, *st.global_shape[1:], st.dirty_flags())
+                               st.step, *st.offset, *st.global_shape[1:], st.dirty_flags(),
+                               legacy=legacy)
 
     def diffuse(st, out, wf, ws, mob):
-    
         if mob is not None and mob is not transport.MOBILITY:
             diffuse_numba(st.phase, st.grain, st.li, out, wf, ws, mob, st.face_codes())
-        else:  # what the engine does: face classes refreshed around changed voxels only
-            transport.diffuse_kernel(transport.prepare_face_codes(st), st.li, out, wf, ws)
+        elif legacy:  # face classes refreshed around changed voxels, then the stage
+            transport.diffuse_kernel_reference(transport.prepare_face_codes(st), st.li, out,
+                                               wf, ws)
+        else:  # what the engine does: the refresh fused into the stage
+            transport.stage_with_fresh_codes(st, st.li, st.li, out, 1.0, 0.0, wf, ws)
 
     return _step(state, coef, full, seed, w_fast, w_slow, mobility, reactions, _retire_numba,
                  diffuse)

@@ -37,14 +37,23 @@ class Stepper:
         The ``[numerics]`` table of a configuration.
     seed
         Key of every random stream.
+    legacy
+        Run the kernels of 2026-12-04 (the reaction sweep calling Philox, the face classes
+        refreshed in a pass of their own, the transport stage with a branch per face); the
+        results are the same bit for bit. For comparisons (tests, ``mcsim bench``).
     """
 
-    def __init__(self, choices: dict, params: dict, numerics: dict, seed: int):
+    def __init__(self, choices: dict, params: dict, numerics: dict, seed: int,
+                 legacy: bool = False):
         self.processes = build_processes(choices, params, numerics, seed)
         self.by_name = {p.name: p for p in self.processes}
         self.own_kernels = [p for p in self.processes if p.own_kernel]
         self.layout = registry.layout()
-        self.kernel = fused_kernel()
+        self.legacy = bool(legacy)
+        self.kernel = fused_kernel(self.legacy)
+        for p in self.processes:
+            if hasattr(type(p), "legacy"):
+                p.legacy = self.legacy
         self.after_sweep = registry.after_sweep_hooks()
         self.seed = int(seed)
         self.full = full_amount_table()
@@ -52,10 +61,10 @@ class Stepper:
         self.passes = 0  # full-lattice sweeps, for throughput figures
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "Stepper":
+    def from_config(cls, cfg: dict, legacy: bool = False) -> "Stepper":
         return cls(cfg["model"].get("processes", {}),
                    _params.resolve(cfg["model"]["parameter_set"], cfg["model"].get("overrides")),
-                   cfg["numerics"], cfg["seed"])
+                   cfg["numerics"], cfg["seed"], legacy=legacy)
 
     def max_dt(self, state, temperature_c: float) -> float:
         """The smallest time-step limit of any process at ``temperature_c``."""

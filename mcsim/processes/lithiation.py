@@ -24,7 +24,7 @@ import numpy as np
 
 from mcsim import phases as ph
 from mcsim.processes.base import Process, arrhenius, event_dt_limit
-from mcsim.processes.reactions import below, lane0, neg_expm1
+from mcsim.processes.reactions import LANES, below, lane0, neg_expm1
 from mcsim.processes.registry import Coefficient, LocalReaction, Rule, Tally, slot
 
 #: Fraction of the lattice's voxels below which supplied hydroxide no longer bounds the step.
@@ -38,6 +38,74 @@ _HYDROXIDE, _SUPPLIED, _ROCKSALT, _ROCKSALT_PARTIAL = 0, 1, 2, 3
 @numba.njit(inline="always")
 def prepare(coef, ci, full, seed, step):
     """(k_l dt, k_d dt, p without lithium, p with at least as much lithium as TM, disorder
+    code of new layered oxide, quanta of a full rock-salt voxel, the largest coarse lane that
+    can still decide an event). The event probabilities of a dry hydroxide voxel and of a
+    fully supplied one are the same for every such voxel: computed once (bit-identical to
+    computing them per voxel). Every voxel's probability is at most k_l dt + k_d dt
+    (1 - exp(-t) <= t), so a lane above floor((k_l dt + k_d dt) 2^16) decides "no event"
+    whatever the voxel's lithium (see :func:`apply`)."""
+    kl = coef[ci[0]]
+    kd = coef[ci[1]]
+    bound = kl + kd
+    c_max = np.int64(bound * LANES) if bound < 1.0 else np.int64(LANES)
+    return (kl, kd, neg_expm1(kd), neg_expm1(kl + kd), np.uint8(coef[ci[2]]), full[ph.ROCKSALT],
+            c_max)
+
+
+@numba.njit(inline="always")
+def apply(k, ti, ki, phase, grain, amount, li, disorder, dirty, tal, cnt, z, y, x, c, g, lanes,
+          seed, step):
+    """A hydroxide voxel: one draw decides whether an event happens, and the same lane
+    whether it is a lithiation (to layered) or a dehydration (to rock salt).
+
+    The lane is drawn first: when it lies above ``c_max`` no probability of this step can be
+    above it, so the voxel has no event and its rate (a division) and probability (an
+    exponential) are not computed; the decisions are those of computing them."""
+    kl, kd, p_dry, p_wet, d_new, full_rs, c_max = k
+    zi = z - 1
+    lv = li[z, y, x]
+    if kl + kd > 0.0:
+        lanes, c0 = lane0(lanes, g, seed, step)
+        if c0 <= c_max:
+            a = amount[z, y, x]
+            rate_l = 0.0
+            if lv > 0.0:
+                rate_l = kl * min(1.0, lv / a)
+            total = rate_l + kd
+            if total > 0.0:
+                if lv <= 0.0:
+                    p = p_dry
+                elif lv >= a:
+                    p = p_wet
+                else:
+                    p = neg_expm1(total)
+                if below(c0, p, seed, g, step, 2):
+                    if below(c0, p * (rate_l / total), seed, g, step, 2):
+                        phase[z, y, x] = ph.LAYERED
+                        dirty[z, y, x] = 1
+                        li[z, y, x] = lv - a
+                        disorder[z, y, x] = d_new
+                        tal[zi, ti[_LITHIATED]] += a
+                    else:
+                        phase[z, y, x] = ph.ROCKSALT
+                        tal[zi, ti[_DEHYDRATED]] += a
+                        cnt[zi, ki[_ROCKSALT]] += 1
+                        if a < full_rs:
+                            cnt[zi, ki[_ROCKSALT_PARTIAL]] += 1
+                    return lanes
+    cnt[zi, ki[_HYDROXIDE]] += 1
+    if lv > 0.0:
+        cnt[zi, ki[_SUPPLIED]] += 1
+    return lanes
+
+
+# The rule as it was on 2026-12-04 (the same decisions, computed for every voxel), for the
+# kernel of that day (mcsim.processes.reactions.fused_kernel(legacy=True)).
+
+
+@numba.njit(inline="always")
+def prepare_2026_12_04(coef, ci, full, seed, step):
+    """(k_l dt, k_d dt, p without lithium, p with at least as much lithium as TM, disorder
     code of new layered oxide, quanta of a full rock-salt voxel). The event probabilities of a
     dry hydroxide voxel and of a fully supplied one are the same for every such voxel:
     computed once (bit-identical to computing them per voxel)."""
@@ -47,8 +115,8 @@ def prepare(coef, ci, full, seed, step):
 
 
 @numba.njit(inline="always")
-def apply(k, ti, ki, phase, grain, amount, li, disorder, dirty, tal, cnt, z, y, x, c, g, lanes,
-          seed, step):
+def apply_2026_12_04(k, ti, ki, phase, grain, amount, li, disorder, dirty, tal, cnt, z, y, x, c,
+                     g, lanes, seed, step):
     """A hydroxide voxel: one draw decides whether an event happens, and the same lane
     whether it is a lithiation (to layered) or a dehydration (to rock salt)."""
     kl, kd, p_dry, p_wet, d_new, full_rs = k

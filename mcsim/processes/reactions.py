@@ -106,6 +106,39 @@ def neg_expm1(x):
 
 
 @numba.njit(inline="always")
+def _philox(c0, c1, c2, c3, k0, k1):
+    """:func:`mcsim.rng.philox4x64`, compiled into the sweep: the same arithmetic, so the same
+    block (tested against it); a call would save and restore the row's state around every
+    block."""
+    x0 = np.uint64(c0)
+    x1 = np.uint64(c1)
+    x2 = np.uint64(c2)
+    x3 = np.uint64(c3)
+    key0 = np.uint64(k0)
+    key1 = np.uint64(k1)
+    x0, x1, x2, x3 = rng._philox_round(x0, x1, x2, x3, key0, key1)
+    for _ in range(rng._N_ROUNDS - 1):
+        key0 = key0 + rng._WEYL0
+        key1 = key1 + rng._WEYL1
+        x0, x1, x2, x3 = rng._philox_round(x0, x1, x2, x3, key0, key1)
+    return x0, x1, x2, x3
+
+
+@numba.njit(inline="always")
+def _block(lanes, grp, step, sub, seed):
+    """Philox block ``sub`` of group ``grp``: drawn inline (:func:`_philox`), or, in the
+    kernel of 2026-12-04 (:func:`fused_kernel` with ``legacy=True``, whose lane caches carry
+    one more entry), by a call of :func:`mcsim.rng.philox4x64`, as it was. The same block
+    either way; the test on the cache's length is decided when the kernel is compiled."""
+    if len(lanes) == _LEGACY_LANES:
+        return rng.philox4x64(grp, step, sub, 0, seed, rng.STREAM_REACTION)
+    return _philox(grp, step, sub, 0, seed, rng.STREAM_REACTION)
+
+
+_LEGACY_LANES = 11
+
+
+@numba.njit(inline="always")
 def no_lanes():
     """The row's cache of its current groups' Philox blocks (none yet): the group of block 0
     and its four words, the group of block 1 and its four words."""
@@ -114,26 +147,32 @@ def no_lanes():
 
 
 @numba.njit(inline="always")
+def no_lanes_legacy():
+    """:func:`no_lanes` for the kernel of 2026-12-04, which called Philox (a marker entry)."""
+    zero = np.uint64(0)
+    return (np.int64(-1), zero, zero, zero, zero, np.int64(-1), zero, zero, zero, zero,
+            np.int8(0))
+
+
+@numba.njit(inline="always")
 def lane0(lanes, g, seed, step):
     """The 16-bit lane of voxel ``g`` in its group's block 0 (computed when a voxel of the group
     first needs it), and the updated cache."""
-    cur, q0, q1, q2, q3, cur1, r0, r1, r2, r3 = lanes
     grp = g >> 4
-    if grp != cur:
-        q0, q1, q2, q3 = rng.philox4x64(grp, step, 0, 0, seed, rng.STREAM_REACTION)
-        cur = grp
-    return (cur, q0, q1, q2, q3, cur1, r0, r1, r2, r3), _lane(q0, q1, q2, q3, g)
+    if grp != lanes[0]:
+        q0, q1, q2, q3 = _block(lanes, grp, step, 0, seed)
+        lanes = (grp, q0, q1, q2, q3) + lanes[5:]
+    return lanes, _lane(lanes[1], lanes[2], lanes[3], lanes[4], g)
 
 
 @numba.njit(inline="always")
 def lane1(lanes, g, seed, step):
     """As :func:`lane0`, in the group's block 1 (a voxel's second, independent decision)."""
-    cur, q0, q1, q2, q3, cur1, r0, r1, r2, r3 = lanes
     grp = g >> 4
-    if grp != cur1:
-        r0, r1, r2, r3 = rng.philox4x64(grp, step, 1, 0, seed, rng.STREAM_REACTION)
-        cur1 = grp
-    return (cur, q0, q1, q2, q3, cur1, r0, r1, r2, r3), _lane(r0, r1, r2, r3, g)
+    if grp != lanes[5]:
+        r0, r1, r2, r3 = _block(lanes, grp, step, 1, seed)
+        lanes = lanes[:5] + (grp, r0, r1, r2, r3) + lanes[10:]
+    return lanes, _lane(lanes[6], lanes[7], lanes[8], lanes[9], g)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,10 +224,13 @@ def _branches(rules) -> list:
                   key=lambda b: (len(b[0]), b[1][0]))
 
 
-def kernel_source(rules, lay) -> str:
+def kernel_source(rules, lay, legacy: bool = False) -> str:
     """Python source of the fused sweep over ``rules`` ((process name, Rule) in step order)
     with slot layout ``lay``; the rules' functions are the module globals ``_prepare_<i>`` and
-    ``_apply_<i>``."""
+    ``_apply_<i>``.
+
+    ``legacy``: the kernel of 2026-12-04 (bound with :func:`no_lanes_legacy`, which makes it
+    call Philox as it did; the source differs by a comment, so it is cached apart)."""
     def slots(names, index):
         return repr(tuple(index(n) for n in names))
 
@@ -197,6 +239,7 @@ def kernel_source(rules, lay) -> str:
         '"""The fused reaction sweep, written by mcsim.processes.reactions.kernel_source from the',
         'registered local reactions: ' + ", ".join(n for n, _ in rules) + '.',
         'Generated: do not edit (a changed rule gives a new file)."""',
+        *(["# legacy: the kernel of 2026-12-04"] if legacy else []),
         "",
         "import numba",
         "import numpy as np",
@@ -321,31 +364,48 @@ def _load(source: str, bindings: dict):
 
 
 _FUSED = {}
+#: Suffix of the rule functions as they were on 2026-12-04, which a rule's module keeps when
+#: it has changed them since (``prepare_2026_12_04``, ``apply_2026_12_04``) for the kernel
+#: of that day.
+LEGACY_SUFFIX = "_2026_12_04"
 
 
-def fused_kernel():
+def _legacy_rule(rule):
+    """(prepare, apply) of ``rule`` as they were on 2026-12-04: the module's copies named with
+    :data:`LEGACY_SUFFIX` where it keeps them, else the rule's own."""
+    module = sys.modules.get(getattr(rule.apply, "__module__", ""), None)
+    return (getattr(module, rule.prepare.__name__ + LEGACY_SUFFIX, rule.prepare),
+            getattr(module, rule.apply.__name__ + LEGACY_SUFFIX, rule.apply))
+
+
+def fused_kernel(legacy: bool = False):
     """The fused sweep of the registered local reactions (Numba dispatcher), assembled once per
-    state of the registry; see :func:`reaction_kernel` for its arguments."""
-    key = registry.version()
+    state of the registry; see :func:`reaction_kernel` for its arguments. ``legacy``: the
+    kernel of 2026-12-04 (the same results, kept for comparison and ``mcsim bench``)."""
+    key = (registry.version(), bool(legacy))
     if key not in _FUSED:
         rules = registry.local_rules()
         lay = registry.layout()
-        bindings = {"_no_lanes": no_lanes, "_borrowed": borrowed}
+        lanes = no_lanes_legacy if legacy else no_lanes
+        bindings = {"_no_lanes": lanes, "_borrowed": borrowed}
+        funcs = [lanes, borrowed]
         for i, (_, rule) in enumerate(rules):
-            bindings[f"_prepare_{i}"] = rule.prepare
-            bindings[f"_apply_{i}"] = rule.apply
-        funcs = [no_lanes, borrowed] + [f for _, r in rules for f in (r.prepare, r.apply)]
+            prepare, apply = _legacy_rule(rule) if legacy else (rule.prepare, rule.apply)
+            bindings[f"_prepare_{i}"] = prepare
+            bindings[f"_apply_{i}"] = apply
+            funcs += [prepare, apply]
         digest = hashlib.sha256()  # of the contents only: any checkout shares the kernel
         for path in _source_files(funcs):
             digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
-        source = kernel_source(rules, lay) + f"# rule sources: {digest.hexdigest()}\n"
-        _FUSED.clear()
+        source = kernel_source(rules, lay, legacy) + f"# rule sources: {digest.hexdigest()}\n"
+        for old in [k for k in _FUSED if k[0] != key[0]]:
+            del _FUSED[old]
         _FUSED[key] = (_load(source, bindings), len(lay.coefficients))
     return _FUSED[key][0]
 
 
 def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, oz, oy, ox,
-                    gny, gnx, dirty):
+                    gny, gnx, dirty, legacy=False):
     """Advance every voxel's local reactions by one step (the fused sweep of the registered
     local reactions, :func:`fused_kernel`).
 
@@ -364,14 +424,16 @@ def reaction_kernel(phase, grain, amount, li, disorder, coef, full, seed, step, 
     dirty : uint8 ndarray
         Set to 1 where a voxel's transport class or grain changes (see
         :func:`mcsim.processes.transport.refresh_face_codes`).
+    legacy : bool
+        Run the kernel of 2026-12-04 (:func:`fused_kernel`); the same results.
 
     Returns
     -------
     tallies : int64 array and counts : int64 array, numbered by
     :func:`mcsim.processes.registry.layout` (:mod:`mcsim.processes.slots`).
     """
-    kernel = fused_kernel()
-    n_coef = _FUSED[registry.version()][1]
+    kernel = fused_kernel(legacy)
+    n_coef = _FUSED[(registry.version(), bool(legacy))][1]
     if len(coef) != n_coef:
         raise ValueError(f"coefficient vector of {len(coef)} slots; the registered local "
                          f"reactions have {n_coef}")

@@ -14,7 +14,7 @@ import numpy as np
 
 from mcsim import phases as ph
 from mcsim.processes.base import Process, arrhenius
-from mcsim.processes.reactions import below, lane0, neg_expm1
+from mcsim.processes.reactions import LANES, below, lane0, neg_expm1
 from mcsim.processes.registry import Coefficient, LocalReaction, Rule, Tally, slot
 
 # positions in the rule's ``counts``
@@ -23,13 +23,53 @@ _ROCKSALT, _ROCKSALT_PARTIAL, _LAYERED_OVERFULL = 0, 1, 2
 
 @numba.njit(inline="always")
 def prepare(coef, ci, full, seed, step):
-    """(k dt, disorder code of new layered oxide, quanta of full rock-salt and layered voxels)."""
-    return coef[ci[0]], np.uint8(coef[ci[1]]), full[ph.ROCKSALT], full[ph.LAYERED]
+    """(k dt, disorder code of new layered oxide, quanta of full rock-salt and layered voxels,
+    the largest coarse lane that can still decide an event: the probability is at most k dt)."""
+    krs = coef[ci[0]]
+    c_max = np.int64(krs * LANES) if krs < 1.0 else np.int64(LANES)
+    return krs, np.uint8(coef[ci[1]]), full[ph.ROCKSALT], full[ph.LAYERED], c_max
 
 
 @numba.njit(inline="always")
 def apply(k, ti, ki, phase, grain, amount, li, disorder, dirty, tal, cnt, z, y, x, c, g, lanes,
           seed, step):
+    """A rock-salt voxel holding mobile lithium lithiates with probability
+    1 - exp(-k dt min(1, li/amount)); rock salt left is counted (and whether it can ripen).
+    A lane above ``c_max`` decides "no event" without the probability being computed."""
+    krs, d_new, full_rs, full_lay, c_max = k
+    zi = z - 1
+    a = amount[z, y, x]
+    lv = li[z, y, x]
+    if lv > 0.0 and krs > 0.0:
+        lanes, c0 = lane0(lanes, g, seed, step)
+        if c0 <= c_max and below(c0, neg_expm1(krs * min(1.0, lv / a)), seed, g, step, 2):
+            phase[z, y, x] = ph.LAYERED
+            dirty[z, y, x] = 1
+            li[z, y, x] = lv - a
+            disorder[z, y, x] = d_new
+            tal[zi, ti[0]] += a
+            if a > full_lay:
+                cnt[zi, ki[_LAYERED_OVERFULL]] += 1
+            return lanes
+    cnt[zi, ki[_ROCKSALT]] += 1
+    if a < full_rs:
+        cnt[zi, ki[_ROCKSALT_PARTIAL]] += 1
+    return lanes
+
+
+# The rule as it was on 2026-12-04 (the same decisions, computed for every voxel), for the
+# kernel of that day (mcsim.processes.reactions.fused_kernel(legacy=True)).
+
+
+@numba.njit(inline="always")
+def prepare_2026_12_04(coef, ci, full, seed, step):
+    """(k dt, disorder code of new layered oxide, quanta of full rock-salt and layered voxels)."""
+    return coef[ci[0]], np.uint8(coef[ci[1]]), full[ph.ROCKSALT], full[ph.LAYERED]
+
+
+@numba.njit(inline="always")
+def apply_2026_12_04(k, ti, ki, phase, grain, amount, li, disorder, dirty, tal, cnt, z, y, x, c,
+                     g, lanes, seed, step):
     """A rock-salt voxel holding mobile lithium lithiates with probability
     1 - exp(-k dt min(1, li/amount)); rock salt left is counted (and whether it can ripen)."""
     krs, d_new, full_rs, full_lay = k

@@ -106,6 +106,90 @@ def refresh_face_codes_kernel(phase, grain, mobility, codes, dirty):
     return flagged.sum()
 
 
+@numba.njit(inline="always")
+def _refresh_face(phase, grain, mobility, codes, z, y, x, dz, dy, dx, shift, ny, nx):
+    """Bring the one face of voxel (z, y, x) toward its neighbour (z + dz, y + dy, x + dx)
+    (bits ``shift``, ``shift + 1`` of its classes) up to date, if the voxel is in the block."""
+    if 1 <= y <= ny and 1 <= x <= nx:
+        g = grain[z, y, x]
+        m = _class(mobility, phase[z, y, x], g)
+        f = 0
+        if m != 0:
+            f = _face(m, g, phase[z + dz, y + dy, x + dx], grain[z + dz, y + dy, x + dx],
+                      mobility)
+        codes[z, y, x] = (codes[z, y, x] & ~(3 << shift)) | (f << shift)
+
+
+@numba.njit(inline="always")
+def _flag_list(dirty):
+    """The flagged voxels of ``dirty`` (halo included) as (y, x) pairs grouped by plane: the
+    pairs of plane z are ``yx[start[z]:start[z + 1]]``. Rows without a flag are passed over
+    by one vectorised test."""
+    nz = dirty.shape[0] - 2
+    ny = dirty.shape[1] - 2
+    nx = dirty.shape[2] - 2
+    count = np.zeros(nz + 3, dtype=np.int64)
+    for z in numba.prange(nz + 2):
+        for y in range(ny + 2):
+            d = dirty[z, y]
+            m = d[0]
+            for x in range(1, nx + 2):
+                m |= d[x]
+            if m != 0:
+                for x in range(nx + 2):
+                    count[z + 1] += d[x] != 0
+    start = np.cumsum(count)
+    yx = np.empty((start[-1], 2), dtype=np.int64)
+    for z in numba.prange(nz + 2):
+        i = start[z]
+        if start[z + 1] == i:
+            continue
+        for y in range(ny + 2):
+            d = dirty[z, y]
+            m = d[0]
+            for x in range(1, nx + 2):
+                m |= d[x]
+            if m != 0:
+                for x in range(nx + 2):
+                    if d[x] != 0:
+                        yx[i, 0] = y
+                        yx[i, 1] = x
+                        i += 1
+    return start, yx
+
+
+@numba.njit(inline="always")
+def _refresh_plane(phase, grain, mobility, codes, start, yx, z):
+    """Bring the face classes of plane z up to date around the flagged voxels of planes
+    z - 1, z and z + 1, as :func:`refresh_face_codes_kernel` does: a flagged voxel's six
+    faces are recomputed, and of a neighbour of a flagged voxel only the face between the
+    two (its other faces join voxels that did not change, or that are flagged and recompute
+    the face themselves), so the result is the full recount's. Only plane z is written, and
+    the order of the updates does not matter."""
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    for k in range(3):
+        zf = z - 1 + k
+        for i in range(start[zf], start[zf + 1]):
+            y = yx[i, 0]
+            x = yx[i, 1]
+            if k == 1:  # flagged in this plane: all its faces; its y and x neighbours' face
+                if 1 <= y <= ny and 1 <= x <= nx:
+                    codes[z, y, x] = _code_at(phase, grain, mobility, z, y, x)
+                if 1 <= x <= nx:
+                    _refresh_face(phase, grain, mobility, codes, z, y - 1, x, 0, 1, 0, 6, ny,
+                                  nx)
+                    _refresh_face(phase, grain, mobility, codes, z, y + 1, x, 0, -1, 0, 4, ny,
+                                  nx)
+                if 1 <= y <= ny:
+                    _refresh_face(phase, grain, mobility, codes, z, y, x - 1, 0, 0, 1, 10, ny,
+                                  nx)
+                    _refresh_face(phase, grain, mobility, codes, z, y, x + 1, 0, 0, -1, 8, ny,
+                                  nx)
+            else:  # flagged below (k = 0) or above (k = 2): the face toward it
+                _refresh_face(phase, grain, mobility, codes, z, y, x, k - 1, 0, 0, k, ny, nx)
+
+
 def prepare_face_codes(state) -> np.ndarray:
     """The state's face classes, brought up to date: computed in full the first time, then
     refreshed around the voxels that the kernels flagged as changed since the last call.
@@ -128,9 +212,28 @@ def prepare_face_codes(state) -> np.ndarray:
     return codes
 
 
+def stage_with_fresh_codes(state, a, b, out, mu, nu, w_fast, w_slow) -> np.ndarray:
+    """:func:`prepare_face_codes` then :func:`rkl_stage_kernel`, fused into one pass over the
+    lattice when the classes only need refreshing (:func:`refresh_stage_kernel`): the same
+    classes, flags and ``out``, bit for bit. Returns the face classes."""
+    if not state.codes_ready:
+        codes = prepare_face_codes(state)
+        rkl_stage_kernel(codes, a, b, out, mu, nu, w_fast, w_slow)
+        return codes
+    codes = state.face_codes()
+    dirty = state.dirty_flags()
+    if not state.lone:
+        state.exchange_field(dirty)
+    refresh_stage_kernel(state.phase, state.grain, MOBILITY, codes, dirty, a, b, out, mu, nu,
+                         w_fast, w_slow)
+    return codes
+
+
 @numba.njit(parallel=True, cache=True)
-def rkl_stage_kernel(codes, a, b, out, mu, nu, w_fast, w_slow):
-    """One stage of the RKL1 super-time-stepping scheme: out = mu a + nu b + L(a).
+def rkl_stage_kernel_reference(codes, a, b, out, mu, nu, w_fast, w_slow):
+    """One stage of the RKL1 super-time-stepping scheme: out = mu a + nu b + L(a) (the kernel
+    of 2026-12-04, kept as the reference of :func:`rkl_stage_kernel`, which gives the same
+    bits).
 
     ``L`` is the 7-point operator of :func:`diffuse_kernel` with face weights ``w_fast`` and
     ``w_slow`` (already multiplied by the stage's share of the step). Closed voxels keep
@@ -160,6 +263,135 @@ def rkl_stage_kernel(codes, a, b, out, mu, nu, w_fast, w_slow):
                 out[z, y, x] = mu * c + nu * b[z, y, x] + acc
 
 
+@numba.njit(inline="always")
+def _weight(code, shift, w_fast, w_slow):
+    """Weight of the face whose class is ``(code >> shift) & 3``: ``w_fast`` for class 2,
+    ``w_slow`` for class 1, 0 when closed (tested bit by bit; classes are 0, 1 or 2)."""
+    return w_fast if code & (2 << shift) else (w_slow if code & (1 << shift) else 0.0)
+
+
+@numba.njit(inline="always")
+def _closed8(cd, x):
+    """Whether the eight face codes cd[x:x + 8] are all closed."""
+    return (cd[x] | cd[x + 1] | cd[x + 2] | cd[x + 3] | cd[x + 4] | cd[x + 5] | cd[x + 6]
+            | cd[x + 7]) == 0
+
+
+@numba.njit(inline="always")
+def _open_extent(cd, nx):
+    """First and last x (1..nx) of the row's face codes ``cd`` that are not closed; (1, 0)
+    when the whole row is closed (found by one vectorised pass over the row; the ends are
+    then scanned eight codes at a time)."""
+    any_open = 0
+    for x in range(1, nx + 1):
+        any_open |= cd[x]
+    if any_open == 0:
+        return 1, 0
+    lo = 1
+    while lo + 7 <= nx and _closed8(cd, lo):
+        lo += 8
+    while cd[lo] == 0:
+        lo += 1
+    hi = nx
+    while hi - 7 >= lo and _closed8(cd, hi - 7):
+        hi -= 8
+    while cd[hi] == 0:
+        hi -= 1
+    return lo, hi
+
+
+@numba.njit(inline="always")
+def _copy(dst, src):
+    for i in range(dst.shape[0]):
+        dst[i] = src[i]
+
+
+@numba.njit(inline="always")
+def _stage_segment(cd, zm, zp, ym, yp, xm, xc, xp, bc, o, mu, nu, w_fast, w_slow):
+    """The stage on a run of voxels, given as views that start at its first voxel (so every
+    index is non-negative and the compiler emits no wrap-around test): the neighbours below
+    and above in z and y, left and right in x, the voxel itself (``xc``) and ``b``. Every
+    face is added, with the weight of its class (0 for a closed face: its product then adds
+    +0.0, which leaves the sum's bits as they are, since the sum starts at +0.0 and can
+    never become -0.0), in the reference kernel's order (-z, +z, -y, +y, -x, +x; float32
+    difference, float64 product and sum); a closed voxel keeps its value. Without a branch
+    the loop is vectorised."""
+    for i in range(o.shape[0]):
+        code = np.int64(cd[i])
+        c = xc[i]
+        acc = 0.0
+        acc += _weight(code, 0, w_fast, w_slow) * (zm[i] - c)
+        acc += _weight(code, 2, w_fast, w_slow) * (zp[i] - c)
+        acc += _weight(code, 4, w_fast, w_slow) * (ym[i] - c)
+        acc += _weight(code, 6, w_fast, w_slow) * (yp[i] - c)
+        acc += _weight(code, 8, w_fast, w_slow) * (xm[i] - c)
+        acc += _weight(code, 10, w_fast, w_slow) * (xp[i] - c)
+        v = np.float32(mu * c + nu * bc[i] + acc)
+        o[i] = c if code == 0 else v
+
+
+@numba.njit(inline="always")
+def _stage_row(codes, a, b, out, mu, nu, w_fast, w_slow, z, y):
+    """One RKL1 stage on row (z, y): the closed voxels before the first and after the last
+    open one are copied, the run between them is computed by :func:`_stage_segment`."""
+    nx = a.shape[2] - 2
+    cd = codes[z, y]
+    ac = a[z, y]
+    o = out[z, y]
+    lo, hi = _open_extent(cd, nx)
+    _copy(o[1:lo], ac[1:lo])
+    _copy(o[hi + 1:nx + 1], ac[hi + 1:nx + 1])
+    if hi < lo:
+        return
+    e = hi + 1
+    _stage_segment(cd[lo:e], a[z - 1, y, lo:e], a[z + 1, y, lo:e], a[z, y - 1, lo:e],
+                   a[z, y + 1, lo:e], ac[lo - 1:hi], ac[lo:e], ac[lo + 1:e + 1], b[z, y, lo:e],
+                   o[lo:e], mu, nu, w_fast, w_slow)
+
+
+@numba.njit(parallel=True, cache=True)
+def rkl_stage_kernel(codes, a, b, out, mu, nu, w_fast, w_slow):
+    """One stage of the RKL1 super-time-stepping scheme: out = mu a + nu b + L(a).
+
+    ``L`` is the 7-point operator of :func:`diffuse_kernel` with face weights ``w_fast`` and
+    ``w_slow`` (already multiplied by the stage's share of the step). Closed voxels keep
+    their value. Since mu + nu = 1 and L conserves, every stage conserves lithium.
+
+    Bit for bit the result of :func:`rkl_stage_kernel_reference`; each row is computed by
+    :func:`_stage_row`: the closed ends of the row (pore outside the particle) are copied and
+    the run between them computed by a loop without branches, which is vectorised.
+    """
+    nz = a.shape[0] - 2
+    ny = a.shape[1] - 2
+    for z in numba.prange(1, nz + 1):
+        for y in range(1, ny + 1):
+            _stage_row(codes, a, b, out, mu, nu, w_fast, w_slow, z, y)
+
+
+@numba.njit(parallel=True, cache=True)
+def refresh_stage_kernel(phase, grain, mobility, codes, dirty, a, b, out, mu, nu, w_fast, w_slow):
+    """:func:`refresh_face_codes_kernel`, :func:`rkl_stage_kernel` and the clearing of the
+    change flags in one kernel: the flagged voxels are listed (:func:`_flag_list`), the face
+    classes around them brought up to date plane by plane (:func:`_refresh_plane`: the
+    work follows the flags, not the lattice), the stage run, and the flags zeroed. Returns
+    how many flags there were, halo included."""
+    nz = a.shape[0] - 2
+    ny = a.shape[1] - 2
+    start, yx = _flag_list(dirty)
+    flagged = start[-1]
+    if flagged > 0:
+        for z in numba.prange(1, nz + 1):
+            _refresh_plane(phase, grain, mobility, codes, start, yx, z)
+    for z in numba.prange(1, nz + 1):
+        for y in range(1, ny + 1):
+            _stage_row(codes, a, b, out, mu, nu, w_fast, w_slow, z, y)
+    if flagged > 0:
+        for z in numba.prange(nz + 2):
+            for i in range(start[z], start[z + 1]):
+                dirty[z, yx[i, 0], yx[i, 1]] = 0
+    return flagged
+
+
 def diffuse_kernel(codes, li, out, w_fast, w_slow):
     """One explicit (forward Euler) step of d(li)/dt = div(D grad li) on the 7-point stencil.
 
@@ -169,6 +401,11 @@ def diffuse_kernel(codes, li, out, w_fast, w_slow):
     the other: the update conserves lithium.
     """
     rkl_stage_kernel(codes, li, li, out, 1.0, 0.0, w_fast, w_slow)
+
+
+def diffuse_kernel_reference(codes, li, out, w_fast, w_slow):
+    """:func:`diffuse_kernel` with the kernel of 2026-12-04 (:func:`rkl_stage_kernel_reference`)."""
+    rkl_stage_kernel_reference(codes, li, li, out, 1.0, 0.0, w_fast, w_slow)
 
 
 def rkl1_stages(tau_s: float, dt_explicit_s: float, max_stages: int = 64) -> tuple[int, int]:
@@ -198,6 +435,23 @@ class ExplicitDiffusion(Process):
     name = "transport"
     variant = "explicit"
     passes_per_tally = {"transport_substeps": 1}  # each sub-step (or RKL1 stage) one sweep
+    #: True: run the kernels of 2026-12-04 (face classes refreshed in a pass of their own,
+    #: :func:`rkl_stage_kernel_reference`); the same results, for comparisons.
+    legacy = False
+
+    def first_stage(self, state, a, b, out, mu, nu, w_fast, w_slow):
+        """The step's first stage, with the face classes brought up to date first (in the
+        same pass: :func:`stage_with_fresh_codes`); returns the classes."""
+        if self.legacy:
+            codes = prepare_face_codes(state)
+            rkl_stage_kernel_reference(codes, a, b, out, mu, nu, w_fast, w_slow)
+            return codes
+        return stage_with_fresh_codes(state, a, b, out, mu, nu, w_fast, w_slow)
+
+    def stage(self, codes, a, b, out, mu, nu, w_fast, w_slow):
+        """A further stage with the step's face classes."""
+        kernel = rkl_stage_kernel_reference if self.legacy else rkl_stage_kernel
+        kernel(codes, a, b, out, mu, nu, w_fast, w_slow)
 
     def diffusivities(self, temperature_c):
         """(fast, slow) diffusivities in m^2/s at ``temperature_c``."""
@@ -224,10 +478,14 @@ class ExplicitDiffusion(Process):
         d_fast, d_slow = self.diffusivities(temperature_c)
         n_sub = max(1, math.ceil(dt_s / self.substep_s(state, temperature_c)))
         sub = dt_s / n_sub
-        codes = prepare_face_codes(state)
+        codes = None
         for _ in range(n_sub):
             out = state.scratch_array()
-            diffuse_kernel(codes, state.li, out, d_fast * sub / h2, d_slow * sub / h2)
+            w_fast, w_slow = d_fast * sub / h2, d_slow * sub / h2
+            if codes is None:
+                codes = self.first_stage(state, state.li, state.li, out, 1.0, 0.0, w_fast, w_slow)
+            else:
+                self.stage(codes, state.li, state.li, out, 1.0, 0.0, w_fast, w_slow)
             state.exchange_field(out)
             state.adopt_li(out, ())
         return {"transport_substeps": n_sub}
@@ -255,14 +513,17 @@ class SuperTimeStepping(ExplicitDiffusion):
         d_fast, d_slow = self.diffusivities(temperature_c)
         n_super, n_stage = rkl1_stages(dt_s, self.substep_s(state, temperature_c))
         tau = dt_s / n_super
-        codes = prepare_face_codes(state)
+        codes = None
         norm = 2.0 / (n_stage * n_stage + n_stage)
         for _ in range(n_super):
             y0 = state.li
             y1 = state.scratch_array()
             y2 = state.scratch_array(1)
             w = norm * tau / h2
-            rkl_stage_kernel(codes, y0, y0, y1, 1.0, 0.0, w * d_fast, w * d_slow)
+            if codes is None:  # the face classes brought up to date in the first stage
+                codes = self.first_stage(state, y0, y0, y1, 1.0, 0.0, w * d_fast, w * d_slow)
+            else:
+                self.stage(codes, y0, y0, y1, 1.0, 0.0, w * d_fast, w * d_slow)
             state.exchange_field(y1)
             prev2, prev1 = y0, y1
             spare = y2
@@ -270,7 +531,7 @@ class SuperTimeStepping(ExplicitDiffusion):
                 mu = (2 * j - 1) / j
                 nu = (1 - j) / j
                 w = mu * norm * tau / h2
-                rkl_stage_kernel(codes, prev1, prev2, spare, mu, nu, w * d_fast, w * d_slow)
+                self.stage(codes, prev1, prev2, spare, mu, nu, w * d_fast, w * d_slow)
                 state.exchange_field(spare)
                 prev2, prev1, spare = prev1, spare, prev2
             state.adopt_li(prev1, (prev2, spare))
