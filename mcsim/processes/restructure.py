@@ -18,7 +18,21 @@ the halo holds the neighbour's current values, so both ranks compute the same up
 same data and the same random number (keyed by the anchor's global index); the halo exchange
 after the sweep then overwrites each rank's halo copy with the owner's identical values. A
 voxel emptied into a nanopore is counted by the rank that owns the pair's anchor only. On one
-rank the anchors are exactly today's, so results are unchanged. Pair rules:
+rank the anchors are exactly today's, so results are unchanged.
+
+Only some voxels can be in a pair that changes (*active*: rock salt below full, overfull
+layered oxide, part-filled layered oxide when consolidation is on, LiOH above the melting
+point), and every such pair holds one. A pass at the start of the step marks the active voxels,
+halo included, and the rows (z, y) holding one (:func:`active_rows_kernel`); a sweep reads the
+marks eight voxels at a time (one 64-bit word), skips the anchors of a word when none of their
+pairs holds a marked voxel, and marks both voxels of every pair it tries (they may have become
+active). A skipped pair would have changed nothing, and random numbers are keyed by each
+pair's own anchor, so the result is bit-identical to sweeping everything. Activity travels one
+voxel per sweep, two along z and two along y in a step, so the coordination snapshot is taken
+only on rows within :data:`ROW_REACH` of a marked row (the rest of the snapshot is never
+read). On a decomposed lattice a rank does not see activity beyond its halo: there the
+snapshot is taken whole, and after each halo exchange the active voxels of the halo are marked
+(:func:`halo_rows_kernel`), as the neighbour's pairs may have activated them. Pair rules:
 
 ripening
     Two rock-salt voxels of the same grain, either below full: with probability
@@ -98,6 +112,11 @@ REFERENCE_VOXEL_NM = 10.0
 #: hold the number of solid (TM) voxels among the 26 neighbours (0..26).
 SURFACE_BIT = 32
 _COUNT_MASK = 31
+
+#: How far (rows along z and along y) the six sweeps of one step can carry activity from the
+#: rows that held an active voxel at the step's start: each sweep moves it one voxel along its
+#: axis, two sweeps per axis. The coordination snapshot is needed only that far.
+ROW_REACH = 2
 
 
 def voxel_rate_factor(voxel_nm: float, exponent: float) -> float:
@@ -198,10 +217,103 @@ def _candidate(ci, cj, ai, aj, p_inf, full_rs, full_lay, p_con):
     return False
 
 
+@numba.njit(inline="always")
+def _active(c, a, full_rs, full_lay, con, inf):
+    """Whether a voxel of phase ``c`` holding ``a`` can be in a pair that changes: rock salt
+    below full, overfull layered oxide, part-filled layered oxide when consolidation is on
+    (``con``), LiOH when the source is molten (``inf``). Every candidate pair
+    (:func:`_candidate`) holds at least one such voxel."""
+    if c == ph.ROCKSALT:
+        return a < full_rs
+    if c == ph.LAYERED:
+        return a > full_lay or (con and a < full_lay)
+    return inf and c == ph.LIOH
+
+
+@numba.njit(parallel=True, cache=True)
+def active_rows_kernel(phase, amount, full, p_con, p_inf, rows, act):
+    """Mark the active voxels (:func:`_active`), halo included, in ``act`` (uint8, shaped like
+    the fields with x padded, see :func:`activity_buffers`;
+    padding 0) and in ``rows`` (uint8, (z, y), halo included) every row holding one. Returns
+    the rows marked."""
+    full_rs = np.int64(full[ph.ROCKSALT])
+    full_lay = np.int64(full[ph.LAYERED])
+    con = p_con > 0.0
+    inf = p_inf > 0.0
+    n0, n1, n2 = phase.shape
+    count = np.zeros(n0, dtype=np.int64)
+    for z in numba.prange(n0):
+        for y in range(n1):
+            m = 0
+            for x in range(n2):
+                c = phase[z, y, x]
+                v = 0
+                if c >= ph.ROCKSALT or c == ph.LIOH:
+                    if _active(c, np.int64(amount[z, y, x]), full_rs, full_lay, con, inf):
+                        v = 1
+                act[z, y, x] = v
+                m |= v
+            for x in range(n2, act.shape[2]):
+                act[z, y, x] = 0
+            rows[z, y] = m
+            count[z] += m
+    return count.sum()
+
+
+@numba.njit(cache=True)
+def halo_rows_kernel(phase, amount, full, p_con, p_inf, act):
+    """Mark the active voxels (:func:`_active`) of the halo shell in ``act`` (what a halo
+    exchange may have changed); marks are only added. O(surface)."""
+    full_rs = np.int64(full[ph.ROCKSALT])
+    full_lay = np.int64(full[ph.LAYERED])
+    con = p_con > 0.0
+    inf = p_inf > 0.0
+    n0, n1, n2 = phase.shape
+    for z in range(n0):
+        zh = z == 0 or z == n0 - 1
+        for y in range(n1):
+            if zh or y == 0 or y == n1 - 1:
+                for x in range(n2):
+                    if _active(phase[z, y, x], np.int64(amount[z, y, x]), full_rs, full_lay,
+                               con, inf):
+                        act[z, y, x] = 1
+            else:
+                for x in (0, n2 - 1):
+                    if _active(phase[z, y, x], np.int64(amount[z, y, x]), full_rs, full_lay,
+                               con, inf):
+                        act[z, y, x] = 1
+
+
+def activity_buffers(shape):
+    """The (z, y) row mask, the voxel activity mask (x padded to a multiple of 8, at least
+    one byte past the halo) and its uint64 view (8 voxels per word) for ``shape``."""
+    n0, n1, n2 = shape
+    pad = (n2 // 8 + 2) * 8  # a sweep reads the byte after the last word it visits
+    act = np.zeros((n0, n1, pad), dtype=np.uint8)
+    return np.zeros((n0, n1), dtype=np.uint8), act, act.view(np.uint64)
+
+
+@numba.njit(parallel=True, cache=True)
+def dilate_rows_kernel(rows, r, out):
+    """``out`` = the rows within ``r`` of a marked row along z and along y (a box)."""
+    n0, n1 = rows.shape
+    for z in numba.prange(n0):
+        for y in range(n1):
+            m = 0
+            for zz in range(max(z - r, 0), min(z + r + 1, n0)):
+                for yy in range(max(y - r, 0), min(y + r + 1, n1)):
+                    if rows[zz, yy] != 0:
+                        m = 1
+                        break
+                if m:
+                    break
+            out[z, y] = m
+
+
 @numba.njit(parallel=True, cache=True)
 def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
                              oz, oy, ox, gny, gnx, axis, parity, a_lo, a_hi, dirty, ctc, p_coord,
-                             p_gap, p_con):
+                             p_gap, p_con, act, act64):
     """One conflict-free pair sweep along ``axis`` (0 z, 1 y, 2 x) pairing voxels of global
     coordinate parity ``parity`` with their upper neighbour. Returns the voxels emptied into
     nanopores and into intergranular gaps.
@@ -213,6 +325,12 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
     :meth:`mcsim.state.State.from_microstructure`). ``ctc`` is the coordination snapshot of
     the step (halo included), read only. ``p_con`` is the chance per pair of a consolidation
     move between part-filled layered voxels of one grain (0 below the sintering onset).
+
+    ``act`` marks the voxels that may be active (:func:`_active`, :func:`active_rows_kernel`)
+    and ``act64`` is its view as words of 8 voxels: a pair with neither voxel marked cannot
+    change and is skipped (its random number is keyed by its own anchor, so no other pair's
+    outcome moves), eight at a time where a word is empty. Both voxels of every candidate
+    pair are marked here, as they may have become active for the next sweep.
     """
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
@@ -228,6 +346,8 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
     sub = 1 + 2 * axis + parity
     nano = np.zeros(nz + 2, dtype=np.int64)
     gaps = np.zeros(nz + 2, dtype=np.int64)
+    w0 = x0 // 8
+    w1 = x1 // 8
     for z in numba.prange(z0, z1 + 1):
         gz = oz + z - 1
         if dz == 1 and gz % 2 != parity:
@@ -237,28 +357,62 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
             if dy == 1 and gy % 2 != parity:
                 continue
             row = (gz * gny + gy) * gnx + ox - 1
-            for x in range(x0, x1 + 1):
-                if dx == 1 and (ox + x - 1) % 2 != parity:
+            for w in range(w0, w1 + 1):
+                # the anchors 8w..8w+7: skipped when none of their pairs holds a marked voxel
+                if act64[z, y, w] == 0 and act64[z + dz, y + dy, w] == 0 and (
+                        dx == 0 or act[z, y, 8 * w + 8] == 0):
                     continue
-                ci = phase[z, y, x]
-                cj = phase[z + dz, y + dy, x + dx]
-                if not _candidate(ci, cj, amount[z, y, x], amount[z + dz, y + dy, x + dx],
-                                  p_inf, full_rs, full_lay, p_con):
-                    continue
-                u0, u1, u2, u3 = rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, row + x, step, sub)
-                r = _move(phase, grain, amount, li, disorder, dirty, ctc, z, y, x, z + dz,
-                          y + dy, x + dx, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap, full_rs,
-                          full_lay, p_con)
-                if r < 0:
-                    r = _move(phase, grain, amount, li, disorder, dirty, ctc, z + dz, y + dy,
-                              x + dx, z, y, x, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap,
+                for x in range(max(8 * w, x0), min(8 * w + 8, x1 + 1)):
+                    if dx == 1 and (ox + x - 1) % 2 != parity:
+                        continue
+                    if act[z, y, x] == 0 and act[z + dz, y + dy, x + dx] == 0:
+                        continue
+                    ci = phase[z, y, x]
+                    cj = phase[z + dz, y + dy, x + dx]
+                    if not _candidate(ci, cj, amount[z, y, x], amount[z + dz, y + dy, x + dx],
+                                      p_inf, full_rs, full_lay, p_con):
+                        continue
+                    act[z, y, x] = 1
+                    act[z + dz, y + dy, x + dx] = 1
+                    u0, u1, u2, u3 = rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, row + x, step,
+                                                     sub)
+                    r = _move(phase, grain, amount, li, disorder, dirty, ctc, z, y, x, z + dz,
+                              y + dy, x + dx, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap,
                               full_rs, full_lay, p_con)
-                if r > 0 and z * dz + y * dy + x * dx >= 1:
-                    if r == 1:
-                        nano[z] += 1
-                    else:
-                        gaps[z] += 1
+                    if r < 0:
+                        r = _move(phase, grain, amount, li, disorder, dirty, ctc, z + dz, y + dy,
+                                  x + dx, z, y, x, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap,
+                                  full_rs, full_lay, p_con)
+                    if r > 0 and z * dz + y * dy + x * dx >= 1:
+                        if r == 1:
+                            nano[z] += 1
+                        else:
+                            gaps[z] += 1
     return nano.sum(), gaps.sum()
+
+
+@numba.njit(inline="always")
+def _coordination(phase, grain, z, y, x):
+    """The coordination snapshot of one rock-salt or layered voxel (see
+    :func:`coordination_kernel`)."""
+    k = 0
+    for zz in range(z - 1, z + 2):
+        for yy in range(y - 1, y + 2):
+            for xx in range(x - 1, x + 2):
+                k += phase[zz, yy, xx] >= ph.HYDROXIDE
+    k -= 1
+    g = grain[z, y, x]
+    surface = False
+    for f in range(6):
+        zz = z + (f == 1) - (f == 0)
+        yy = y + (f == 3) - (f == 2)
+        xx = x + (f == 5) - (f == 4)
+        c = phase[zz, yy, xx]
+        if grain[zz, yy, xx] != g or (c != ph.PORE and c < ph.HYDROXIDE):
+            surface = True
+    if surface:
+        k += SURFACE_BIT
+    return k
 
 
 @numba.njit(parallel=True, cache=True)
@@ -279,26 +433,30 @@ def coordination_kernel(phase, grain, ctc, layered=False):
                                                           phase[z, y, x] == ph.LAYERED):
                     ctc[z, y, x] = 0
                     continue
-                k = 0
-                for zz in range(z - 1, z + 2):
-                    for yy in range(y - 1, y + 2):
-                        for xx in range(x - 1, x + 2):
-                            k += phase[zz, yy, xx] >= ph.HYDROXIDE
-                k -= 1
-                g = grain[z, y, x]
-                surface = False
-                for f in range(6):
-                    zz = z + (f == 1) - (f == 0)
-                    yy = y + (f == 3) - (f == 2)
-                    xx = x + (f == 5) - (f == 4)
-                    c = phase[zz, yy, xx]
-                    if grain[zz, yy, xx] != g or (c != ph.PORE and c < ph.HYDROXIDE):
-                        surface = True
-                if surface:
-                    k += SURFACE_BIT
+                k = _coordination(phase, grain, z, y, x)
+                if k >= SURFACE_BIT:
                     count[z] += 1
                 ctc[z, y, x] = k
     return count.sum()
+
+
+@numba.njit(parallel=True, cache=True)
+def coordination_rows_kernel(phase, grain, ctc, layered, rows):
+    """:func:`coordination_kernel` on the interior voxels of the rows marked in ``rows`` only
+    (the other rows of ``ctc`` keep what they held: the caller never reads them)."""
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    for z in numba.prange(1, nz + 1):
+        for y in range(1, ny + 1):
+            if rows[z, y] == 0:
+                continue
+            for x in range(1, nx + 1):
+                c = phase[z, y, x]
+                if c != ph.ROCKSALT and not (layered and c == ph.LAYERED):
+                    ctc[z, y, x] = 0
+                    continue
+                ctc[z, y, x] = _coordination(phase, grain, z, y, x)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -306,18 +464,24 @@ def join_kernel(phase, grain, mark, dirty):
     """One pass of the join rule: every interior nanopore voxel (pore with a grain id > 0) with
     a face neighbour that is a pore labelled -1 or 0 or a solid of another grain is relabelled
     -1 (it joined an intergranular pore). Two passes over the lattice (mark, then relabel), so
-    the result does not depend on the order. Returns the voxels relabelled."""
+    the result does not depend on the order. Returns the voxels relabelled. ``mark`` is
+    scratch: only its nanopore voxels are written (the relabel pass reads no other), and the
+    relabel pass visits only the planes that hold a mark."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
     count = np.zeros(nz + 2, dtype=np.int64)
+    marked = np.zeros(nz + 2, dtype=np.int64)
     for z in numba.prange(1, nz + 1):
+        n = 0
         for y in range(1, ny + 1):
             for x in range(1, nx + 1):
-                mark[z, y, x] = 0
-                g = grain[z, y, x]
-                if phase[z, y, x] != ph.PORE or g <= 0:
+                if phase[z, y, x] != ph.PORE:
                     continue
+                g = grain[z, y, x]
+                if g <= 0:
+                    continue
+                m = 0
                 for f in range(6):
                     zz = z + (f == 1) - (f == 0)
                     yy = y + (f == 3) - (f == 2)
@@ -325,11 +489,16 @@ def join_kernel(phase, grain, mark, dirty):
                     c = phase[zz, yy, xx]
                     h = grain[zz, yy, xx]
                     if (c == ph.PORE and h <= 0) or (c >= ph.HYDROXIDE and h != g):
-                        mark[z, y, x] = 1
+                        m = 1
+                mark[z, y, x] = m
+                n += m
+        marked[z] = n
     for z in numba.prange(1, nz + 1):
+        if marked[z] == 0:
+            continue
         for y in range(1, ny + 1):
             for x in range(1, nx + 1):
-                if mark[z, y, x] != 0:
+                if mark[z, y, x] != 0 and phase[z, y, x] == ph.PORE and grain[z, y, x] > 0:
                     grain[z, y, x] = -1
                     dirty[z, y, x] = 1
                     count[z] += 1
@@ -383,7 +552,11 @@ def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, s
     defaults) this is the rule before issue 12. (The engine calls the sweeps one by one, see
     :meth:`PairRestructuring.advance`.)"""
     ctc = np.zeros(phase.shape, dtype=np.uint8)
-    coordination_kernel(phase, grain, ctc, p_con > 0.0)
+    rows, act, act64 = activity_buffers(phase.shape)
+    active_rows_kernel(phase, amount, full, p_con, p_inf, rows, act)
+    near = np.zeros_like(rows)
+    dilate_rows_kernel(rows, ROW_REACH, near)
+    coordination_rows_kernel(phase, grain, ctc, p_con > 0.0, near)
     emptied = 0
     for axis in range(3):
         n = phase.shape[axis] - 2
@@ -391,7 +564,7 @@ def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, s
             nano, gaps = restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip,
                                                   p_inf, full, seed, step, oz, oy, ox, gny, gnx,
                                                   axis, parity, 1, n - 1, dirty, ctc, p_coord,
-                                                  p_gap, p_con)
+                                                  p_gap, p_con, act, act64)
             emptied += nano + gaps
     if p_gap > 0.0:
         while join_kernel(phase, grain, ctc, dirty) > 0:
@@ -407,6 +580,17 @@ def coordination_snapshot(state) -> np.ndarray:
         c = np.zeros(state.phase.shape, dtype=np.uint8)
         state.ripening_contacts = c
     return c
+
+
+def _activity(state):
+    """The row masks and activity masks (:func:`activity_buffers`, plus a second row mask),
+    allocated once and kept on the state."""
+    r = getattr(state, "restructure_activity", None)
+    if r is None or r[0].shape != state.phase.shape[:2]:
+        rows, act, act64 = activity_buffers(state.phase.shape)
+        r = (rows, np.zeros_like(rows), act, act64)
+        state.restructure_activity = r
+    return r
 
 
 class PairRestructuring(Process):
@@ -497,8 +681,15 @@ class PairRestructuring(Process):
         p_coord = float(pr["ripening_coordination"])
         p_gap = float(pr["ripening_surface_gaps"])
         ctc = coordination_snapshot(state)
+        rows, near, act, act64 = _activity(state)
+        # the voxels that can be in a changing pair, and their rows (halo included)
+        active_rows_kernel(state.phase, state.amount, _FULL, p_con, p_inf, rows, act)
         if p_coord > 0.0 or p_gap > 0.0:
-            coordination_kernel(state.phase, state.grain, ctc, p_con > 0.0)
+            if state.lone:  # the snapshot is read only near active rows (ROW_REACH)
+                dilate_rows_kernel(rows, ROW_REACH, near)
+                coordination_rows_kernel(state.phase, state.grain, ctc, p_con > 0.0, near)
+            else:  # activity beyond the halo is not seen here: the whole snapshot
+                coordination_kernel(state.phase, state.grain, ctc, p_con > 0.0)
             state.exchange_field(ctc)  # straddling pairs read the owner's snapshot
         nano = gaps = 0
         dirty = state.dirty_flags()
@@ -509,10 +700,12 @@ class PairRestructuring(Process):
                     state.phase, state.grain, state.amount, state.li, state.disorder, p_rip,
                     p_inf, _FULL, self.seed, state.step, *state.offset,
                     *state.global_shape[1:], axis, parity, a_lo, a_hi, dirty, ctc, p_coord,
-                    p_gap, p_con)
+                    p_gap, p_con, act, act64)
                 nano += n
                 gaps += g
                 state.exchange_halo()  # the next sweep's straddling pairs read the halo
+                if not state.lone:  # the neighbours' pairs may have activated halo voxels
+                    halo_rows_kernel(state.phase, state.amount, _FULL, p_con, p_inf, act)
         if state.comm is not None:
             nano, gaps = allreduce_int(state.comm, [nano, gaps])
         if gaps > 0:  # nanopores that now touch a gap join it

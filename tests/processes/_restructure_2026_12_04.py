@@ -1,0 +1,545 @@
+"""Reference copy (frozen) of ``mcsim/processes/restructure.py`` as of 2026-12-04, before the
+row-masked sweeps; ``tests/processes/test_restructure_speed.py`` compares the current kernels
+with these bit for bit. Not imported by the package.
+
+Solid restructuring inside grains: rock-salt ripening into nanopores, overflow of expanding
+layered oxide into pores, and infiltration of open pores by molten LiOH.
+
+All three move material between two neighbouring voxels, so they are done as pair updates that
+never conflict: a sweep takes one axis and one parity, pairing each voxel whose global
+coordinate along that axis has that parity with its upper neighbour; the pairs of a sweep are
+disjoint, so they can be updated in parallel, and six sweeps (3 axes x 2 parities) visit
+every neighbour pair once per step. Parities are of global coordinates and random numbers are
+keyed by the lower voxel's global index, step and sweep, so the result does not depend on
+threads.
+
+Each sweep is one kernel call followed by a halo refresh. On a decomposed lattice
+(:mod:`mcsim.parallel`) a pair that straddles two subdomains is updated by both: a rank
+processes every pair of the sweep with EITHER end in its interior (the lower end, the anchor,
+may be in the lower halo layer, the upper end in the upper halo layer), as long as both ends
+are inside the global lattice. The pair rules read and write only the pair's two voxels, and
+the halo holds the neighbour's current values, so both ranks compute the same update from the
+same data and the same random number (keyed by the anchor's global index); the halo exchange
+after the sweep then overwrites each rank's halo copy with the owner's identical values. A
+voxel emptied into a nanopore is counted by the rank that owns the pair's anchor only. On one
+rank the anchors are exactly today's, so results are unchanged. Pair rules:
+
+ripening
+    Two rock-salt voxels of the same grain, either below full: with probability
+    1 - exp(-k_r dt), TM moves from one to the other until the receiver is full or the donor
+    empty. The donor is the voxel with fewer solid (TM) voxels among its 26 neighbours
+    (surface energy: an atom at a low-coordinated site, a grain or pore surface, has the
+    higher chemical potential, Gibbs-Thomson); between equally coordinated voxels the emptier
+    gives (the rule before issue 12, which ``ripening_coordination`` = 0 restores). The
+    coordination numbers, and whether a voxel lies on its grain's surface, are read from a
+    snapshot taken once per restructure step (:func:`coordination_kernel`), so a neighbour
+    emptied by another pair of the same sweep never changes a pair's outcome. An emptied donor
+    on its grain's surface (a face neighbour that is not its grain: an intergranular or outer
+    pore, another grain, a lithium source) opens an intergranular gap (label -1: the grain
+    shrank, with probability ``ripening_surface_gaps``); an emptied donor inside the grain
+    becomes an intragranular nanopore (pore keeping its grain id). A nanopore that comes to
+    share a face with an intergranular pore (or touches another grain) joins it
+    (:func:`join_kernel`, run after the sweeps until nothing changes).
+    The rate is calibrated at 10 nm voxels and scales as (10 nm / voxel_nm) ** p with
+    p = ``ripening_voxel_exponent`` = 2: a move carries TM over one voxel, a diffusion hop
+    over dx takes ~ dx^2 / D, so on a finer lattice the same physical ripening takes more,
+    faster moves.
+
+    *The split.* Dehydration frees ~52 % of a grain's volume uniformly inside it (the voxel
+    keeps its TM, rock salt fills 48 % of it). The free volume either reaches the grain's
+    surface (the grain shrinks, opening intergranular gaps: the paper's loose, coarse core)
+    or gathers inside into nanopores. Which is decided where the TM goes: a surface voxel,
+    the least coordinated, gives its TM inwards and empties first (the surface retreats); a
+    voxel inside a 40 nm plate is never more than ~20 nm from the surface, but TM moves one
+    neighbour distance per move, so inside voxels that pair among themselves before the
+    retreating surface reaches them empty in place and nucleate nanopores, and a nanopore's
+    wall, being less coordinated, then feeds the neighbouring bulk (the nanopore grows rather
+    than a new one forming). So the surface takes the free volume of a skin about as deep as
+    TM travels in ripening and the inside keeps the rest. A 40 nm plate has no point more than
+    20 nm from its surface, so most of its free volume leaves it: on the default particle
+    (R-NCM ramp quenched at 600 C, seed 1) 87 % of the emptied voxels open gaps (43 268) and
+    13 % stay nanopores (6 724). That share is set by the voxel, not by a physical length: at
+    10 nm a plate is four voxels thick and every voxel is on or next to its surface.
+    Nanopores stay single voxels at 10 and at 5 nm (docs/model.md), so their size is still
+    the voxel's.
+consolidation
+    Above the sintering onset, two layered voxels of the same grain, neither over full and
+    either below it, follow the ripening rule (the less coordinated gives, the emptied voxel
+    opens a gap on the grain's surface or a nanopore inside), with the chance
+    1 - exp(-k_c dt), k_c the densification event rate (:meth:`PairRestructuring.
+    consolidation_rate`). A layered voxel made from hydroxide is only 89 % full: the 11 % is
+    porosity finer than the voxel, which sinters like any other pore; consolidation gathers it
+    into voxels that densification can then remove (on a grain boundary) or that stay
+    nanopores (inside a grain).
+spill
+    A layered voxel holding more TM than fits (rock salt that ripened, then lithiated: layered
+    needs 1.86 x the volume of rock salt) pushes the excess into a pore neighbour (which becomes
+    layered of the same grain) or into a partly filled layered neighbour of its grain.
+infiltration
+    Above the source's melting point, a LiOH voxel gives half its lithium to a pore neighbour
+    inside the particle with probability 1 - exp(-k_i dt): the melt wets and fills the open
+    pores and carries lithium towards the core.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from mcsim import phases as ph
+from mcsim import rng
+from mcsim.processes.base import Process, arrhenius, event_probability
+from mcsim.parallel import allreduce_int
+from mcsim.state import full_amount_table
+
+
+#: Voxel size (nm) at which the ripening and nanopore-migration rates were calibrated.
+REFERENCE_VOXEL_NM = 10.0
+
+#: Bit of the coordination snapshot marking a voxel on its grain's surface; the bits below it
+#: hold the number of solid (TM) voxels among the 26 neighbours (0..26).
+SURFACE_BIT = 32
+_COUNT_MASK = 31
+
+
+def voxel_rate_factor(voxel_nm: float, exponent: float) -> float:
+    """(REFERENCE_VOXEL_NM / voxel_nm) ** exponent: the factor on a rate calibrated at 10 nm
+    voxels for a process whose time per voxel-sized step scales as voxel_nm ** exponent."""
+    if not voxel_nm > 0.0:
+        raise ValueError(f"voxel_nm must be > 0, got {voxel_nm!r}")
+    return (REFERENCE_VOXEL_NM / float(voxel_nm)) ** float(exponent)
+
+
+@numba.njit(inline="always")
+def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx, u0, u1, u2,
+          u3, p_rip, p_inf, p_coord, p_gap, full_rs, full_lay, p_con):
+    """Pair rules with voxel s = (sz, sy, sx) as the candidate donor and d as the receiver.
+
+    Returns 1 if a rock-salt voxel was emptied into a nanopore, 2 if into an intergranular
+    gap, 0 otherwise, -1 if the pair was not handled (so the caller may try the pair the other
+    way round). ``ctc`` is the coordination snapshot (:func:`coordination_kernel`); u2 < p_coord
+    lets the coordination choose the donor, u3 < p_gap lets an emptied surface donor open a gap.
+    """
+    cs = phase[sz, sy, sx]
+    cd = phase[dz, dy, dx]
+    a_s = np.int64(amount[sz, sy, sx])
+    if cs == cd and (cs == ph.ROCKSALT or (cs == ph.LAYERED and p_con > 0.0 and a_s <= full_lay
+                                          and np.int64(amount[dz, dy, dx]) <= full_lay)):
+        # ripening of rock salt; consolidation of part-filled layered oxide (same rule)
+        full_rs = full_rs if cs == ph.ROCKSALT else full_lay
+        if grain[sz, sy, sx] != grain[dz, dy, dx] or u0 >= (p_rip if cs == ph.ROCKSALT
+                                                            else p_con):
+            return 0
+        a_d = np.int64(amount[dz, dy, dx])
+        ks = np.int64(ctc[sz, sy, sx]) & _COUNT_MASK
+        kd = np.int64(ctc[dz, dy, dx]) & _COUNT_MASK
+        if u2 < p_coord and ks != kd:
+            # the less coordinated voxel gives (surface energy)
+            if ks > kd:
+                return -1
+            if a_d >= full_rs:
+                return 0
+        # the emptier voxel gives; a tie is broken by the pair's second random number
+        elif a_s > a_d or (a_s == a_d and u1 < 0.5) or a_d >= full_rs:
+            return -1
+        t = min(a_s, full_rs - a_d)
+        amount[dz, dy, dx] = a_d + t
+        amount[sz, sy, sx] = a_s - t
+        if a_s - t == 0:
+            phase[sz, sy, sx] = ph.PORE
+            dirty[sz, sy, sx] = 1
+            li[dz, dy, dx] += li[sz, sy, sx]
+            li[sz, sy, sx] = 0.0
+            disorder[sz, sy, sx] = 0
+            if (np.int64(ctc[sz, sy, sx]) & SURFACE_BIT) != 0 and u3 < p_gap:
+                grain[sz, sy, sx] = -1  # the grain shrank: an intergranular gap
+                return 2
+            return 1  # grain id kept: an intragranular nanopore
+        return 0
+    if cs == ph.LAYERED and a_s > full_lay:
+        if cd == ph.PORE:
+            t = min(a_s - full_lay, full_lay)
+            phase[dz, dy, dx] = ph.LAYERED
+            grain[dz, dy, dx] = grain[sz, sy, sx]
+            dirty[dz, dy, dx] = 1
+            disorder[dz, dy, dx] = disorder[sz, sy, sx]
+            amount[dz, dy, dx] = t
+            amount[sz, sy, sx] = a_s - t
+            return 0
+        if cd == ph.LAYERED and grain[dz, dy, dx] == grain[sz, sy, sx]:
+            a_d = np.int64(amount[dz, dy, dx])
+            if a_d < full_lay:
+                t = min(a_s - full_lay, full_lay - a_d)
+                amount[dz, dy, dx] = a_d + t
+                amount[sz, sy, sx] = a_s - t
+            return 0
+        return -1
+    if (cs == ph.LIOH and cd == ph.PORE and grain[dz, dy, dx] != 0 and p_inf > 0.0
+            and u0 < p_inf and a_s >= 2):
+        t = a_s // 2  # the pore keeps its grain id (-1 or its grain): it is inside the particle
+        phase[dz, dy, dx] = ph.LIOH
+        dirty[dz, dy, dx] = 1
+        amount[dz, dy, dx] = t
+        amount[sz, sy, sx] = a_s - t
+        return 0
+    return -1
+
+
+@numba.njit(inline="always")
+def _candidate(ci, cj, ai, aj, p_inf, full_rs, full_lay, p_con):
+    """Whether a pair can change at all (cheap test before any random number is drawn)."""
+    if ci == ph.ROCKSALT and cj == ph.ROCKSALT:
+        return ai < full_rs or aj < full_rs
+    if p_con > 0.0 and ci == ph.LAYERED and cj == ph.LAYERED and ai <= full_lay \
+            and aj <= full_lay:
+        return ai < full_lay or aj < full_lay
+    if (ci == ph.LAYERED and ai > full_lay) or (cj == ph.LAYERED and aj > full_lay):
+        return True
+    if p_inf > 0.0:
+        return (ci == ph.LIOH and cj == ph.PORE) or (cj == ph.LIOH and ci == ph.PORE)
+    return False
+
+
+@numba.njit(parallel=True, cache=True)
+def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
+                             oz, oy, ox, gny, gnx, axis, parity, a_lo, a_hi, dirty, ctc, p_coord,
+                             p_gap, p_con):
+    """One conflict-free pair sweep along ``axis`` (0 z, 1 y, 2 x) pairing voxels of global
+    coordinate parity ``parity`` with their upper neighbour. Returns the voxels emptied into
+    nanopores and into intergranular gaps.
+
+    ``a_lo`` and ``a_hi`` bound the local index (halo included: 0 is the lower halo layer) of
+    the pair's lower voxel along ``axis``; the other two axes run over the interior. Only
+    pairs whose anchor is in the interior (index >= 1) count towards the return value.
+    Infiltration only fills pores inside the particle (grain id != 0, see
+    :meth:`mcsim.state.State.from_microstructure`). ``ctc`` is the coordination snapshot of
+    the step (halo included), read only. ``p_con`` is the chance per pair of a consolidation
+    move between part-filled layered voxels of one grain (0 below the sintering onset).
+    """
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    full_rs = np.int64(full[ph.ROCKSALT])
+    full_lay = np.int64(full[ph.LAYERED])
+    dz = 1 if axis == 0 else 0
+    dy = 1 if axis == 1 else 0
+    dx = 1 if axis == 2 else 0
+    z0, z1 = (a_lo, a_hi) if dz == 1 else (1, nz)
+    y0, y1 = (a_lo, a_hi) if dy == 1 else (1, ny)
+    x0, x1 = (a_lo, a_hi) if dx == 1 else (1, nx)
+    sub = 1 + 2 * axis + parity
+    nano = np.zeros(nz + 2, dtype=np.int64)
+    gaps = np.zeros(nz + 2, dtype=np.int64)
+    for z in numba.prange(z0, z1 + 1):
+        gz = oz + z - 1
+        if dz == 1 and gz % 2 != parity:
+            continue
+        for y in range(y0, y1 + 1):
+            gy = oy + y - 1
+            if dy == 1 and gy % 2 != parity:
+                continue
+            row = (gz * gny + gy) * gnx + ox - 1
+            for x in range(x0, x1 + 1):
+                if dx == 1 and (ox + x - 1) % 2 != parity:
+                    continue
+                ci = phase[z, y, x]
+                cj = phase[z + dz, y + dy, x + dx]
+                if not _candidate(ci, cj, amount[z, y, x], amount[z + dz, y + dy, x + dx],
+                                  p_inf, full_rs, full_lay, p_con):
+                    continue
+                u0, u1, u2, u3 = rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, row + x, step, sub)
+                r = _move(phase, grain, amount, li, disorder, dirty, ctc, z, y, x, z + dz,
+                          y + dy, x + dx, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap, full_rs,
+                          full_lay, p_con)
+                if r < 0:
+                    r = _move(phase, grain, amount, li, disorder, dirty, ctc, z + dz, y + dy,
+                              x + dx, z, y, x, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap,
+                              full_rs, full_lay, p_con)
+                if r > 0 and z * dz + y * dy + x * dx >= 1:
+                    if r == 1:
+                        nano[z] += 1
+                    else:
+                        gaps[z] += 1
+    return nano.sum(), gaps.sum()
+
+
+@numba.njit(parallel=True, cache=True)
+def coordination_kernel(phase, grain, ctc, layered=False):
+    """The coordination snapshot of the interior rock-salt voxels, and with ``layered`` of the
+    layered ones too (0 elsewhere): the number of solid (TM) voxels among the 26 neighbours,
+    plus :data:`SURFACE_BIT` when a face neighbour is not of the voxel's grain (a pore
+    labelled -1 or 0, another grain, a lithium source: anything but a solid or nanopore of the
+    same grain). Returns the voxels marked as surface."""
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    count = np.zeros(nz + 2, dtype=np.int64)
+    for z in numba.prange(1, nz + 1):
+        for y in range(1, ny + 1):
+            for x in range(1, nx + 1):
+                if phase[z, y, x] != ph.ROCKSALT and not (layered and
+                                                          phase[z, y, x] == ph.LAYERED):
+                    ctc[z, y, x] = 0
+                    continue
+                k = 0
+                for zz in range(z - 1, z + 2):
+                    for yy in range(y - 1, y + 2):
+                        for xx in range(x - 1, x + 2):
+                            k += phase[zz, yy, xx] >= ph.HYDROXIDE
+                k -= 1
+                g = grain[z, y, x]
+                surface = False
+                for f in range(6):
+                    zz = z + (f == 1) - (f == 0)
+                    yy = y + (f == 3) - (f == 2)
+                    xx = x + (f == 5) - (f == 4)
+                    c = phase[zz, yy, xx]
+                    if grain[zz, yy, xx] != g or (c != ph.PORE and c < ph.HYDROXIDE):
+                        surface = True
+                if surface:
+                    k += SURFACE_BIT
+                    count[z] += 1
+                ctc[z, y, x] = k
+    return count.sum()
+
+
+@numba.njit(parallel=True, cache=True)
+def join_kernel(phase, grain, mark, dirty):
+    """One pass of the join rule: every interior nanopore voxel (pore with a grain id > 0) with
+    a face neighbour that is a pore labelled -1 or 0 or a solid of another grain is relabelled
+    -1 (it joined an intergranular pore). Two passes over the lattice (mark, then relabel), so
+    the result does not depend on the order. Returns the voxels relabelled."""
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    count = np.zeros(nz + 2, dtype=np.int64)
+    for z in numba.prange(1, nz + 1):
+        for y in range(1, ny + 1):
+            for x in range(1, nx + 1):
+                mark[z, y, x] = 0
+                g = grain[z, y, x]
+                if phase[z, y, x] != ph.PORE or g <= 0:
+                    continue
+                for f in range(6):
+                    zz = z + (f == 1) - (f == 0)
+                    yy = y + (f == 3) - (f == 2)
+                    xx = x + (f == 5) - (f == 4)
+                    c = phase[zz, yy, xx]
+                    h = grain[zz, yy, xx]
+                    if (c == ph.PORE and h <= 0) or (c >= ph.HYDROXIDE and h != g):
+                        mark[z, y, x] = 1
+    for z in numba.prange(1, nz + 1):
+        for y in range(1, ny + 1):
+            for x in range(1, nx + 1):
+                if mark[z, y, x] != 0:
+                    grain[z, y, x] = -1
+                    dirty[z, y, x] = 1
+                    count[z] += 1
+    return count.sum()
+
+
+@numba.njit(parallel=True, cache=True)
+def movable_overfull_kernel(phase, grain, amount, full_lay):
+    """Overfull layered voxels of the interior that have a face neighbour to spill into (a
+    pore, or layered oxide of the same grain below full): the only changes a sweep can make
+    when no rock salt can ripen and no source is molten. A halo neighbour outside the global
+    lattice counts as a pore, which errs on the side of sweeping."""
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    count = np.zeros(nz, dtype=np.int64)
+    for z in numba.prange(1, nz + 1):
+        n = 0
+        for y in range(1, ny + 1):
+            for x in range(1, nx + 1):
+                if phase[z, y, x] != ph.LAYERED or amount[z, y, x] <= full_lay:
+                    continue
+                for k in range(6):
+                    zz = z + (k == 1) - (k == 0)
+                    yy = y + (k == 3) - (k == 2)
+                    xx = x + (k == 5) - (k == 4)
+                    c = phase[zz, yy, xx]
+                    if c == ph.PORE or (c == ph.LAYERED and grain[zz, yy, xx] == grain[z, y, x]
+                                        and amount[zz, yy, xx] < full_lay):
+                        n += 1
+                        break
+        count[z - 1] = n
+    return count.sum()
+
+
+def anchor_range(state, axis: int) -> tuple[int, int]:
+    """Local anchor indices (halo included) of the pairs along ``axis`` this subdomain updates:
+    every pair with either end in the interior and both ends inside the global lattice."""
+    n = state.shape[axis]
+    o = state.offset[axis]
+    lo = 0 if o > 0 else 1
+    hi = n if o + n < state.global_shape[axis] else n - 1
+    return lo, hi
+
+
+def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
+                       oz, oy, ox, gny, gnx, dirty, p_coord=0.0, p_gap=0.0, p_con=0.0):
+    """The six sweeps (axis z, y, x; parity 0, 1) on a lone domain, without halo refreshes
+    in between, after one coordination snapshot, then the join rule when ``p_gap`` > 0.
+    Returns voxels emptied (nanopores + gaps). With ``p_coord`` = ``p_gap`` = 0 (the
+    defaults) this is the rule before issue 12. (The engine calls the sweeps one by one, see
+    :meth:`PairRestructuring.advance`.)"""
+    ctc = np.zeros(phase.shape, dtype=np.uint8)
+    coordination_kernel(phase, grain, ctc, p_con > 0.0)
+    emptied = 0
+    for axis in range(3):
+        n = phase.shape[axis] - 2
+        for parity in range(2):
+            nano, gaps = restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip,
+                                                  p_inf, full, seed, step, oz, oy, ox, gny, gnx,
+                                                  axis, parity, 1, n - 1, dirty, ctc, p_coord,
+                                                  p_gap, p_con)
+            emptied += nano + gaps
+    if p_gap > 0.0:
+        while join_kernel(phase, grain, ctc, dirty) > 0:
+            pass
+    return emptied
+
+
+def coordination_snapshot(state) -> np.ndarray:
+    """The uint8 coordination snapshot of ``state`` (shaped like the fields, halo included),
+    allocated once and kept on the state; refilled by :meth:`PairRestructuring.advance`."""
+    c = getattr(state, "ripening_contacts", None)
+    if c is None or c.shape != state.phase.shape:
+        c = np.zeros(state.phase.shape, dtype=np.uint8)
+        state.ripening_contacts = c
+    return c
+
+
+class PairRestructuring(Process):
+    """Ripening (k_r = A exp(-Ea/RT), scaled with the voxel size), spill of overfull layered
+    oxide, melt infiltration."""
+
+    name = "restructure"
+    variant = "pairs"
+
+    #: Voxels emptied into intergranular gaps by this process object so far (a diagnostic of
+    #: the split; not a time series and not checkpointed).
+    gap_voxels_opened = 0
+
+    #: Consolidation runs in batches: its chance per pair and step is tiny (~1e-3 at 850 C), so
+    #: k_c dt is accumulated and the sweeps run once the sum reaches this, with the chance
+    #: 1 - exp(-sum) per pair. The sum is checkpointed (:meth:`state_dict`).
+    CONSOLIDATION_BATCH = 0.02
+
+    def __init__(self, params: dict, numerics: dict, seed: int):
+        super().__init__(params, numerics, seed)
+        #: k_c dt accumulated since the last consolidation sweep.
+        self.consolidation_tau = 0.0
+
+    def state_dict(self) -> dict:
+        """The consolidation accumulator, for checkpoints."""
+        return {"consolidation_tau": float(self.consolidation_tau)}
+
+    def load_state_dict(self, d: dict) -> None:
+        """Restore what :meth:`state_dict` saved."""
+        self.consolidation_tau = float(d["consolidation_tau"])
+
+    def _other_work(self, state, temperature_c) -> bool:
+        """Whether ripening, spill or infiltration can change anything: rock salt that can
+        ripen, molten source, or overfull layered oxide with a face neighbour it can spill into
+        (overfull voxels walled in by full ones stay as they are, and the sweeps would only read
+        them)."""
+        c = state.census
+        molten = temperature_c >= self.params["source_melt_c"] and c.get("lioh", 1) > 0
+        if c.get("rocksalt_partial", 1) > 0 or molten:
+            return True
+        if c.get("layered_overfull", 1) == 0:
+            return False
+        movable = movable_overfull_kernel(state.phase, state.grain, state.amount,
+                                          np.int64(_FULL[ph.LAYERED]))
+        if state.comm is not None:
+            movable = allreduce_int(state.comm, [movable])[0]
+        return movable > 0
+
+    def active(self, state, temperature_c):
+        """Whether :meth:`advance` must be called: other work (:meth:`_other_work`), or
+        consolidation accumulating above the sintering onset."""
+        return self.consolidation_rate(temperature_c) > 0.0 or \
+            self._other_work(state, temperature_c)
+
+    def consolidation_rate(self, temperature_c: float) -> float:
+        """Rate (1/s) of consolidation moves per pair of part-filled layered voxels of one
+        grain: above ``sinter_onset_c``, the densification MCS rate times its per-MCS
+        probability times ``consolidation_rate_factor`` (sub-voxel pores sinter as
+        grain-boundary pores do); 0 at or below the onset."""
+        pr = self.params
+        if temperature_c <= pr["sinter_onset_c"] or pr["consolidation_rate_factor"] <= 0.0:
+            return 0.0
+        return (arrhenius(pr["densification_a_per_s"], pr["densification_ea_j_per_mol"],
+                          temperature_c) * pr["densification_probability"]
+                * pr["consolidation_rate_factor"])
+
+    def ripening_rate(self, temperature_c: float, voxel_nm: float) -> float:
+        """k_r = A exp(-Ea/RT) (10 nm / voxel_nm) ** ``ripening_voxel_exponent``, 1/s."""
+        pr = self.params
+        return (arrhenius(pr["ripening_a_per_s"], pr["ripening_ea_j_per_mol"], temperature_c)
+                * voxel_rate_factor(voxel_nm, pr["ripening_voxel_exponent"]))
+
+    def advance(self, state, dt_s, temperature_c):
+        p_con = 0.0
+        k_con = self.consolidation_rate(temperature_c)
+        if k_con > 0.0:
+            self.consolidation_tau += k_con * dt_s
+            if self.consolidation_tau >= self.CONSOLIDATION_BATCH:
+                p_con = -math.expm1(-self.consolidation_tau)
+                self.consolidation_tau = 0.0
+        if p_con == 0.0 and not self._other_work(state, temperature_c):
+            return {}
+        pr = self.params
+        p_rip = event_probability(self.ripening_rate(temperature_c, state.voxel_nm), dt_s)
+        p_inf = 0.0
+        if temperature_c >= pr["source_melt_c"]:
+            p_inf = event_probability(pr["infiltration_rate_per_s"], dt_s)
+        p_coord = float(pr["ripening_coordination"])
+        p_gap = float(pr["ripening_surface_gaps"])
+        ctc = coordination_snapshot(state)
+        if p_coord > 0.0 or p_gap > 0.0:
+            coordination_kernel(state.phase, state.grain, ctc, p_con > 0.0)
+            state.exchange_field(ctc)  # straddling pairs read the owner's snapshot
+        nano = gaps = 0
+        dirty = state.dirty_flags()
+        for axis in range(3):
+            a_lo, a_hi = anchor_range(state, axis)
+            for parity in range(2):
+                n, g = restructure_sweep_kernel(
+                    state.phase, state.grain, state.amount, state.li, state.disorder, p_rip,
+                    p_inf, _FULL, self.seed, state.step, *state.offset,
+                    *state.global_shape[1:], axis, parity, a_lo, a_hi, dirty, ctc, p_coord,
+                    p_gap, p_con)
+                nano += n
+                gaps += g
+                state.exchange_halo()  # the next sweep's straddling pairs read the halo
+        if state.comm is not None:
+            nano, gaps = allreduce_int(state.comm, [nano, gaps])
+        if gaps > 0:  # nanopores that now touch a gap join it
+            while True:
+                joined = join_kernel(state.phase, state.grain, ctc, dirty)
+                state.exchange_field(state.grain)
+                if state.comm is not None:
+                    joined = allreduce_int(state.comm, [joined])[0]
+                if joined == 0:
+                    break
+        self.gap_voxels_opened += int(gaps)
+        return {"nanopore_voxels_opened": int(nano)}
+
+    def lattice_passes(self, tallies):
+        # six half-sweeps (three axes, two parities) when it ran: three lattice passes
+        return 3 * ("nanopore_voxels_opened" in tallies)
+
+    def describe(self):
+        return (f"restructure: ripening Ea {self.params['ripening_ea_j_per_mol'] / 1e3:.0f} kJ/mol "
+                f"(x (10 nm/dx)^{self.params['ripening_voxel_exponent']:g}), coordination "
+                f"{self.params['ripening_coordination']:g}, surface gaps "
+                f"{self.params['ripening_surface_gaps']:g}, "
+                f"infiltration {self.params['infiltration_rate_per_s']:g} 1/s above melting")
+
+
+_FULL = full_amount_table()
