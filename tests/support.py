@@ -24,7 +24,8 @@ from mcsim import config
 from mcsim import params as _params
 from mcsim.engine import Simulation
 from mcsim.processes import REGISTRY
-from mcsim.state import State
+from mcsim import phases as ph
+from mcsim.state import State, full_amount_table
 from mcsim.stepper import Stepper
 
 #: The tests' folder and the root of the mcsim checkout (holds runs/, analysis/, tests/).
@@ -237,3 +238,35 @@ def differences(path_a, path_b) -> list:
                 if not _same_value(oa[()], ob[()]):
                     out.append(("dataset", key))
     return out
+
+
+def busy_state(micro, offset=(0, 0, 0), shape=None, seed=0):
+    """A state cut from ``micro`` where every branch of the reaction kernel has voxels to act
+    on: rock salt (full and partial), layered oxide (overfull, disordered), all three sources
+    (some nearly used up), lithium dry, partial and above the TM content."""
+    state = State.from_microstructure(micro, offset=offset, shape=shape)
+    gen = np.random.default_rng(seed)
+    full = full_amount_table()
+    P, A, L, D = (state.interior(n) for n in ("phase", "amount", "li", "disorder"))
+    r = gen.random(P.shape)
+    hyd = P == ph.HYDROXIDE
+    rs = hyd & (r < 0.15)
+    lay = hyd & (r >= 0.15) & (r < 0.3)
+    P[rs] = ph.ROCKSALT
+    A[rs] = np.where(gen.random(P.shape) < 0.5, full[ph.ROCKSALT], 700)[rs]
+    P[lay] = ph.LAYERED
+    A[lay] = np.where(gen.random(P.shape) < 0.3, full[ph.LAYERED] + 50, 1000)[lay]
+    D[lay] = gen.integers(0, 60, P.shape)[lay]
+    src = np.isin(P, ph.SOURCE_PHASES)
+    r2 = gen.random(P.shape)
+    P[src & (r2 < 0.3)] = ph.LI2O
+    P[src & (r2 >= 0.3) & (r2 < 0.55)] = ph.LI2CO3
+    small = src & (gen.random(P.shape) < 0.3)
+    A[small] = gen.integers(0, 3, P.shape)[small]  # nearly spent: some turn to pore
+    li = np.where(P != ph.PORE, gen.random(P.shape) * 1500, 0.0)
+    li[gen.random(P.shape) < 0.2] = 0.0
+    li[small] = gen.random(P.shape)[small] * 0.8
+    L[...] = li.astype(np.float32)
+    state.exchange_halo()
+    assert (P == ph.HYDROXIDE).any() and rs.any() and lay.any() and src.any()
+    return state

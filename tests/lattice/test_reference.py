@@ -8,6 +8,7 @@ from mcsim import reference, rng
 from mcsim.processes import slots as S
 from mcsim.processes.reactions import reaction_kernel
 from mcsim.state import State, full_amount_table
+from tests.support import busy_state
 
 U64_MAX = 2**64 - 1
 FIELDS = ("phase", "grain", "amount", "li", "disorder")
@@ -103,36 +104,6 @@ def micro():
                                 source_diameter_nm=80, seed=11)
 
 
-def _busy_state(micro, offset=(0, 0, 0), shape=None, seed=0):
-    """A state where every branch of the reaction kernel has voxels to act on."""
-    state = State.from_microstructure(micro, offset=offset, shape=shape)
-    gen = np.random.default_rng(seed)
-    full = full_amount_table()
-    P, A, L, D = (state.interior(n) for n in ("phase", "amount", "li", "disorder"))
-    r = gen.random(P.shape)
-    hyd = P == ph.HYDROXIDE
-    rs = hyd & (r < 0.15)
-    lay = hyd & (r >= 0.15) & (r < 0.3)
-    P[rs] = ph.ROCKSALT
-    A[rs] = np.where(gen.random(P.shape) < 0.5, full[ph.ROCKSALT], 700)[rs]
-    P[lay] = ph.LAYERED
-    A[lay] = np.where(gen.random(P.shape) < 0.3, full[ph.LAYERED] + 50, 1000)[lay]
-    D[lay] = gen.integers(0, 60, P.shape)[lay]
-    src = np.isin(P, ph.SOURCE_PHASES)
-    r2 = gen.random(P.shape)
-    P[src & (r2 < 0.3)] = ph.LI2O
-    P[src & (r2 >= 0.3) & (r2 < 0.55)] = ph.LI2CO3
-    small = src & (gen.random(P.shape) < 0.3)
-    A[small] = gen.integers(0, 3, P.shape)[small]  # nearly spent: some turn to pore
-    li = np.where(P != ph.PORE, gen.random(P.shape) * 1500, 0.0)
-    li[gen.random(P.shape) < 0.2] = 0.0
-    li[small] = gen.random(P.shape)[small] * 0.8
-    L[...] = li.astype(np.float32)
-    state.exchange_halo()
-    assert (P == ph.HYDROXIDE).any() and rs.any() and lay.any() and src.any()
-    return state
-
-
 def _busy_coef():
     coef = np.zeros(S.N_COEF)
     coef[S.C_P_REL_LIOH] = 0.3
@@ -162,7 +133,7 @@ def _assert_fields_equal(a, b, names=FIELDS):
 
 @pytest.mark.parametrize("offset, shape", [((0, 0, 0), None), ((5, 9, 13), (40, 33, 29))])
 def test_reaction_step_numpy_is_bit_identical_to_numba_kernel(micro, offset, shape):
-    base = _busy_state(micro, offset, shape)
+    base = busy_state(micro, offset, shape)
     coef = _busy_coef()
     full = full_amount_table()
     for step in (0, 3):
@@ -191,7 +162,7 @@ def test_reaction_step_numpy_is_bit_identical_to_numba_kernel(micro, offset, sha
 def test_reaction_step_with_processes_off_changes_nothing_and_counts_spent_sources(micro):
     from mcsim.stepper import neutral_coefficients
 
-    base = _busy_state(micro)
+    base = busy_state(micro)
     a, b = _copy(base), _copy(base)
     full = full_amount_table()
     coef = neutral_coefficients()
@@ -220,7 +191,7 @@ def _diffusion_bound(state, w_fast):
 
 
 def test_diffuse_numpy_equals_numba_kernel_to_float32_rounding(micro):
-    state = _busy_state(micro, seed=4)
+    state = busy_state(micro, seed=4)
     w_fast, w_slow = 0.16, 0.004
     out_nb = np.zeros_like(state.li)
     out_np = np.zeros_like(state.li)
@@ -237,7 +208,7 @@ def test_diffuse_numpy_equals_numba_kernel_to_float32_rounding(micro):
 
 
 def test_step_numpy_equals_step_numba(micro):
-    base = _busy_state(micro, seed=8)
+    base = busy_state(micro, seed=8)
     base.step = 12
     a, b = _copy(base), _copy(base)
     coef = _busy_coef()

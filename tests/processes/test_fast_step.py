@@ -21,6 +21,7 @@ from mcsim.processes.reactions import _philox, reaction_kernel
 from mcsim.reference import step_numba
 from mcsim.state import FIELD_NAMES, State, full_amount_table
 from mcsim.stepper import Stepper
+from tests.support import busy_state
 
 THREADS = [1, pytest.param(2, marks=pytest.mark.skipif(
     numba.config.NUMBA_NUM_THREADS < 2, reason="numba has one thread"))]
@@ -40,37 +41,6 @@ def micro():
     return generate_agglomerate(radius_um=0.25, voxel_nm=10, grain_length_nm=100,
                                 grain_width_nm=60, grain_thickness_nm=30,
                                 source_diameter_nm=80, seed=13)
-
-
-def _busy_state(micro, seed=0):
-    """A generated particle where every rule has voxels to act on: rock salt (full and
-    partial), layered oxide (overfull, disordered), all three sources (some nearly used up),
-    lithium dry, partial and above the TM content."""
-    state = State.from_microstructure(micro)
-    gen = np.random.default_rng(seed)
-    full = full_amount_table()
-    P, A, L, D = (state.interior(n) for n in ("phase", "amount", "li", "disorder"))
-    r = gen.random(P.shape)
-    hyd = P == ph.HYDROXIDE
-    rs = hyd & (r < 0.15)
-    lay = hyd & (r >= 0.15) & (r < 0.3)
-    P[rs] = ph.ROCKSALT
-    A[rs] = np.where(gen.random(P.shape) < 0.5, full[ph.ROCKSALT], 700)[rs]
-    P[lay] = ph.LAYERED
-    A[lay] = np.where(gen.random(P.shape) < 0.3, full[ph.LAYERED] + 50, 1000)[lay]
-    D[lay] = gen.integers(0, 60, P.shape)[lay]
-    src = np.isin(P, ph.SOURCE_PHASES)
-    r2 = gen.random(P.shape)
-    P[src & (r2 < 0.3)] = ph.LI2O
-    P[src & (r2 >= 0.3) & (r2 < 0.55)] = ph.LI2CO3
-    small = src & (gen.random(P.shape) < 0.3)
-    A[small] = gen.integers(0, 3, P.shape)[small]
-    li = np.where(P != ph.PORE, gen.random(P.shape) * 1500, 0.0)
-    li[gen.random(P.shape) < 0.2] = 0.0
-    li[small] = gen.random(P.shape)[small] * 0.8
-    L[...] = li.astype(np.float32)
-    state.fill_halo()
-    return state
 
 
 def _coef(scale):
@@ -159,7 +129,7 @@ def test_stage_kernel_is_the_reference_bit_for_bit(threads, mu, nu, w_fast, w_sl
 def test_refresh_in_the_stage_equals_a_full_recount(micro, threads):
     """Phases and grains changed at random (with their flags, some in the halo) and the
     classes refreshed inside the stage: the full recount's classes, the reference's stage."""
-    state = _busy_state(micro, seed=2)
+    state = busy_state(micro, seed=2)
     tr.prepare_face_codes(state)
     gen = np.random.default_rng(3)
     P, G = state.interior("phase"), state.interior("grain")
@@ -189,7 +159,7 @@ def test_refresh_in_the_stage_equals_a_full_recount(micro, threads):
 def test_reaction_sweep_is_the_legacy_sweep(micro, threads, scale):
     """The new sweep (inline Philox, early "no event" from the lane) against the sweep and
     rules of 2026-12-04: every field, flag, tally and count, on several steps."""
-    base = _busy_state(micro, seed=4)
+    base = busy_state(micro, seed=4)
     full = full_amount_table()
     coef = _coef(scale)
     for step in (0, 1, 7):
@@ -209,7 +179,7 @@ def test_reaction_sweep_is_the_legacy_sweep(micro, threads, scale):
 def test_full_step_is_the_legacy_step_over_several_steps(micro, threads):
     """``step_numba``: reactions, retirement, the refresh fused into the transport stage and
     the swap, step after step, against the step of 2026-12-04, from the same state."""
-    new, old = _busy_state(micro, seed=6), _busy_state(micro, seed=6)
+    new, old = busy_state(micro, seed=6), busy_state(micro, seed=6)
     coef = _coef(1.0)
     retired = 0
     for step in range(6):
