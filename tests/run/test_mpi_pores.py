@@ -38,7 +38,9 @@ pytestmark = pytest.mark.mpi
 
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 
-#: The MPI contract's particle on its ramp (tests/run/test_mpi.py), for the engine case.
+#: The MPI contract's particle on its ramp (tests.support.MPI_CONFIG without its output
+#: table), for the engine case; written out here because this file also runs as a bare
+#: script under mpiexec (--worker), where the tests package is not importable.
 CONFIG = """\
 seed = 3
 [particle]
