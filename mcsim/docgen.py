@@ -197,7 +197,12 @@ def configuration_reference() -> str:
             lines.append("")
         if section == "model":
             sets = ", ".join(f"`{name}` ({source})"
-                             for name, source in params.PARAMETER_SET_SOURCES.items())
+                             for source, name in params.SOURCE_PARAMETER_SETS.items())
+            others = [name for name in params.PARAMETER_SETS
+                      if name not in params.SOURCE_PARAMETER_SETS.values()]
+            if others:
+                sets += "; named only: " + ", ".join(
+                    f"`{name}` ({params.PARAMETER_SET_SOURCES[name]})" for name in others)
             lines += ["### [model.overrides]", "",
                       "`model.overrides.<parameter> = value` replaces one parameter of the "
                       "chosen set, within that parameter's range; every parameter with its "
