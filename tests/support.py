@@ -18,7 +18,9 @@ from pathlib import Path
 import math
 
 import h5py
+import numba
 import numpy as np
+import pytest
 
 from mcsim import config
 from mcsim import params as _params
@@ -29,6 +31,11 @@ from mcsim.state import State, full_amount_table
 from mcsim.stepper import Stepper
 
 #: The tests' folder and the root of the mcsim checkout (holds runs/, analysis/, tests/).
+#: Numba thread counts for ``pytest.mark.parametrize``: 1, and 2 where Numba has two threads
+#: (skipped, with the reason, where it has one).
+THREADS = [1, pytest.param(2, marks=pytest.mark.skipif(
+    numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads; NUMBA_NUM_THREADS is 1"))]
+
 TESTS_ROOT = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_ROOT.parent
 

@@ -21,10 +21,8 @@ from mcsim.processes.reactions import _philox, reaction_kernel
 from mcsim.reference import step_numba
 from mcsim.state import FIELD_NAMES, State, full_amount_table
 from mcsim.stepper import Stepper
-from tests.support import busy_state
+from tests.support import THREADS, busy_state
 
-THREADS = [1, pytest.param(2, marks=pytest.mark.skipif(
-    numba.config.NUMBA_NUM_THREADS < 2, reason="numba has one thread"))]
 
 
 @pytest.fixture

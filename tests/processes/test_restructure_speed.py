@@ -19,6 +19,7 @@ from mcsim.processes import restructure as new
 from mcsim.state import State, full_amount_table
 
 from tests.processes import _restructure_2026_12_04 as old
+from tests.support import THREADS
 
 FULL = full_amount_table()
 FIELDS = ("phase", "grain", "amount", "li", "disorder")
@@ -81,18 +82,9 @@ def _steps(module, st, n, threads, lone=True):
     return st, tallies, p.gap_voxels_opened
 
 
-def _threads():
-    out = [1]
-    if numba.config.NUMBA_NUM_THREADS >= 2:
-        out.append(2)
-    return out
-
-
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", THREADS)
 @pytest.mark.parametrize("lone", [True, False])
 def test_engine_steps_are_bit_identical_to_the_kernels_of_2026_12_04(particle, threads, lone):
-    if threads > numba.config.NUMBA_NUM_THREADS:
-        pytest.skip("numba has 1 thread")
     a, ta, ga = _steps(old, particle, 4, threads, lone)
     b, tb, gb = _steps(new, particle, 4, threads, lone)
     assert ta == tb and ga == gb
@@ -105,11 +97,9 @@ def test_engine_steps_are_bit_identical_to_the_kernels_of_2026_12_04(particle, t
     assert (a.interior("phase") == ph.LIOH).sum() > (particle.interior("phase") == ph.LIOH).sum()
 
 
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", THREADS)
 @pytest.mark.parametrize("p_inf, p_con", [(0.3, 0.2), (0.0, 0.0), (0.0, 0.5)])
 def test_lone_restructure_kernel_is_bit_identical(particle, threads, p_inf, p_con):
-    if threads > numba.config.NUMBA_NUM_THREADS:
-        pytest.skip("numba has 1 thread")
     numba.set_num_threads(threads)
     try:
         out = []
