@@ -115,6 +115,13 @@ _NCM622_LIOH = {
         2.0, "1", "Potts convention kT = 0.5 J_gb (Tikare et al., J. Am. Ceram. Soc. 2010): "
         "boundaries rough enough not to pin on the lattice, growth Arrhenius through the rate",
         lo=0.0, hi=50.0, doc="grain-boundary energy per unlike contact over the Potts temperature"),
+    "grain_growth_voxel_exponent": Parameter(
+        2.0, "1", "estimated: curvature-driven boundary motion (Burke and Turnbull, Prog. Met. "
+        "Phys. 3, 220 (1952)): a Potts MCS moves a boundary by a distance set by "
+        "its curvature in voxel units, so mean grain size grows as d^2 ~ t; the same physical "
+        "growth on a lattice of half the voxel takes 4 times the MCS; 0: MCS rate independent "
+        "of the voxel (the rule before)", lo=0.0, hi=8.0,
+        doc="exponent of the grain-growth MCS rate's voxel scaling (10 nm / voxel_nm)^k"),
     "pore_migration_a_per_s": Parameter(
         _PM_A, "MCS/s", "calibrated: ~60 pore-migration MCS in 12 h at 850 C (0.0014 MCS/s): "
         "void walls smooth, while single-voxel nanopores, which random-walk at up to 6 swaps "
@@ -123,6 +130,13 @@ _NCM622_LIOH = {
     "pore_migration_ea_j_per_mol": Parameter(
         200e3, "J/mol", "estimated: surface diffusion below the grain-growth activation energy",
         doc="pore-migration activation energy"),
+    "pore_migration_voxel_exponent": Parameter(
+        4.0, "1", "Herring's scaling law for surface diffusion (J. Appl. Phys. 21, 1950, "
+        "doi:10.1063/1.1699658): a shape change of size L takes a time ~ L^4, so the pore "
+        "migration of a feature of given physical size takes (10 nm / voxel_nm)^4 times the "
+        "MCS on a finer lattice; 0: MCS rate independent of the voxel (the rule before)",
+        lo=0.0, hi=8.0,
+        doc="exponent of the pore-migration MCS rate's voxel scaling (10 nm / voxel_nm)^k"),
     "pore_migration_j_over_kt": Parameter(
         1.0, "1", "estimated: surface energy per solid/non-solid contact over kT; detaching a "
         "pore voxel from a flat wall (dU = +18) is then ~1e-8 per attempt",
@@ -136,10 +150,12 @@ _NCM622_LIOH = {
         doc="pore-migration acceptance of a nanopore (inside one grain) relative to other pores, "
             "at 10 nm voxels"),
     "nanopore_voxel_exponent": Parameter(
-        4.0, "1", "Herring's scaling law for surface diffusion (J. Appl. Phys. 21, 1950, "
-        "doi:10.1063/1.1699658): a change of size L takes a time ~ L^4, so a pore-migration "
-        "step over one voxel calibrated at 10 nm takes (voxel_nm / 10 nm)^4 as long (0: no "
-        "scaling)", lo=0.0, hi=8.0,
+        2.0, "1", "estimated: a pore of radius r moved by the random surface hops of its wall "
+        "atoms (Brownian motion) has a diffusivity ~ D_s / r^4 (Gruber, J. Appl. Phys. 38, 243 "
+        "(1967)), so a single-voxel nanopore's hop over one voxel, dx^2 / "
+        "D_p, takes ~ voxel_nm^6; the pore-migration MCS rate carries voxel_nm^-4 "
+        "(pore_migration_voxel_exponent), the acceptance the remaining ^-2; 0: no extra scaling",
+        lo=0.0, hi=8.0,
         doc="exponent q of the nanopore acceptance's voxel scaling (10 nm / voxel_nm)^q, capped "
             "at 1"),
     "densification_a_per_s": Parameter(
@@ -148,6 +164,13 @@ _NCM622_LIOH = {
     "densification_ea_j_per_mol": Parameter(
         225e3, "J/mol", "estimated: grain-boundary diffusion, as grain growth",
         doc="vacancy-annihilation activation energy"),
+    "densification_voxel_exponent": Parameter(
+        2.0, "1", "estimated: a pore of given physical size meets a grain boundary along a line "
+        "of ~ r / voxel_nm voxels, each annihilation removes voxel_nm^3, so the same physical "
+        "shrinkage rate needs an MCS rate ~ voxel_nm^-2 (consolidation, which runs at the "
+        "densification event rate, scales with it); 0: MCS rate independent of the voxel (the "
+        "rule before)", lo=0.0, hi=8.0,
+        doc="exponent of the densification MCS rate's voxel scaling (10 nm / voxel_nm)^k"),
     "densification_probability": Parameter(
         _VD_P, "1", "calibrated: visible densification in 12 h at 850 C (paper Fig. 3c, 4d)",
         lo=0.0, hi=1.0, doc="chance per MCS that a pore voxel on a grain boundary is annihilated"),

@@ -645,17 +645,20 @@ class PairRestructuring(Process):
         return self.consolidation_rate(temperature_c) > 0.0 or \
             self._other_work(state, temperature_c)
 
-    def consolidation_rate(self, temperature_c: float) -> float:
+    def consolidation_rate(self, temperature_c: float,
+                           voxel_nm: float = REFERENCE_VOXEL_NM) -> float:
         """Rate (1/s) of consolidation moves per pair of part-filled layered voxels of one
-        grain: above ``sinter_onset_c``, the densification MCS rate times its per-MCS
-        probability times ``consolidation_rate_factor`` (sub-voxel pores sinter as
-        grain-boundary pores do); 0 at or below the onset."""
+        grain: above ``sinter_onset_c``, the densification MCS rate (with its voxel factor
+        (10 nm / voxel_nm) ** ``densification_voxel_exponent``) times its per-MCS probability
+        times ``consolidation_rate_factor`` (sub-voxel pores sinter as grain-boundary pores
+        do); 0 at or below the onset."""
         pr = self.params
         if temperature_c <= pr["sinter_onset_c"] or pr["consolidation_rate_factor"] <= 0.0:
             return 0.0
         return (arrhenius(pr["densification_a_per_s"], pr["densification_ea_j_per_mol"],
                           temperature_c) * pr["densification_probability"]
-                * pr["consolidation_rate_factor"])
+                * pr["consolidation_rate_factor"]
+                * voxel_rate_factor(voxel_nm, pr["densification_voxel_exponent"]))
 
     def ripening_rate(self, temperature_c: float, voxel_nm: float) -> float:
         """k_r = A exp(-Ea/RT) (10 nm / voxel_nm) ** ``ripening_voxel_exponent``, 1/s."""
@@ -665,7 +668,7 @@ class PairRestructuring(Process):
 
     def advance(self, state, dt_s, temperature_c):
         p_con = 0.0
-        k_con = self.consolidation_rate(temperature_c)
+        k_con = self.consolidation_rate(temperature_c, state.voxel_nm)
         if k_con > 0.0:
             self.consolidation_tau += k_con * dt_s
             if self.consolidation_tau >= self.CONSOLIDATION_BATCH:

@@ -301,7 +301,7 @@ def test_rates_scale_with_the_voxel_size_from_the_10_nm_calibration():
     assert p.ripening_rate(400.0, 20.0) == pytest.approx(k10 / 4.0, rel=1e-12)
     m10 = nanopore_acceptance(pr, 10.0)
     assert m10 == pr["nanopore_mobility"] > 0.0
-    assert nanopore_acceptance(pr, 5.0) == pytest.approx(16.0 * m10, rel=1e-12)  # dx^-4
+    assert nanopore_acceptance(pr, 5.0) == pytest.approx(4.0 * m10, rel=1e-12)  # dx^-2 (x dx^-4 MCS)
     assert nanopore_acceptance(pr, 1.0) == 1.0  # capped: never above a boundary pore's
     assert voxel_rate_factor(10.0, 3.0) == 1.0
     with pytest.raises(ValueError, match="voxel_nm"):
@@ -316,7 +316,7 @@ def single_nanopore(n=31, voxel_nm=10.0):
     return State.from_arrays(phase, grain, amount, voxel_nm=voxel_nm)
 
 
-@pytest.mark.parametrize("mobility, voxel_nm", [(0.05, 10.0), (0.003, 5.0)])
+@pytest.mark.parametrize("mobility, voxel_nm", [(0.05, 10.0), (0.012, 5.0)])
 def test_a_single_nanopore_random_walks_at_6_m_hops_per_mcs(mobility, voxel_nm):
     pr = params.resolve("ncm622-lioh", {"nanopore_mobility": mobility})
     m = nanopore_acceptance(pr, voxel_nm)
@@ -326,7 +326,7 @@ def test_a_single_nanopore_random_walks_at_6_m_hops_per_mcs(mobility, voxel_nm):
     out = si.drive(st, proc.steps(st, {"grain_growth": (0, 0), "pore_migration": (0, n_mcs),
                                        "densification": (0, 0)}))
     hops = out["pore_swaps"]
-    expected = 6.0 * m * n_mcs  # 30 at 10 nm; 0.003 x 16 x 600 = 28.8 at 5 nm
+    expected = 6.0 * m * n_mcs  # 30 at 10 nm; 0.012 x 4 x 600 = 28.8 at 5 nm
     assert abs(hops - expected) < 4.0 * np.sqrt(expected), (hops, expected)
     pore = np.argwhere(st.interior("phase") == ph.PORE)
     assert len(pore) == 1 and st.interior("grain")[tuple(pore[0])] == 1  # still a nanopore

@@ -200,6 +200,33 @@ def test_doubling_the_hold_doubles_the_mcs_count():
         assert abs(counts[1][m] - 2 * counts[0][m]) <= 1
 
 
+def test_mcs_rates_scale_with_the_voxel_by_each_mechanisms_exponent():
+    """Calibrated at 10 nm (factor exactly 1 there); on a finer lattice the same physical
+    change takes more MCS: grain growth x (10/dx)^2, pore migration ^4, densification ^2, and
+    consolidation, which runs at the densification event rate, with it."""
+    p = process()
+    k10 = p.rates_mcs_per_s(850.0)
+    assert p.rates_mcs_per_s(850.0, 10.0) == k10 and all(k > 0.0 for k in k10.values())
+    k5 = p.rates_mcs_per_s(850.0, 5.0)
+    k20 = p.rates_mcs_per_s(850.0, 20.0)
+    for m, e in (("grain_growth", 2), ("pore_migration", 4), ("densification", 2)):
+        assert k5[m] == pytest.approx(2.0 ** e * k10[m], rel=1e-12), m
+        assert k20[m] == pytest.approx(k10[m] / 2.0 ** e, rel=1e-12), m
+    assert p.rates_mcs_per_s(590.0, 5.0) == {m: 0.0 for m in si.MECHANISMS}  # below the onset
+    off = process(grain_growth_voxel_exponent=0.0, pore_migration_voxel_exponent=0.0,
+                  densification_voxel_exponent=0.0)
+    assert off.rates_mcs_per_s(850.0, 5.0) == k10  # the rule before: no scaling
+    from mcsim.processes.restructure import PairRestructuring
+    r = PairRestructuring(params.resolve("ncm622-lioh"), {}, 1)
+    assert r.consolidation_rate(850.0, 5.0) == pytest.approx(4.0 * r.consolidation_rate(850.0),
+                                                             rel=1e-12)
+    # the accumulators follow the scaled rate: a 1 h hold at 5 nm does 4x the grain-growth MCS
+    a, b = process(), process()
+    n10 = a.mcs_for(3600.0, 850.0)["grain_growth"][1]
+    n5 = b.mcs_for(3600.0, 850.0, 5.0)["grain_growth"][1]
+    assert n10 > 10 and abs(n5 - 4 * n10) <= 4
+
+
 def test_state_dict_round_trip_resumes_the_mcs_sequence():
     a = process()
     a.mcs_for(3600.0, 850.0)

@@ -20,10 +20,12 @@ layered walls of boundary pores: TM moves on rock salt as in NiO, whose cation
 self-diffusion has Ea = 243 kJ/mol (Atkinson & Taylor 1978) against the 200 kJ/mol of pore
 migration, exp(-43 kJ/mol / RT) = 0.010 at 850 C (an estimate: surface and lattice
 diffusion are taken to differ by the same energy on both walls). q = ``nanopore_voxel_exponent``
-= 4 is Herring's scaling law for surface diffusion: a shape change of size L takes a time
-~ L^4, so a step of one voxel calibrated at 10 nm is (10 / voxel_nm)^4 times faster on a finer
-lattice (the rate of the other pores is calibrated at 10 nm and left as it is). The cap at 1
-binds below 10 nm x 0.01^(1/4) = 3.2 nm. With ~60 pore-migration MCS in 12 h at 850 C a
+= 2 completes the voxel scaling of the pore-migration MCS rate ((10 / voxel_nm)^4, Herring's
+law for surface diffusion, :mod:`~mcsim.processes.sintering.process`) to the ^6 of a pore's
+Brownian motion: the random surface hops of its wall atoms give a pore of radius r a
+diffusivity ~ D_s / r^4 (Gruber, J. Appl. Phys. 38, 243 (1967)), so a single-voxel
+nanopore's hop over one voxel, dx^2 / D_p, takes ~ dx^6. The cap at 1 binds below
+10 nm x 0.01^(1/2) = 1 nm. With ~60 pore-migration MCS in 12 h at 850 C a
 single-voxel nanopore makes 6 x 60 x 0.01 = 3.6 hops at 10 nm, a walk of about one voxel:
 nanopores inside a grain survive the hold because they are slow and their grain's boundary is
 one or more voxels away, not because they cannot move; one that reaches a voxel next to another

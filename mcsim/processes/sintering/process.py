@@ -7,6 +7,13 @@ passes an integer, so the number of MCS depends only on the schedule (a 12 h hol
 the MCS of a 6 h one). Below the onset ``sinter_onset_c`` nothing happens and nothing runs.
 The integer part of tau_m is the MCS index that keys the random numbers of that MCS. Within an
 engine step the MCS of the three mechanisms are interleaved round-robin.
+
+The rates are calibrated at 10 nm voxels. A lattice MCS moves things by distances counted in
+voxels, so the same physical change takes more MCS on a finer lattice: k_m is multiplied by
+(10 nm / voxel_nm) ** e_m with e_m = ``<mechanism>_voxel_exponent`` (grain growth 2: curvature
+flow, d^2 ~ t; pore migration 4: surface diffusion, Herring's t ~ L^4; densification 2: a pore's
+line of contact with a boundary holds ~ r / dx voxels, each removing dx^3). At 10 nm the factor
+is 1 exactly, so the default particle's results do not depend on it.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import numpy as np
 
 from mcsim.parallel import allreduce_int
 from mcsim.processes.base import Process, arrhenius
+from mcsim.processes.restructure import REFERENCE_VOXEL_NM, voxel_rate_factor
 from mcsim.processes.sintering.common import MECHANISMS, drive, recount_contacts
 from mcsim.processes.sintering.densification import densification_mcs
 from mcsim.processes.sintering.grain_growth import grain_growth_accept_table, grain_growth_mcs
@@ -56,18 +64,22 @@ class PottsSintering(Process):
         """Whether any sintering MCS has been done (any accumulator past zero)."""
         return any(v > 0.0 for v in self.tau.values())
 
-    def rates_mcs_per_s(self, temperature_c: float) -> dict:
-        """k_m(T) of every mechanism in MCS/s (0 at or below the onset)."""
+    def rates_mcs_per_s(self, temperature_c: float,
+                        voxel_nm: float = REFERENCE_VOXEL_NM) -> dict:
+        """k_m(T) (10 nm / voxel_nm) ** e_m of every mechanism in MCS/s (0 at or below the
+        onset; module docstring)."""
         pr = self.params
         if temperature_c <= pr["sinter_onset_c"]:
             return {m: 0.0 for m in MECHANISMS}
         return {m: arrhenius(pr[f"{m}_a_per_s"], pr[f"{m}_ea_j_per_mol"], temperature_c)
+                * voxel_rate_factor(voxel_nm, pr[f"{m}_voxel_exponent"])
                 for m in MECHANISMS}
 
-    def mcs_for(self, dt_s: float, temperature_c: float) -> dict:
+    def mcs_for(self, dt_s: float, temperature_c: float,
+                voxel_nm: float = REFERENCE_VOXEL_NM) -> dict:
         """Advance the accumulators by k_m dt; return (first MCS index, count) per mechanism."""
         out = {}
-        for m, k in self.rates_mcs_per_s(temperature_c).items():
+        for m, k in self.rates_mcs_per_s(temperature_c, voxel_nm).items():
             old = self.tau[m]
             new = old + k * dt_s
             self.tau[m] = new
@@ -110,7 +122,7 @@ class PottsSintering(Process):
     def advance(self, state, dt_s, temperature_c):
         if temperature_c <= self.params["sinter_onset_c"]:
             return {}
-        todo = self.mcs_for(dt_s, temperature_c)
+        todo = self.mcs_for(dt_s, temperature_c, state.voxel_nm)
         out = drive(state, self.steps(state, todo))
         if getattr(state, "comm", None) is not None:  # flips and swaps are counted per rank
             both = allreduce_int(state.comm, np.array([out["grain_flips"], out["pore_swaps"]],
