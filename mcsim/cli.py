@@ -341,6 +341,9 @@ def _cmd_config(args) -> int:
               f"{schedule.duration_s / 60:.0f} min, parameter set {cfg['model']['parameter_set']}")
         for line in estimate.lines():
             print(f"  {line}")
+        note = config.voxel_note(cfg)
+        if note is not None:
+            print(f"  {note}")
         sys.stdout.flush()  # the estimate before a refusal on stderr
         if args.bench is not None and not args.time:
             raise ConfigError("--bench", args.bench, "only with --time")

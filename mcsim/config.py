@@ -329,6 +329,25 @@ def snapshot_count(cfg: dict, schedule) -> int:
     return len(times)
 
 
+#: The voxel edge (nm) the rates were calibrated at; other voxels are scaled but not converged.
+CALIBRATED_VOXEL_NM = 10.0
+
+
+def voxel_note(cfg: dict) -> str | None:
+    """A note for a run on another voxel than the calibration's 10 nm (None at 10 nm): the
+    ripening and sintering rates are scaled to the voxel by each mechanism's law, but the
+    nanopores (single voxels) and the grain growth among pores do not yet converge with the
+    voxel (docs/validation.md, Voxel size)."""
+    dx = float(cfg["particle"]["voxel_nm"])
+    if dx == CALIBRATED_VOXEL_NM:
+        return None
+    return (f"note: particle.voxel_nm = {dx:g} nm; the rates are calibrated at "
+            f"{CALIBRATED_VOXEL_NM:g} nm and scaled to the voxel, but the nanopores (one voxel "
+            "each) and the grain growth among pores are not yet independent of the voxel: "
+            "halving it gave 2 to 4.6 times the core nanopores and almost no grain growth "
+            "(see the docs' validation page, Voxel size)")
+
+
 def check_output_limits(cfg: dict, schedule) -> None:
     """Raise :class:`ConfigError` when a run asks for more than :data:`MAX_TIMESERIES_ROWS`
     time-series rows or more than :data:`MAX_SNAPSHOTS` snapshots."""

@@ -430,6 +430,9 @@ class Simulation:
                  f"({self.estimate.short()}{ranks}), "
                  f"{self.threads} threads, "
                  f"schedule {cfg['schedule']['preset']} ({self.schedule.duration_s / 60:.0f} min)")
+        note = _config.voxel_note(cfg)
+        if note is not None:
+            self.log(note)
         snaps = self.snapshot_times()
         if self.decomposition is not None and self.decomposition.size > 1 \
                 and cfg["output"]["pore_statistics"]:

@@ -47,6 +47,21 @@ def test_config_show_prints_toml_that_config_check_accepts(tmp_path):
     assert checked.stderr == ""
 
 
+def test_config_check_notes_a_voxel_other_than_the_calibrations(tmp_path):
+    """At 10 nm no note; on another voxel `config check` says the results are not yet
+    independent of it (and the run log says the same, from the same function)."""
+    (tmp_path / "a.toml").write_text("[particle]\nradius_um = 0.1\nvoxel_nm = 20.0\n")
+    checked = mcsim_cli("config", "check", "a.toml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "note: particle.voxel_nm = 20 nm" in checked.stdout
+    assert "not yet independent of the voxel" in checked.stdout
+    (tmp_path / "b.toml").write_text("[particle]\nradius_um = 0.1\n")
+    checked = mcsim_cli("config", "check", "b.toml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "voxel_nm" not in checked.stdout
+    assert config.voxel_note(config.load(None)) is None
+
+
 def test_config_show_applies_set_override(tmp_path):
     shown = mcsim_cli("config", "show", "--set", "particle.radius_um=0.5", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
