@@ -19,6 +19,7 @@ from mcsim import params as _params
 from mcsim.errors import ConfigError
 from mcsim.generator.arguments import check_arguments as _check_generator_arguments
 from mcsim.processes import check_process_choices
+from mcsim.processes.restructure import REFERENCE_VOXEL_NM
 from mcsim.schedule import Schedule
 
 
@@ -329,20 +330,16 @@ def snapshot_count(cfg: dict, schedule) -> int:
     return len(times)
 
 
-#: The voxel edge (nm) the rates were calibrated at; other voxels are scaled but not converged.
-CALIBRATED_VOXEL_NM = 10.0
-
-
 def voxel_note(cfg: dict) -> str | None:
     """A note for a run on another voxel than the calibration's 10 nm (None at 10 nm): the
     ripening and sintering rates are scaled to the voxel by each mechanism's law, but the
     nanopores (single voxels) and the grain growth among pores do not yet converge with the
     voxel (docs/validation.md, Voxel size)."""
     dx = float(cfg["particle"]["voxel_nm"])
-    if dx == CALIBRATED_VOXEL_NM:
+    if dx == REFERENCE_VOXEL_NM:
         return None
     return (f"note: particle.voxel_nm = {dx:g} nm; the rates are calibrated at "
-            f"{CALIBRATED_VOXEL_NM:g} nm and scaled to the voxel, but the nanopores (one voxel "
+            f"{REFERENCE_VOXEL_NM:g} nm and scaled to the voxel, but the nanopores (one voxel "
             "each) and the grain growth among pores are not yet independent of the voxel: "
             "halving it gave 2 to 4.6 times the core nanopores and almost no grain growth "
             "(see the docs' validation page, Voxel size)")

@@ -423,7 +423,7 @@ def voxel_results(rows: list[dict], quick: bool) -> list[CheckResult]:
     1 +- :data:`MAX_VOXEL_CHANGE`."""
     coarse, fine = VOXEL_SIZES_NM
     out = []
-    where = ("quick: the tiny particle, R = " + f"{QUICK_RADIUS_UM} um" if quick
+    where = (f"quick: the tiny particle, R = {QUICK_RADIUS_UM} um" if quick
              else f"R = {VOXEL_RADIUS_UM} um")
     per_seed = "; ".join(
         f"seed {r['seed']}: core {r[coarse]['nanopore_density_core_per_um3']:.0f} / "
