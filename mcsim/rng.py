@@ -36,7 +36,7 @@ STREAM_SOURCE = 2
 STREAM_TRANSPORT = 3
 #: Topotactic lithiation of the transition-metal host.
 STREAM_LITHIATION = 4
-#: Dehydration of TM(OH)2.
+#: Dehydration of TM(OH)2 (the per-grain variant: one uniform per grain id and step).
 STREAM_DEHYDRATION = 5
 #: Rock-salt formation and its conversion back to layered.
 STREAM_ROCKSALT = 6

@@ -100,7 +100,8 @@ class Stepper:
             extra = p.advance(state, dt_s, temperature_c)
             self.seconds[p.name] += time.perf_counter() - t0
             self.passes += p.lattice_passes(extra)
-            out.update(extra)
+            for key, value in extra.items():  # a tally the sweep also reports adds up
+                out[key] = out.get(key, 0) + value
         state.time_s += dt_s
         state.step += 1
         return out

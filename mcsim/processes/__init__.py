@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from mcsim.processes import dehydration, disorder, lithiation, release, rocksalt
 from mcsim.processes.base import Process
-from mcsim.processes.dehydration import FirstOrderDehydration
+from mcsim.processes.dehydration import FirstOrderDehydration, GrainDehydration
 from mcsim.processes.disorder import ArrheniusAnnealing
 from mcsim.processes.lithiation import TopotacticLithiation
 from mcsim.processes.registry import (REGISTRY, Coefficient, LocalReaction, Rule, Tally,
@@ -26,7 +26,8 @@ from mcsim.processes.transport import ExplicitDiffusion, SuperTimeStepping
 for _name, _variants, _reaction in (
         ("release", {"first-order": SourceRelease, "contact": ContactRelease}, release.REACTION),
         ("lithiation", {"topotactic": TopotacticLithiation}, lithiation.REACTION),
-        ("dehydration", {"first-order": FirstOrderDehydration}, dehydration.REACTION),
+        ("dehydration", {"first-order": FirstOrderDehydration, "per-grain": GrainDehydration},
+         dehydration.REACTION),
         ("rocksalt_lithiation", {"first-order": RocksaltLithiation}, rocksalt.REACTION),
         ("disorder", {"annealing": ArrheniusAnnealing}, disorder.REACTION),
         ("transport", {"rkl1": SuperTimeStepping, "explicit": ExplicitDiffusion}, None),

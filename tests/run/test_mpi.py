@@ -6,7 +6,9 @@ A small particle (61^3 grid, so 2, 3 and 4 ranks all split it unevenly) on a sho
 rock-salt ripening into nanopores, melting of the LiOH) is run with ``mpiexec -n 1`` and
 compared with runs on 2, 3 and 4 ranks, on 2 ranks with 2 threads each, with a plain process
 without MPI, and, with the ``contact`` release variant (whose kernel reads neighbouring
-voxels), on 3 ranks split along x (``MCSIM_MPI_DIMS=1,1,3``), and with sintering switched on
+voxels), on 3 ranks split along x (``MCSIM_MPI_DIMS=1,1,3``), with the ``per-grain``
+dehydration variant (a grain straddling ranks converts whole) on 3 ranks along z, and with
+sintering switched on
 for the end of the ramp on 4 ranks split along y and x. Every dataset of the result file
 is compared: snapshot fields (read through the parallel writer's virtual datasets), time
 series, images, geometry, pore statistics, the microstructure report (less the generator's
@@ -159,6 +161,8 @@ def runs(tmp_path_factory):
         "n2_t2": (2, ("numerics.threads=2",), None),
         "contact_n1": (1, ("model.processes.release='contact'",), None),
         "contact_x3": (3, ("model.processes.release='contact'",), "1,1,3"),
+        "grain_n1": (1, ("model.processes.dehydration='per-grain'",), None),
+        "grain_yz3": (3, ("model.processes.dehydration='per-grain'",), "3,1,1"),
         "sinter_n1": (1, SINTER_SETS, None),
         "sinter_yx4": (4, SINTER_SETS, "1,2,2"),
     }
@@ -199,6 +203,18 @@ def test_contact_release_split_along_x(runs):
     path, prov, _ = runs["contact_x3"]
     assert list(prov["mpi_dims"]) == [1, 1, 3]
     assert _assert_same(runs["contact_n1"][0], path) > 100
+
+
+def test_per_grain_dehydration_split_over_three_ranks(runs):
+    """The per-grain variant converts a grain's hydroxide across rank boundaries (each rank
+    its halo too, from the same draw per grain and step): the same file on 3 ranks."""
+    path, prov, _ = runs["grain_yz3"]
+    assert list(prov["mpi_dims"]) == [3, 1, 1]
+    base, _ = _datasets(runs["grain_n1"][0])
+    default, _ = _datasets(runs["n1"][0])
+    assert base["timeseries/tm_dehydrated"][-1] > 0
+    assert not np.array_equal(base["timeseries/tm_dehydrated"], default["timeseries/tm_dehydrated"])
+    assert _assert_same(runs["grain_n1"][0], path) > 100
 
 
 def test_sintering_split_along_y_and_x(runs):
