@@ -3,7 +3,8 @@
 End to end on the tiny particle of ``tests/support.py``: a run killed with SIGKILL, a run stopped
 by its wall-time limit and a run stopped by SIGUSR1 then SIGTERM (as SLURM sends them) are
 restarted with ``mcsim run --restart`` and must give a result file bit-identical to an
-uninterrupted run in every dataset and attribute (provenance timings aside). Then: damaged
+uninterrupted run in every dataset and attribute (provenance timings aside), and so must a run
+with the per-grain dehydration variant stopped halfway through its dehydration. Then: damaged
 checkpoints are refused before any work, a checkpoint killed at any point of its writing
 is never loaded half-written, the new configuration keys are validated, and the block API
 re-assembles a lattice saved by two ranks for one or three ranks.
@@ -215,6 +216,32 @@ def test_process_state_survives_a_checkpoint_round_trip(tmp_path, stopped):
     again = Simulation(sim.cfg, log=silent, restart=ck.open_checkpoint(tmp_path / "rt.ckpt"))
     got = {p.name: p.state_dict() for p in again.stepper.processes if hasattr(p, "state_dict")}
     assert got == wanted and any(v != 0 for d in got.values() for v in d.values())
+
+
+def test_per_grain_dehydration_restarts_to_a_bit_identical_result(tmp_path):
+    """The per-grain dehydration variant keeps no state of its own (its draw is keyed by grain
+    id and step, its table of grain ids is found again from the fields): a run stopped while
+    grains are still dehydrating restarts to the uninterrupted result."""
+    grain = "model.processes.dehydration='per-grain'"
+    ref = run_tiny(tmp_path / "ref" / "out.h5", (*CKPT_SETS[len(TINY_SETS):], grain))
+    with h5py.File(ref.path, "r") as f:
+        dehydrated = f["timeseries/tm_dehydrated"][()]
+        steps = f["timeseries/step"][()]
+    assert np.nansum(dehydrated) > 0
+    # stop halfway through the dehydration, by TM converted
+    done = np.nancumsum(dehydrated)
+    stop_at = int(steps[np.searchsorted(done, 0.5 * done[-1])])
+    root = tmp_path / "stopped"
+    root.mkdir()
+    cfg = config.load(sets=[*CKPT_SETS, grain])
+    sim = Simulation(cfg, log=silent)
+    stop = ck.Checkpointer.from_config(cfg, root / "out.h5", stop=_StopAtStep(sim, stop_at),
+                                       log=silent)
+    with pytest.raises(ck.CheckpointExit):
+        sim.run(root / "out.h5", progress=False, checkpointer=stop)
+    restarted = mcsim_cli("run", "--restart", "out.ckpt", "--no-progress", cwd=root)
+    assert restarted.returncode == 0, restarted.stderr
+    assert differences(ref.path, root / "out.h5") == []
 
 
 # -- damaged checkpoints are refused ---------------------------------------------------------
