@@ -41,7 +41,8 @@ from typing import Callable
 from mcsim import params
 
 __all__ = ["KINDS", "CheckResult", "register", "registered", "run_checks", "format_table",
-           "to_json", "from_json", "main", "calibrated_parameters", "current_seeds",
+           "to_json", "from_json", "main", "calibrated_parameters", "current_seeds", "model_sets",
+           "use_model_sets",
            "DEFAULT_SEEDS"]
 
 #: The kinds of evidence a check can be, with what each means.
@@ -60,6 +61,36 @@ _SEEDS: tuple[int, ...] = DEFAULT_SEEDS
 def current_seeds() -> tuple[int, ...]:
     """The seeds of the running validation (``--seeds``; :data:`DEFAULT_SEEDS` otherwise)."""
     return _SEEDS
+
+
+#: ``--set`` overrides of the model (``model.*`` keys only) applied to every simulator run of
+#: the validation, last; empty for the model as shipped.
+_MODEL_SETS: tuple[str, ...] = ()
+
+
+def model_sets() -> tuple[str, ...]:
+    """The ``model.*`` overrides of the running validation (``--set``; none by default)."""
+    return _MODEL_SETS
+
+
+def use_model_sets(sets) -> tuple[str, ...]:
+    """Validate a changed model: ``sets`` (``model.KEY=VALUE``) are applied to every run of
+    the checks that run the simulator. Raises ValueError for a key outside ``model.`` (the
+    checks set the particle, the schedule and the output themselves) and
+    :class:`mcsim.errors.ConfigError` for a bad key or value, before any run."""
+    global _MODEL_SETS
+    sets = tuple(str(v) for v in (sets or ()))
+    for item in sets:
+        key = item.split("=", 1)[0].strip()
+        if not key.startswith("model.") or "=" not in item:
+            raise ValueError(f"--set {item!r}: only model.KEY=VALUE (model.processes.*, "
+                             f"model.overrides.*, model.parameter_set) may be changed for a "
+                             f"validation; the checks choose the particle, schedule and output")
+    if sets:
+        from mcsim import config  # lazy: loads the kernels' modules
+        config.load(sets=list(sets))
+    _MODEL_SETS = sets
+    return _MODEL_SETS
 
 
 def calibrated_parameters(*references: str, parameter_set: str = "ncm622-lioh") -> tuple[str, ...]:
@@ -376,10 +407,11 @@ def _json_safe(value):
     return value
 
 
-def to_json(results: list[CheckResult]) -> str:
+def to_json(results: list[CheckResult], model=()) -> str:
     """The results as a JSON document.
 
-    ``{"results": [...], "passed": n, "failed": m, "failed_by_kind": {kind: count}}``; each
+    ``{"results": [...], "passed": n, "failed": m, "failed_by_kind": {kind: count},
+    "model_sets": [...]}`` (``model``: the ``--set`` overrides of the model, if any); each
     result holds the fields of :class:`CheckResult` (``kind``, ``calibrated_by``, ``seeds``,
     ``per_seed``, ``reduced`` included) and ``spread`` (sample standard deviation over seeds,
     null with fewer than two). Non-finite numbers are written as ``null`` (nan) or the strings
@@ -398,7 +430,8 @@ def to_json(results: list[CheckResult]) -> str:
         rows.append(d)
     n_pass = sum(1 for r in rows if r["passed"])
     return json.dumps({"results": rows, "passed": n_pass, "failed": len(rows) - n_pass,
-                       "failed_by_kind": failed_by_kind(results)}, indent=2)
+                       "failed_by_kind": failed_by_kind(results),
+                       "model_sets": list(model)}, indent=2)
 
 
 def from_json(text: str) -> list[CheckResult]:
@@ -454,6 +487,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "--quick uses the first only)")
     p.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
     p.add_argument("--no-details", action="store_true", help="table rows only, no detail lines")
+    p.add_argument("--set", metavar="model.KEY=VALUE", action="append", default=[],
+                   dest="model_sets",
+                   help="validate a changed model: apply this override (model.* keys only: "
+                        "model.processes.*, model.overrides.*, model.parameter_set; value read "
+                        "as TOML) to every run of the checks that run the simulator; repeat "
+                        "for several")
     return p
 
 
@@ -473,6 +512,12 @@ def main(argv=None) -> int:
     # No import of mcsim.validate here (it imports this module: a circle): Python ran the
     # package's __init__, which registers every check module, before it loaded this one.
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    from mcsim.errors import ConfigError
+    try:
+        model = use_model_sets(args.model_sets)
+    except (ValueError, ConfigError) as exc:
+        print(f"mcsim validate: {exc}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     results = run_checks(quick=args.quick, only=args.only, seeds=args.seeds,
                          log=lambda s: print(s, file=sys.stderr, flush=True))
@@ -481,10 +526,11 @@ def main(argv=None) -> int:
     print(f"validation wall time {time.perf_counter() - t0:.1f} s"
           f" ({'quick' if args.quick else 'full'} mode, calcination checks over seeds {seeds}"
           + ("; quick: one seed, schedules cut after the last temperature read" if args.quick
-             else "") + ")")
+             else "")
+          + (f"; model changed: {', '.join(model)}" if model else "") + ")")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            fh.write(to_json(results))
+            fh.write(to_json(results, model))
     if not results:
         print(f"no check matches --only {args.only!r}", file=sys.stderr)
         return 1

@@ -56,7 +56,7 @@ import numpy as np
 
 from mcsim import phases as ph
 from mcsim.state import State
-from mcsim.validate.harness import CheckResult, current_seeds, register
+from mcsim.validate.harness import CheckResult, current_seeds, model_sets, register
 
 GROUP = "microstructure"
 SEEDS = (1, 2, 3)
@@ -245,7 +245,7 @@ def ordering_table(quick: bool, seeds=SEEDS, log=None) -> list[dict]:
     from mcsim.engine import Simulation
 
     sets = [*(_quick_sets() if quick else []), "output.snapshot_temperatures_c=[]",
-            "output.timeseries_interval_s=600"]
+            "output.timeseries_interval_s=600", *model_sets()]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
@@ -285,7 +285,7 @@ def ordering_rows(quick: bool, seeds=None) -> list[dict]:
     """:func:`ordering_table`, made once per (mode, seeds) and kept for the other checks that
     read the same runs."""
     seeds = tuple(current_seeds() if seeds is None else seeds)
-    key = (bool(quick), seeds)
+    key = (bool(quick), seeds, model_sets())
     if key not in _ROWS:
         _ROWS[key] = ordering_table(quick, seeds)
     return _ROWS[key]
@@ -393,7 +393,8 @@ def voxel_table(quick: bool, seeds=SEEDS, log=None) -> list[dict]:
 
     sets = [*(_quick_sets() if quick else [f"particle.radius_um={VOXEL_RADIUS_UM}",
                                            "numerics.threads=1"]),
-            "output.snapshot_temperatures_c=[]", "output.timeseries_interval_s=600"]
+            "output.snapshot_temperatures_c=[]", "output.timeseries_interval_s=600",
+            *model_sets()]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:

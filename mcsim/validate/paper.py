@@ -72,7 +72,8 @@ import h5py
 import numpy as np
 
 from mcsim import phases as ph
-from mcsim.validate.harness import CheckResult, calibrated_parameters, current_seeds, register
+from mcsim.validate.harness import (CheckResult, calibrated_parameters, current_seeds, model_sets,
+                                    register)
 
 GROUP = "paper"
 #: The particle radius of every run with lithium, in both modes (the configuration's default).
@@ -154,12 +155,13 @@ def run(sets, seed: int = 1, extra=()) -> dict:
     seed : int
         The run's seed.
     extra : sequence of str
-        Further overrides applied last (e.g. a parameter changed to measure its effect, or the
-        pristine particle's radius); part of the cache key.
+        Further overrides (e.g. a parameter changed to measure its effect, or the pristine
+        particle's radius); part of the cache key. The ``--set`` model overrides of the
+        validation (:func:`~mcsim.validate.harness.model_sets`) come last.
     """
-    key = (tuple(sets), int(seed), tuple(extra))
+    key = (tuple(sets), int(seed), tuple(extra), model_sets())
     if key not in _CACHE:
-        _CACHE[key] = _simulate([*sets, f"seed={int(seed)}", *extra])
+        _CACHE[key] = _simulate([*sets, f"seed={int(seed)}", *extra, *model_sets()])
     return _CACHE[key]
 
 

@@ -129,6 +129,45 @@ def test_seeds_option_sets_the_seeds_and_quick_runs_use_the_first(monkeypatch):
     assert harness.current_seeds() == harness.DEFAULT_SEEDS
 
 
+def test_set_changes_the_model_of_every_simulator_run_and_refuses_other_keys(monkeypatch,
+                                                                              tmp_path, capsys):
+    """``--set model.KEY=VALUE`` reaches the runs of the paper checks (and is part of their
+    cache key) and of the R-NCM/TS-NCM pairs, is written in the JSON and the footer; a key
+    outside ``model.`` or a bad value exits 2 naming it, before any run."""
+    from mcsim.validate import microstructure
+
+    grain = "model.processes.dehydration='per-grain'"
+    assert harness.main(["--set", "particle.radius_um=0.3", "--only", "zz"]) == 2
+    assert "particle.radius_um=0.3" in capsys.readouterr().err
+    assert harness.main(["--set", "model.processes.dehydration='bogus'", "--only", "zz"]) == 2
+    assert "model.processes.dehydration" in capsys.readouterr().err
+    simulated, paired = [], []
+    monkeypatch.setattr(paper, "_simulate", lambda sets: simulated.append(list(sets)) or {})
+    monkeypatch.setattr(microstructure, "ordering_table",
+                        lambda quick, seeds: paired.append(harness.model_sets()) or [])
+
+    def probe(quick):
+        paper.run(("schedule.to_c=300",), 1)
+        microstructure.ordering_rows(quick, (1,))
+        return [CheckResult("zz-set", "probe", 1.0, 1.0, "", True, kind="numerics")]
+
+    harness.register("zz-set", "numerics")(probe)
+    out = tmp_path / "v.json"
+    try:
+        assert harness.main(["--set", grain, "--only", "zz-set", "--json", str(out)]) == 0
+        assert harness.main(["--only", "zz-set"]) == 0  # the model as shipped: runs again
+    finally:
+        harness.unregister(probe)
+        harness.use_model_sets(())
+        for model in ((grain,), ()):  # leave no probe result in the modules' caches
+            paper._CACHE.pop((("schedule.to_c=300",), 1, (), model), None)
+            microstructure._ROWS.pop((False, (1,), model), None)
+    assert simulated[0][-1] == grain and grain not in simulated[1]
+    assert paired == [(grain,), ()]
+    assert json.loads(out.read_text())["model_sets"] == [grain]
+    assert "model changed: " + grain in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------- Rietveld bases (Fig. 2j)
 def test_tm_mole_and_weight_fractions_convert_as_computed_by_hand():
     # molar masses per TM (Ni0.6Co0.2Mn0.2 = 57.990 g/mol): TM(OH)2 92.004, TMO 73.989,
