@@ -192,7 +192,10 @@ class CheckResult:
         if len(v) < 2 or not all(math.isfinite(x) for x in v):
             return math.nan
         m = sum(v) / len(v)
-        return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+        try:
+            return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+        except OverflowError:  # finite values too far apart to square
+            return math.inf
 
 
 #: Registered check functions as (group, function), in registration order.

@@ -324,8 +324,16 @@ def check_rncm_vs_tsncm(quick: bool) -> list[CheckResult]:
     return ordering_results(ordering_rows(quick), quick)
 
 
+def _ts_over_r(ts: float, r: float) -> float:
+    """TS/R of one figure: inf when R-NCM has none of it and TS-NCM has some, nan when
+    neither has any (both fail every ordering: the finding needs R-NCM to show it)."""
+    if r > 0.0:
+        return ts / r
+    return math.inf if ts > 0.0 else math.nan
+
+
 def _ratio_result(name, rows, key, quick, limit, strict, why="", other="ts-ncm"):
-    ratios = [r[other][key] / max(r["r-ncm"][key], 1e-300) for r in rows]
+    ratios = [_ts_over_r(r[other][key], r["r-ncm"][key]) for r in rows]
     ok = [(v < limit) if strict else (v <= limit) for v in ratios]
     detail = (format_ordering(rows) + (f" (quick: R = {QUICK_RADIUS_UM} um)" if quick
                                        else " (default particle)") + why)

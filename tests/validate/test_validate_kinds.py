@@ -168,6 +168,30 @@ def test_set_changes_the_model_of_every_simulator_run_and_refuses_other_keys(mon
     assert "model changed: " + grain in capsys.readouterr().out
 
 
+def test_an_ordering_without_the_figure_in_r_ncm_fails_and_prints():
+    """TS/R with R-NCM at zero: inf when TS-NCM has some (fails), nan when neither has any
+    (fails: the finding needs R-NCM to show it); the table still prints (no overflow)."""
+    from mcsim.validate import harness
+    from mcsim.validate import microstructure as ms
+
+    def row(seed, r_core, ts_core):
+        fig = {"nanopore_density_core_per_um3": 0.0, "central_void_opened": 0.1,
+               "core_nanopore_voxels": 0,
+               "porosity": 0.25, "mass_porosity": 0.32, "disorder": 0.0}
+        return {"seed": seed, "r-ncm": {**fig, "nanopore_density_core_per_um3": r_core},
+                "ts-ncm": {**fig, "nanopore_density_core_per_um3": ts_core}}
+
+    rows = [row(1, 0.0, 0.0), row(2, 0.0, 50.0), row(3, 100.0, 10.0)]
+    fewer = ms._ratio_result("tsncm_fewer_core_nanopores", rows,
+                             "nanopore_density_core_per_um3", False, ms.MAX_NANOPORE_RATIO, False)
+    assert math.isnan(fewer.per_seed[0]) and fewer.per_seed[1] == math.inf
+    assert fewer.per_seed[2] == pytest.approx(0.1) and not fewer.passed
+    huge = harness.CheckResult("g", "n", 1.0, 1e300, "", False, kind="prediction",
+                               seeds=(1, 2), per_seed=(0.0, 1e300))
+    assert math.isinf(huge.spread)
+    assert "g/n" in harness.format_table([fewer, huge])
+
+
 # ------------------------------------------------------------------- Rietveld bases (Fig. 2j)
 def test_tm_mole_and_weight_fractions_convert_as_computed_by_hand():
     # molar masses per TM (Ni0.6Co0.2Mn0.2 = 57.990 g/mol): TM(OH)2 92.004, TMO 73.989,
