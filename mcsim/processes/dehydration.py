@@ -25,8 +25,8 @@ per grain and step, keyed by the grain id), and then all of its hydroxide become
 at once. The voxels that lithium has reached and lithiated stay layered; the rest of the
 grain decomposes as one. Without lithium this is the F1 law of the TGA, exactly in
 expectation, with no rate of its own. The per-voxel rule (the default) decomposes each
-voxel on its own. A dehydrated core is then a salt-and-pepper of single rock-salt voxels
-among layered ones, and their size is the voxel's. Under this variant the rock-salt domains
+voxel on its own. Where dehydration meets hydroxide or lithiation, the rock salt is then a
+salt-and-pepper of single voxels among hydroxide or layered ones, of the voxel's size. Under this variant the rock-salt domains
 are whole grains, or the part of a grain that lithium had not reached when it nucleated.
 The rate is per grain, whatever its size. Carney et al.'s powder fits one k to
 crystallites of many sizes, and a rate per volume would stretch the TGA's tail with the
@@ -112,15 +112,6 @@ def grain_dehydration_kernel(phase, grain, amount, li, nucleated, full_rs):
     return out.sum(axis=0)
 
 
-@numba.njit(parallel=True, cache=True)
-def _max_grain_kernel(grain):
-    nz = grain.shape[0]
-    m = np.zeros(nz, dtype=np.int64)
-    for z in numba.prange(nz):
-        m[z] = np.int64(grain[z].max())
-    return m.max()
-
-
 class GrainDehydration(FirstOrderDehydration):
     """F1 law per grain: a grain nucleates at k = A exp(-Ea/RT) and its hydroxide converts at
     once (random nucleation, Carney et al. 2015; see the module docstring)."""
@@ -136,7 +127,7 @@ class GrainDehydration(FirstOrderDehydration):
 
     def _ids(self, state) -> np.ndarray:
         if self._grain_ids is None:
-            top = int(_max_grain_kernel(state.grain))
+            top = int(state.grain.max())  # once per run (and per restart)
             if state.comm is not None:
                 from mpi4py import MPI
                 top = int(state.comm.allreduce(top, op=MPI.MAX))
