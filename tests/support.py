@@ -166,11 +166,13 @@ def arrhenius(a_per_s: float, ea_j_per_mol: float, temperature_c: float) -> floa
     return a_per_s * math.exp(-ea_j_per_mol / (R_GAS * (temperature_c + 273.15)))
 
 
-def stepper_with(on, overrides=None, seed=3, parameter_set="ncm622-lioh"):
-    """A Stepper with only the processes named in ``on`` (default variants), all others off,
-    and the resolved parameters it uses."""
-    choices = {name: ("none" if name not in on else next(iter(variants)))
-               for name, variants in REGISTRY.items()}
+def stepper_with(on, overrides=None, seed=3, parameter_set="ncm622-lioh", variants=None):
+    """A Stepper with only the processes named in ``on`` (default variants, or the one
+    ``variants`` names: process -> variant), all others off, and the resolved parameters it
+    uses."""
+    chosen = variants or {}
+    choices = {name: ("none" if name not in on else chosen.get(name, next(iter(vs))))
+               for name, vs in REGISTRY.items()}
     prm = _params.resolve(parameter_set, overrides or {})
     return Stepper(choices, prm, dict(config.load()["numerics"]), seed), prm
 

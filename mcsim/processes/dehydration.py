@@ -144,6 +144,8 @@ class GrainDehydration(FirstOrderDehydration):
         u = rng.uniform_array(self.seed, rng.STREAM_DEHYDRATION, ids, state.step)
         nucleated = (u < p).astype(np.uint8)
         nucleated[0] = 0
+        if not nucleated.any():  # every rank draws the same: none converts anything
+            return {}
         got = grain_dehydration_kernel(state.phase, state.grain, state.amount, state.li,
                                        nucleated, np.int64(_FULL_RS))
         if state.comm is not None:
