@@ -125,7 +125,9 @@ _NCM622_LIOH = {
     "pore_migration_a_per_s": Parameter(
         _PM_A, "MCS/s", "calibrated: ~60 pore-migration MCS in 12 h at 850 C (0.0014 MCS/s): "
         "void walls smooth, while single-voxel nanopores, which random-walk at up to 6 swaps "
-        "per MCS, are not swept out of the grains wholesale (paper Fig. 3d, 4c)",
+        "per MCS, are not swept out of the grains wholesale (paper Fig. 3d, 4c); set under the "
+        "rules before issue 12: with today's, 93 % of R-NCM's core nanopores present on "
+        "reaching 850 C are gone after its hold (docs/microstructure.md)",
         doc="pore-migration (surface-diffusion) attempt rate, pre-exponential"),
     "pore_migration_ea_j_per_mol": Parameter(
         200e3, "J/mol", "estimated: surface diffusion below the grain-growth activation energy",

@@ -95,6 +95,25 @@ def test_without_constraint_every_vacancy_leaves_at_the_nearby_outer_surface():
     assert np.isin(labels[emptied], labels[outside0]).all()
 
 
+def test_a_particle_under_a_closed_layer_of_spent_source_still_shrinks_at_its_surface():
+    """Used-up source voxels keep their phase at amount 0; a particle wrapped in them (the
+    uniform source layer of a large particle) must still find its outer surface."""
+    st, r = sphere(core_porosity=0.45, shell_porosity=0.1)
+    layer = (r > 1.0) & (r < 1.2)  # a closed shell of spent Li2O (grain 0) on the surface
+    ph0 = st.interior("phase")
+    ph0[layer] = ph.LI2O
+    st.interior("amount")[layer] = 0
+    assert sink_map(st).has_outer.any()
+    before = st.interior("phase").copy()
+    out = densify(st, 0.0)
+    emptied = _emptied(before, st)
+    assert out["vacancies_annihilated"] > 50 and out["vacancies_inward"] == 0
+    assert emptied.sum() == out["vacancies_annihilated"]
+    assert (st.interior("grain")[emptied] == 0).all()
+    spent = ndimage.binary_dilation(layer)  # every emptied voxel lies on the layer's face
+    assert spent[emptied].all()
+
+
 def test_a_stiff_shell_keeps_the_soft_cores_vacancies_inside_and_a_uniform_particle_shrinks():
     shares = {}
     for name, core in (("soft core", 0.45), ("uniform", 0.1)):

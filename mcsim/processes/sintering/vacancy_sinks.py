@@ -77,19 +77,22 @@ def cell_grid(global_shape, edge: int) -> tuple[int, int, int]:
 
 @numba.njit(inline="always")
 def _sink_kind(phase, grain, z, y, x):
-    """0 for an outer sink (a solid with a face on a pore of grain 0), 1 for an inner sink (a
-    face on a pore of grain -1, none on an outside pore), -1 otherwise; the caller checks that
-    (z, y, x) is solid."""
+    """0 for an outer sink (a solid with a face on the outside: a pore or a lithium-source voxel
+    of grain 0), 1 for an inner sink (a face on a pore of grain -1, none on the outside), -1
+    otherwise; the caller checks that (z, y, x) is solid. Source voxels count as outside
+    because used-up ones keep their phase (at amount 0): a particle under a closed layer of
+    spent source still has its outer surface."""
     outer = False
     inner = False
     for k in range(6):
         zz = z + (k == 1) - (k == 0)
         yy = y + (k == 3) - (k == 2)
         xx = x + (k == 5) - (k == 4)
-        if phase[zz, yy, xx] == ph.PORE:
+        c = phase[zz, yy, xx]
+        if c < SOLID_MIN:
             gn = grain[zz, yy, xx]
             outer |= gn == 0
-            inner |= gn == -1
+            inner |= gn == -1 and c == ph.PORE
     return 0 if outer else (1 if inner else -1)
 
 
@@ -99,8 +102,9 @@ def cell_counts_kernel(phase, grain, oz, oy, ox, edge, ncy, ncx, c_lo, c_hi, out
     (global cell z index c_lo..c_hi). Counted per interior voxel: solid; solid-solid face
     contacts towards +z, +y, +x (the upper neighbour may be in the halo: a contact is counted
     by the owner of its lower voxel); pore inside the particle (grain != 0); every voxel; outer
-    sink (solid with a face on a pore of grain 0); inner sink (solid with a face on a pore of
-    grain -1, and not an outer sink). One thread per cell slab: no two threads write one cell."""
+    sink (solid with a face on the outside, :func:`_sink_kind`); inner sink (solid with a face
+    on a pore of grain -1, and not an outer sink). One thread per cell slab: no two threads
+    write one cell."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
