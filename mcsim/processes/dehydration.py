@@ -26,8 +26,9 @@ at once. The voxels that lithium has reached and lithiated stay layered; the res
 grain decomposes as one. Without lithium this is the F1 law of the TGA, exactly in
 expectation, with no rate of its own. The per-voxel rule (the default) decomposes each
 voxel on its own. Where dehydration meets hydroxide or lithiation, the rock salt is then a
-salt-and-pepper of single voxels among hydroxide or layered ones, of the voxel's size. Under this variant the rock-salt domains
-are whole grains, or the part of a grain that lithium had not reached when it nucleated.
+salt-and-pepper of single voxels among hydroxide or layered ones, of the voxel's size. Under
+this variant the rock-salt domains are whole grains, or the part of a grain that lithium had
+not reached when it nucleated.
 The rate is per grain, whatever its size. Carney et al.'s powder fits one k to
 crystallites of many sizes, and a rate per volume would stretch the TGA's tail with the
 small grains cut by the particle's surface.
