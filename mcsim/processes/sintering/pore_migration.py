@@ -7,7 +7,13 @@ are s(a) + (26 - s(b)) - 1 (the pair a-b counted once), after it (26 - (s(a) - 1
 (s(b) + 1) - 1. Accepted with min(1, exp(-J_s dU / kT)). The swap moves phase, amount, li,
 disorder and the grain id of the solid; the pore keeps its label, except that a nanopore
 (label = a grain id) that arrives where a solid neighbour belongs to another grain becomes
-intergranular (-1). s is kept in a uint8 field with halo
+intergranular (-1), and a pore that arrives where its 26 neighbours are all solid of one grain
+becomes a nanopore of that grain, whatever it was (:func:`_label_after_move`). The label thus
+follows what encloses the pore, as the pore statistics and densification see it: a pore left
+inside a grain by a boundary that swept past it, or by a grain that grew around it, is
+trapped there as a nanopore (pore-boundary separation, Brook, J. Am. Ceram. Soc. 52, 56
+(1969)), instead of keeping an intergranular label, and the mobility, of its earlier history.
+s is kept in a uint8 field with halo
 (:func:`~mcsim.processes.sintering.common.contact_field`) and updated by +1 / -1 around each
 swap. A single-voxel pore inside a grain has dU = 0 for every move, so it random-walks: 6
 attempts per MCS, each accepted with the nanopore acceptance m below, so 6 m hops per MCS.
@@ -102,6 +108,33 @@ def _bump(s, z, y, x, delta):
 
 
 @numba.njit(inline="always")
+def _label_after_move(phase, grain, z, y, x, label):
+    """The label of a pore voxel that has just moved to (z, y, x), from what encloses it there:
+    the grain id g when its 26 neighbours are all solid of grain g (a lone pore inside one
+    grain: a nanopore, whatever its label was), -1 when a nanopore (``label`` > 0) has come next
+    to solid of another grain, else ``label`` unchanged."""
+    enclosing = np.int64(-2)  # -2: no solid neighbour seen yet; -1: not one grain all round
+    for dz in range(-1, 2):
+        for dy in range(-1, 2):
+            for dx in range(-1, 2):
+                if dz == 0 and dy == 0 and dx == 0:
+                    continue
+                if phase[z + dz, y + dy, x + dx] >= SOLID_MIN:
+                    g = np.int64(grain[z + dz, y + dy, x + dx])
+                    if enclosing == -2:
+                        enclosing = g
+                    elif g != enclosing:
+                        enclosing = -1
+                    if label > 0 and g != label:
+                        label = -1
+                else:
+                    enclosing = -1
+    if enclosing > 0:
+        return enclosing
+    return label
+
+
+@numba.njit(inline="always")
 def _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, az, ay, ax, bz, by, bx, seed,
               mcs, sub, ga, nano_mobility):
     """Attempt the swap of the pair a-b; returns 1 if it swapped. A pore tagged as a nanopore
@@ -139,14 +172,9 @@ def _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, az, ay, ax, 
     dirty[qz, qy, qx] = 1
     _bump(s, pz, py, px, 1)
     _bump(s, qz, qy, qx, -1)
-    if label > 0 and 1 <= qz <= phase.shape[0] - 2 and 1 <= qy <= phase.shape[1] - 2 \
+    if 1 <= qz <= phase.shape[0] - 2 and 1 <= qy <= phase.shape[1] - 2 \
             and 1 <= qx <= phase.shape[2] - 2:
-        for dz in range(-1, 2):
-            for dy in range(-1, 2):
-                for dx in range(-1, 2):
-                    if phase[qz + dz, qy + dy, qx + dx] >= SOLID_MIN \
-                            and grain[qz + dz, qy + dy, qx + dx] != label:
-                        label = -1
+        label = _label_after_move(phase, grain, qz, qy, qx, label)
     grain[qz, qy, qx] = label
     return 1
 
