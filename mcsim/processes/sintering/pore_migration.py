@@ -128,6 +128,8 @@ def _label_after_move(phase, grain, z, y, x, label):
                     if label > 0 and g != label:
                         label = -1
                 else:
+                    if label <= 0:  # not enclosed, and no nanopore label to check: unchanged
+                        return label
                     enclosing = -1
     if enclosing > 0:
         return enclosing
