@@ -85,6 +85,8 @@ ROWS = (
     ("void_fraction", "void volume fraction", "1"),
     ("nanopore_density_core_per_um3", "nanopore density, core r/R < 0.5", "1/um^3"),
     ("nanopore_density_shell_per_um3", "nanopore density, shell r/R >= 0.7", "1/um^3"),
+    ("nanopore_count_core", "nanopores counted in the core (density's basis)", "1"),
+    ("nanopore_count_shell", "nanopores counted in the shell", "1"),
     ("central_pore_fraction", "central pore fraction r/R < 0.3, any width", "1"),
     ("central_void_opened", "central void opened r/R < 0.3, >= 30 nm", "1"),
     ("internal_surface_per_um", "internal surface / solid volume", "1/um"),

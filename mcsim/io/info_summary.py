@@ -294,11 +294,16 @@ def _pore_summary(f: h5py.File, cfg, lines: list) -> None:
     count = _scalar(group, "nanopore_count")
     core = _scalar(group, "nanopore_density_core_per_um3")
     shell = _scalar(group, "nanopore_density_shell_per_um3")
+    n_core = _scalar(group, "nanopore_count_core")  # schema >= 3.1
+    n_shell = _scalar(group, "nanopore_count_shell")
     text = "not computed" if count is None else f"{count:g}"
     if core is not None:
         text += f"; core density {core:.4g} per um^3"
+        if n_core is not None:
+            text += f" from {n_core:g} pores"
         if shell is not None:
-            text += f" (shell {shell:.4g})"
+            text += f" (shell {shell:.4g}" + (f" from {n_shell:g})" if n_shell is not None
+                                              else ")")
     lines.append(_row("  nanopores", text))
     count = _scalar(group, "void_count")
     text = "not computed" if count is None else f"{count:g}"

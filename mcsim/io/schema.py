@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 #: Version of the on-disk layout described in ``mcsim/io/SCHEMA.md`` ("major.minor").
-SCHEMA_VERSION = "3.0"
+SCHEMA_VERSION = "3.1"
 
 #: Suffix of the file a run writes into until :meth:`ResultWriter.finish` renames it.
 PARTIAL_SUFFIX = ".partial"

@@ -68,6 +68,7 @@ SCALARS = (
     "nanopore_fraction", "void_fraction", "open_fraction",
     "nanopore_count", "void_count",
     "nanopore_density_core_per_um3", "nanopore_density_shell_per_um3",
+    "nanopore_count_core", "nanopore_count_shell",
     "central_pore_fraction", "central_wide_void_fraction", "central_void_opened",
     "central_void_reference", "internal_surface_per_um",
     "nanopore_mean_diameter_nm", "void_mean_diameter_nm",
@@ -90,6 +91,11 @@ SCALAR_UNITS = {
                                       "of particle volume there"),
     "nanopore_density_shell_per_um3": ("1/um^3", "nanopores with centroid r/R >= 0.7 per "
                                        "um^3 of particle volume there"),
+    "nanopore_count_core": ("1", "nanopores with centroid r/R < 0.5: the count behind "
+                            "nanopore_density_core_per_um3, whose counting (Poisson) error "
+                            "is about its square root"),
+    "nanopore_count_shell": ("1", "nanopores with centroid r/R >= 0.7: the count behind "
+                             "nanopore_density_shell_per_um3"),
     "central_pore_fraction": ("1", "void-class (intergranular + open) pore voxels within "
                               "r < 0.3 R, of any width / particle voxels there"),
     "central_wide_void_fraction": ("1", "void-class pore voxels within r < 0.3 R whose local "
@@ -443,9 +449,10 @@ def _assemble(*, center, radius, voxel_nm, n_size_bins, reference, sums, shell_p
     core_vox = shell_voxels[:int(round(CORE_MAX * N_RADIAL_BINS))].sum()
     shell_vox = shell_voxels[int(round(SHELL_MIN * N_RADIAL_BINS)):].sum()
     um3 = vox_nm3 * 1e-9
-    dens_core = np.count_nonzero(nano & (rc < CORE_MAX)) / (core_vox * um3) if core_vox else 0.0
-    dens_shell = (np.count_nonzero(nano & (rc >= SHELL_MIN)) / (shell_vox * um3)
-                  if shell_vox else 0.0)
+    n_core = int(np.count_nonzero(nano & (rc < CORE_MAX)))
+    n_shell = int(np.count_nonzero(nano & (rc >= SHELL_MIN)))
+    dens_core = n_core / (core_vox * um3) if core_vox else 0.0
+    dens_shell = n_shell / (shell_vox * um3) if shell_vox else 0.0
     central_pores = central_fraction(central_void, shell_voxels)
     central_wide = central_fraction(central_wide, shell_voxels)
     n_pore_vox = int(vol.sum())
@@ -466,6 +473,8 @@ def _assemble(*, center, radius, voxel_nm, n_size_bins, reference, sums, shell_p
         "open_count": int(np.count_nonzero(cls == OPEN)),
         "nanopore_density_core_per_um3": float(dens_core),
         "nanopore_density_shell_per_um3": float(dens_shell),
+        "nanopore_count_core": n_core,
+        "nanopore_count_shell": n_shell,
         "central_pore_fraction": central_pores,
         "central_wide_void_fraction": central_wide,
         "central_void_opened": central_wide - reference,

@@ -55,6 +55,7 @@ def test_default_summary_answers_what_came_out_in_few_lines(small_run, capsys):
         last = sorted(f["pores"])[-1]
         porosity = float(f["pores"][last]["porosity"][()])
         nanopores = int(f["pores"][last]["nanopore_count"][()])
+        core_count = int(f["pores"][last]["nanopore_count_core"][()])
         voids = int(f["pores"][last]["void_count"][()])
         central = float(f["pores"][last]["central_pore_fraction"][()])
         wall = float(f["provenance"].attrs["wall_time_s"])
@@ -73,6 +74,7 @@ def test_default_summary_answers_what_came_out_in_few_lines(small_run, capsys):
     assert values == pytest.approx(tm_final, abs=1e-4)
     assert float(_value(out, "porosity").split()[0]) == pytest.approx(porosity, abs=1e-4)
     assert int(_value(out, "nanopores").split(";")[0]) == nanopores
+    assert f"from {core_count} pores" in _value(out, "nanopores")  # the density's basis
     void_line = _value(out, "voids")
     assert int(void_line.split()[0]) == voids and f"{central:.4f}" in void_line
     assert _value(out, "wall time").startswith(f"{wall:.3g} s")

@@ -277,6 +277,7 @@ def test_nanopore_densities_central_voids_and_internal_surface_on_a_hand_built_p
     assert s["nanopore_count"] == 6 and s["void_count"] == 1
     assert s["nanopore_density_core_per_um3"] == pytest.approx(3 / (core_vox * um3), rel=1e-12)
     assert s["nanopore_density_shell_per_um3"] == pytest.approx(2 / (shell_vox * um3), rel=1e-12)
+    assert s["nanopore_count_core"] == 3 and s["nanopore_count_shell"] == 2
     central = inside & (rr < 0.3)
     assert s["central_pore_fraction"] == pytest.approx((cube & central).sum() / central.sum(),
                                                        rel=1e-12)

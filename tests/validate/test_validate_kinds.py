@@ -192,6 +192,32 @@ def test_an_ordering_without_the_figure_in_r_ncm_fails_and_prints():
     assert "g/n" in harness.format_table([fewer, huge])
 
 
+def test_fewer_core_nanopores_needs_the_pooled_counts_to_bound_the_ratio():
+    """Every seed at TS/R 0.2 passes only when the cores hold enough pores for the pooled
+    counts to bound the ratio below 0.3 at 95 %; from a handful of pores, or without counts
+    (files before schema 3.1), it fails."""
+    from mcsim.validate import microstructure as ms
+
+    def row(seed, n_r, n_ts, counts=True):
+        def fig(n):
+            out = {"nanopore_density_core_per_um3": n / 0.113, "central_void_opened": 0.1,
+                   "core_nanopore_voxels": n, "porosity": 0.25, "mass_porosity": 0.32}
+            if counts:
+                out["nanopore_count_core"] = n
+            return out
+        return {"seed": seed, "r-ncm": fig(n_r), "ts-ncm": fig(n_ts)}
+
+    many = [row(s, 500, 100) for s in (1, 2, 3)]
+    few = [row(s, 10, 2) for s in (1, 2, 3)]
+    for rows, passes in ((many, True), (few, False),
+                         ([row(s, 500, 100, counts=False) for s in (1, 2, 3)], False)):
+        fewer = ms.ordering_results(rows, quick=False)[0]
+        assert fewer.name == "tsncm_fewer_core_nanopores"
+        assert fewer.per_seed == pytest.approx((0.2, 0.2, 0.2))
+        assert fewer.passed is passes, fewer.detail
+    assert "300 / 1500 core nanopores" in ms.ordering_results(many, quick=False)[0].detail
+
+
 # ------------------------------------------------------------------- Rietveld bases (Fig. 2j)
 def test_tm_mole_and_weight_fractions_convert_as_computed_by_hand():
     # molar masses per TM (Ni0.6Co0.2Mn0.2 = 57.990 g/mol): TM(OH)2 92.004, TMO 73.989,
