@@ -1,0 +1,164 @@
+"""Particle-size study from finished mcsim results: one row per run, and a figure against radius.
+
+Usage: python analysis/size_study.py RUN.h5 [RUN.h5 ...] [-o FIGURE.png]
+
+For each run it prints the particle radius, the voxel, the parameter set, the transition-metal
+shares (hydroxide / rock salt / layered) when the furnace first reaches 300 C, the layered
+core-shell contrast there, and, for runs that went on to the end, the final core nanopore
+density with the count of nanopores it is made of (schema 3.1; counted on the last snapshot
+for older files; a density from n pores is uncertain by about sqrt(n) / n). With ``-o`` it draws the three against the radius, one line
+per (parameter set, voxel), seeds of one case as separate points, the density with the
+counting error of each point. Runs that never reach 600 C (for example cut at 300 C with
+``schedule.preset = "ramp"``, ``schedule.to_c = 300``) give the first two only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tomllib
+
+import numpy as np
+
+from mcsim.figures import _common as C
+
+#: Temperature at which the calcination figures are read, C (the paper's Fig. 2j).
+AT_C = 300.0
+#: A run whose furnace reached this (the default sintering onset, C) reports its final core
+#: nanopore density; runs cut earlier report the calcination figures only.
+SINTERED_C = 600.0
+
+
+def _config(f) -> dict:
+    return tomllib.loads(f["config"].asstr()[()])
+
+
+def read_run(path) -> dict:
+    """The figures of one result (raises ``C.ResultFileError`` for an unusable file)."""
+    with C.open_result(path) as f:
+        cfg = _config(f)
+        temp, time = C.series(f, "temperature_c"), C.series(f, "time_s")
+        frac = C.series(f, "tm_phase_fraction")
+        row = {"path": str(path), "seed": int(f.attrs["seed"]),
+               "radius_um": float(cfg.get("particle", {}).get("radius_um", math.nan)),
+               "voxel_nm": float(f.attrs["voxel_nm"]),
+               "parameter_set": str(cfg.get("model", {}).get("parameter_set", "ncm622-lioh")),
+               "shares_300c": (math.nan,) * 3, "contrast_300c": math.nan,
+               "core_density": math.nan, "core_count": -1, "final": False}
+        i = C.first_at_or_above(temp, AT_C)
+        if i is not None:
+            row["shares_300c"] = tuple(float(v) for v in frac[i])
+            contrast = C.series(f, "contrast_layered")
+            if i == 0:
+                row["contrast_300c"] = float(contrast[0])
+            else:  # linear in time between the rows around the first arrival at 300 C
+                t0, t1, c0, c1 = time[i - 1], time[i], temp[i - 1], temp[i]
+                t_at = t0 + (AT_C - c0) / (c1 - c0) * (t1 - t0) if c1 > c0 else t1
+                row["contrast_300c"] = float(np.interp(t_at, time, contrast))
+        if "pore_series" in f and float(np.nanmax(temp)) >= SINTERED_C:
+            ps = f["pore_series"]
+            row["core_density"] = float(ps["nanopore_density_core_per_um3"][-1])
+            if "nanopore_count_core" in ps:  # schema 3.1
+                row["core_count"] = int(ps["nanopore_count_core"][-1])
+            else:  # an older file: count them on the last snapshot
+                row["core_count"] = _count_from_snapshot(f)
+            row["final"] = True
+    return row
+
+
+def _count_from_snapshot(f) -> int:
+    """Core nanopores of the last snapshot, by mcsim's pore statistics (-1 without one)."""
+    keys = C.snapshot_keys(f)
+    if not keys or "geometry" not in f:
+        return -1
+    from mcsim.pores import pore_statistics
+
+    snap = f["snapshots"][keys[-1]]
+    stats = pore_statistics(snap["phase"][()], snap["grain"][()],
+                            np.asarray(f["geometry/center_vox"][()], dtype=np.float64),
+                            float(f["geometry/radius_vox"][()]), float(f.attrs["voxel_nm"]),
+                            outline="tags", amount=snap["amount"][()] if "amount" in snap
+                            else None)
+    return int(stats["nanopore_count_core"])
+
+
+def table(rows) -> list[str]:
+    """The rows as text, sorted by parameter set, voxel and radius."""
+    head = (f"{'radius':>7} {'voxel':>6} {'seed':>4}  {'set':<16} {'TM(OH)2':>8} "
+            f"{'rocksalt':>8} {'layered':>8} {'contrast':>8}  {'core nanopores /um^3':>22}")
+    out = [f"TM shares and contrast at {AT_C:g} C; core nanopore density at the end", head]
+    for r in sorted(rows, key=lambda r: (r["parameter_set"], r["voxel_nm"], r["radius_um"],
+                                         r["seed"])):
+        h, rs, lay = r["shares_300c"]
+        dens = "-" if not r["final"] else (
+            f"{r['core_density']:.0f}" + (f" ({r['core_count']} pores)" if r["core_count"] >= 0
+                                          else ""))
+        out.append(f"{r['radius_um']:6.2f}u {r['voxel_nm']:4.0f}nm {r['seed']:>4}  "
+                   f"{r['parameter_set']:<16} {h:8.3f} {rs:8.3f} {lay:8.3f} "
+                   f"{r['contrast_300c']:8.2f}  {dens:>22}")
+    return out
+
+
+def plot(rows, out_path, formats=None):
+    """Three panels against the radius: TM shares at 300 C, the contrast there, and the final
+    core nanopore density (error bar: the count's square root)."""
+    fig = C.new_figure(figsize=(12.0, 3.8))
+    ax_share, ax_con, ax_np = fig.subplots(1, 3)
+    cases = sorted({(r["parameter_set"], r["voxel_nm"]) for r in rows})
+    markers = "osD^v<>"
+    for k, (pset, vox) in enumerate(cases):
+        sel = sorted((r for r in rows if (r["parameter_set"], r["voxel_nm"]) == (pset, vox)),
+                     key=lambda r: r["radius_um"])
+        rad = np.array([r["radius_um"] for r in sel])
+        label = f"{pset}, {vox:g} nm"
+        m = markers[k % len(markers)]
+        shares = np.array([r["shares_300c"] for r in sel])
+        for j, name in enumerate(C.TM_PHASES):
+            ax_share.plot(rad, shares[:, j], m, ls="-" if j == 2 else ":", ms=4,
+                          color=C.PHASE_COLOURS[name],
+                          label=f"{C.TM_LABELS[name]}, {label}" if j == 2 or k == 0 else None)
+        ax_con.plot(rad, [r["contrast_300c"] for r in sel], m + "-", ms=4, label=label)
+        fin = [r for r in sel if r["final"]]
+        if fin:
+            dens = np.array([r["core_density"] for r in fin])
+            err = np.array([dens_i / math.sqrt(r["core_count"]) if r["core_count"] > 0 else 0.0
+                            for dens_i, r in zip(dens, fin)])
+            ax_np.errorbar([r["radius_um"] for r in fin], dens, yerr=err, fmt=m, ms=4,
+                           capsize=2, label=label)
+    ax_share.set(xlabel="particle radius (µm)", ylabel=f"TM share at {AT_C:g} °C",
+                 ylim=(0, 1), title="phases at 300 °C")
+    ax_con.set(xlabel="particle radius (µm)", ylabel="layered share, shell − core",
+               title="core–shell contrast at 300 °C")
+    ax_np.set(xlabel="particle radius (µm)", ylabel="core nanopores (µm⁻³)",
+              title="final core nanopore density")
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    radii = sorted({r["radius_um"] for r in rows})
+    for ax in (ax_share, ax_con, ax_np):
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator(radii))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.legend(fontsize=6)
+    return C.save(fig, out_path, formats)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", metavar="RUN.h5", nargs="+")
+    parser.add_argument("-o", "--output", metavar="FIGURE.png", default=None)
+    args = parser.parse_args(argv)
+    try:
+        rows = [read_run(p) for p in args.results]
+    except C.ResultFileError as exc:
+        print(f"size_study.py: error: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(table(rows)))
+    if args.output:
+        print(plot(rows, args.output))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
