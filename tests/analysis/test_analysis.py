@@ -6,17 +6,23 @@ import sys
 
 import h5py
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _script(repo_root, name, *args, cwd=None):
+    """Run ``analysis/<name>`` with ``args`` in a fresh interpreter; the CompletedProcess."""
+    return subprocess.run([sys.executable, str(repo_root / "analysis" / name), *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd)
+
 
 def test_read_result_example_prints_the_phase_table_and_draws_it(small_run, repo_root,
                                                                   tmp_path):
     out = tmp_path / "fractions.png"
-    proc = subprocess.run([sys.executable, str(repo_root / "analysis" / "read_result.py"),
-                           str(small_run.path), "-o", str(out)], capture_output=True, text=True,
-                          cwd=tmp_path)
+    proc = _script(repo_root, "read_result.py", small_run.path, "-o", out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "hydroxide" in proc.stdout and "end " in proc.stdout
     assert out.stat().st_size > 1000
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.read_bytes()[:8] == PNG_MAGIC
 
 
 def test_read_result_example_refuses_an_incomplete_file(small_run, repo_root, tmp_path):
@@ -24,9 +30,7 @@ def test_read_result_example_refuses_an_incomplete_file(small_run, repo_root, tm
     shutil.copy(small_run.path, bad)
     with h5py.File(bad, "r+") as f:
         f.attrs["complete"] = False
-    proc = subprocess.run([sys.executable, str(repo_root / "analysis" / "read_result.py"),
-                           str(bad), "-o", str(tmp_path / "x.png")], capture_output=True,
-                          text=True)
+    proc = _script(repo_root, "read_result.py", bad, "-o", tmp_path / "x.png")
     assert proc.returncode != 0
     assert "incomplete" in (proc.stderr + proc.stdout).lower()
     assert not (tmp_path / "x.png").exists()
@@ -76,9 +80,7 @@ def test_size_study_reads_the_300c_state_and_the_final_nanopores(small_run, repo
 
 def test_size_study_script_prints_and_draws(small_run, repo_root, tmp_path):
     out = tmp_path / "size.png"
-    proc = subprocess.run([sys.executable, str(repo_root / "analysis" / "size_study.py"),
-                           str(small_run.path), "-o", str(out)], capture_output=True, text=True,
-                          cwd=tmp_path)
+    proc = _script(repo_root, "size_study.py", small_run.path, "-o", out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "layered" in proc.stdout and "0.20u" in proc.stdout
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.read_bytes()[:8] == PNG_MAGIC
