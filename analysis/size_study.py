@@ -102,7 +102,8 @@ def table(rows) -> list[str]:
 
 def plot(rows, out_path, formats=None):
     """Three panels against the radius: TM shares at 300 C, the contrast there, and the final
-    core nanopore density (error bar: the count's square root)."""
+    core nanopore density (error bar: the count's square root). Every run is a point; the
+    lines join the means over the seeds of each radius."""
     fig = C.new_figure(figsize=(12.0, 3.8))
     ax_share, ax_con, ax_np = fig.subplots(1, 3)
     cases = sorted({(r["parameter_set"], r["voxel_nm"]) for r in rows})
@@ -111,21 +112,31 @@ def plot(rows, out_path, formats=None):
         sel = sorted((r for r in rows if (r["parameter_set"], r["voxel_nm"]) == (pset, vox)),
                      key=lambda r: r["radius_um"])
         rad = np.array([r["radius_um"] for r in sel])
+        radii = np.unique(rad)
+
+        def means(values):  # the seeds of one radius averaged, for the line through them
+            v = np.asarray(values, dtype=np.float64)
+            return np.array([np.nanmean(v[rad == x], axis=0) for x in radii])
+
         label = f"{pset}, {vox:g} nm"
         m = markers[k % len(markers)]
         shares = np.array([r["shares_300c"] for r in sel])
+        mean_shares = means(shares)
         for j, name in enumerate(C.TM_PHASES):
-            ax_share.plot(rad, shares[:, j], m, ls="-" if j == 2 else ":", ms=4,
-                          color=C.PHASE_COLOURS[name],
+            colour = C.PHASE_COLOURS[name]
+            ax_share.plot(rad, shares[:, j], m, ms=4, color=colour)
+            ax_share.plot(radii, mean_shares[:, j], ls="-" if j == 2 else ":", color=colour,
                           label=f"{C.TM_LABELS[name]}, {label}" if j == 2 or k == 0 else None)
-        ax_con.plot(rad, [r["contrast_300c"] for r in sel], m + "-", ms=4, label=label)
+        contrast = [r["contrast_300c"] for r in sel]
+        line, = ax_con.plot(radii, means(contrast), "-", label=label)
+        ax_con.plot(rad, contrast, m, ms=4, color=line.get_color())
         fin = [r for r in sel if r["final"]]
         if fin:
             dens = np.array([r["core_density"] for r in fin])
             err = np.array([dens_i / math.sqrt(r["core_count"]) if r["core_count"] > 0 else 0.0
                             for dens_i, r in zip(dens, fin)])
             ax_np.errorbar([r["radius_um"] for r in fin], dens, yerr=err, fmt=m, ms=4,
-                           capsize=2, label=label)
+                           capsize=2, color=line.get_color(), label=label)
     ax_share.set(xlabel="particle radius (µm)", ylabel=f"TM share at {AT_C:g} °C",
                  ylim=(0, 1), title="phases at 300 °C")
     ax_con.set(xlabel="particle radius (µm)", ylabel="layered share, shell − core",
