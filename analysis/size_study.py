@@ -22,9 +22,11 @@ import tomllib
 import numpy as np
 
 from mcsim.figures import _common as C
+from mcsim.sweep.index import CONTRAST_AT_C
 
-#: Temperature at which the calcination figures are read, C (the paper's Fig. 2j).
-AT_C = 300.0
+#: Temperature at which the calcination figures are read, C (the paper's Fig. 2j): that of
+#: the sweep index's contrast outcome.
+AT_C = CONTRAST_AT_C
 #: A run whose furnace reached this (the default sintering onset, C) reports its final core
 #: nanopore density; runs cut earlier report the calcination figures only.
 SINTERED_C = 600.0
@@ -35,52 +37,32 @@ def _config(f) -> dict:
 
 
 def read_run(path) -> dict:
-    """The figures of one result (raises ``C.ResultFileError`` for an unusable file)."""
+    """The figures of one result (raises ``C.ResultFileError`` for an unusable file). The
+    contrast at 300 C and the final core nanopores are the sweep index's outcomes
+    (:func:`mcsim.sweep.read_outcomes`: the contrast at the time the schedule reaches 300 C,
+    the pores from the final statistics or, for older files, the last snapshot)."""
+    from mcsim.sweep import read_outcomes
+
     with C.open_result(path) as f:
         cfg = _config(f)
-        temp, time = C.series(f, "temperature_c"), C.series(f, "time_s")
+        temp = C.series(f, "temperature_c")
         frac = C.series(f, "tm_phase_fraction")
         row = {"path": str(path), "seed": int(f.attrs["seed"]),
                "radius_um": float(cfg.get("particle", {}).get("radius_um", math.nan)),
                "voxel_nm": float(f.attrs["voxel_nm"]),
                "parameter_set": str(cfg.get("model", {}).get("parameter_set", "ncm622-lioh")),
-               "shares_300c": (math.nan,) * 3, "contrast_300c": math.nan,
-               "core_density": math.nan, "core_count": -1, "final": False}
+               "shares_300c": (math.nan,) * 3, "core_density": math.nan, "core_count": -1,
+               "final": "pore_series" in f and float(np.nanmax(temp)) >= SINTERED_C}
         i = C.first_at_or_above(temp, AT_C)
         if i is not None:
             row["shares_300c"] = tuple(float(v) for v in frac[i])
-            contrast = C.series(f, "contrast_layered")
-            if i == 0:
-                row["contrast_300c"] = float(contrast[0])
-            else:  # linear in time between the rows around the first arrival at 300 C
-                t0, t1, c0, c1 = time[i - 1], time[i], temp[i - 1], temp[i]
-                t_at = t0 + (AT_C - c0) / (c1 - c0) * (t1 - t0) if c1 > c0 else t1
-                row["contrast_300c"] = float(np.interp(t_at, time, contrast))
-        if "pore_series" in f and float(np.nanmax(temp)) >= SINTERED_C:
-            ps = f["pore_series"]
-            row["core_density"] = float(ps["nanopore_density_core_per_um3"][-1])
-            if "nanopore_count_core" in ps:  # schema 3.1
-                row["core_count"] = int(ps["nanopore_count_core"][-1])
-            else:  # an older file: count them on the last snapshot
-                row["core_count"] = _count_from_snapshot(f)
-            row["final"] = True
+    out = read_outcomes(path, cfg, log=lambda *_: None)
+    row["contrast_300c"] = out["contrast_layered_300c"]
+    if row["final"]:
+        row["core_density"] = out["nanopore_density_core_per_um3"]
+        n = out["nanopore_count_core"]
+        row["core_count"] = int(n) if math.isfinite(n) else -1
     return row
-
-
-def _count_from_snapshot(f) -> int:
-    """Core nanopores of the last snapshot, by mcsim's pore statistics (-1 without one)."""
-    keys = C.snapshot_keys(f)
-    if not keys or "geometry" not in f:
-        return -1
-    from mcsim.pores import pore_statistics
-
-    snap = f["snapshots"][keys[-1]]
-    stats = pore_statistics(snap["phase"][()], snap["grain"][()],
-                            np.asarray(f["geometry/center_vox"][()], dtype=np.float64),
-                            float(f["geometry/radius_vox"][()]), float(f.attrs["voxel_nm"]),
-                            outline="tags", amount=snap["amount"][()] if "amount" in snap
-                            else None)
-    return int(stats["nanopore_count_core"])
 
 
 def table(rows) -> list[str]:
