@@ -300,6 +300,13 @@ def _final_disorder(path) -> float:
         return float(f["timeseries"]["disorder_mean"][-1])
 
 
+def _count_text(row: dict) -> str:
+    """A run's core nanopore count for the tables, "?" where its file predates schema 3.1 (the
+    count was not recorded; :func:`_row` stores -1)."""
+    n = int(row.get("nanopore_count_core", -1))
+    return "?" if n < 0 else str(n)
+
+
 def format_ordering(rows: list[dict]) -> str:
     """The per-seed table as one line per seed (R-NCM / TS-NCM)."""
     parts = []
@@ -307,7 +314,7 @@ def format_ordering(rows: list[dict]) -> str:
         a, b = r["r-ncm"], r["ts-ncm"]
         line = (f"seed {r['seed']}: core nanopores {a['nanopore_density_core_per_um3']:.0f}"
                 f" / {b['nanopore_density_core_per_um3']:.0f} per um^3 "
-                f"({a.get('nanopore_count_core', -1)} / {b.get('nanopore_count_core', -1)} "
+                f"({_count_text(a)} / {_count_text(b)} "
                 f"pores, {a['core_nanopore_voxels']} / {b['core_nanopore_voxels']} vox), "
                 f"central void opened {a['central_void_opened']:.3f} / "
                 f"{b['central_void_opened']:.3f}, porosity {a['porosity']:.3f} / "

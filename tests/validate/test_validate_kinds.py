@@ -218,6 +218,19 @@ def test_fewer_core_nanopores_needs_the_pooled_counts_to_bound_the_ratio():
     assert "300 / 1500 core nanopores" in ms.ordering_results(many, quick=False)[0].detail
 
 
+def test_ordering_line_marks_a_missing_count_instead_of_printing_minus_one():
+    """A result file before schema 3.1 has no core count (the row holds -1): the per-seed line
+    prints "?" for it, and the count itself where there is one."""
+    from mcsim.validate import microstructure as ms
+
+    fig = {"nanopore_density_core_per_um3": 300.0, "central_void_opened": 0.1,
+           "core_nanopore_voxels": 40, "porosity": 0.25, "mass_porosity": 0.32}
+    rows = [{"seed": 1, "r-ncm": {**fig, "nanopore_count_core": -1},
+             "ts-ncm": {**fig, "nanopore_count_core": 34}}]
+    text = ms.format_ordering(rows)
+    assert "(? / 34 pores" in text and "-1" not in text
+
+
 # ------------------------------------------------------------------- Rietveld bases (Fig. 2j)
 def test_tm_mole_and_weight_fractions_convert_as_computed_by_hand():
     # molar masses per TM (Ni0.6Co0.2Mn0.2 = 57.990 g/mol): TM(OH)2 92.004, TMO 73.989,
