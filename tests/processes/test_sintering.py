@@ -318,3 +318,40 @@ def test_pure_grain_growth_is_parabolic_in_the_quick_validation():
     assert count[-1] < count[0] and vol[-1] > vol[0]
 
 
+
+
+def test_pinned_growth_puts_the_same_physical_pores_on_both_lattices():
+    """The grain-growth voxel check compares one physical structure: the 5 nm lattice's pores
+    are the 10 nm lattice's, each voxel split in eight, and it runs the MCS the model's voxel
+    scaling gives (4 times as many); grains coarsen on both."""
+    from mcsim.validate.microstructure import PINNED_FRACTION, pinned_growth
+
+    coarse = pinned_growth(1, PINNED_FRACTION, size0=12, mcs0=4)
+    fine = pinned_growth(2, PINNED_FRACTION, size0=12, mcs0=4)
+    assert coarse["voxel_nm"] == 10.0 and fine["voxel_nm"] == 5.0
+    assert (coarse["mcs"], fine["mcs"]) == (4, 16)
+    assert 0.0 < coarse["pore_fraction"] == fine["pore_fraction"]
+    # the same grains at the start (one seed per 40 nm cube), in physical volume
+    assert coarse["grains"][0] == fine["grains"][0] == 27
+    for run in (coarse, fine):
+        assert run["grains"][1] <= run["grains"][0] and run["volume"][1] >= run["volume"][0]
+    dense = pinned_growth(1, 0.0, size0=12, mcs0=0)
+    assert dense["pore_fraction"] == 0.0 and dense["grains"] == (27, 27)
+
+
+def test_grain_growth_voxel_verdicts_follow_the_volume_ratio():
+    """Each result is the 5 nm final mean grain volume over the 10 nm one; it passes inside
+    1 +- 0.3 and fails outside, for the dense and the pinned case alike; numerics."""
+    from mcsim.validate import microstructure as ms
+
+    def run(v1):
+        return {"voxel_nm": 10.0, "mcs": 1, "pore_fraction": 0.1, "grains": (10, 5),
+                "volume": (1.0, v1)}
+
+    runs = {(0.0, 1): run(10.0), (0.0, 2): run(8.0),
+            (ms.PINNED_FRACTION, 1): run(10.0), (ms.PINNED_FRACTION, 2): run(5.0)}
+    dense, pinned = ms.grain_growth_voxel_results(runs, quick=False)
+    assert (dense.name, pinned.name) == ("grain_growth_voxel_dense", "grain_growth_voxel_pinned")
+    assert dense.simulated == pytest.approx(0.8) and dense.passed
+    assert pinned.simulated == pytest.approx(0.5) and not pinned.passed
+    assert dense.kind == pinned.kind == "numerics"
