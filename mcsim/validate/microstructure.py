@@ -644,13 +644,14 @@ def grain_growth_voxel_results(runs: dict, quick: bool) -> list[CheckResult]:
     """The verdicts of :func:`check_grain_growth_voxel` from ``runs[(fraction, scale)]``
     (:func:`pinned_growth`): the final mean grain volume of the 5 nm lattice over the 10 nm
     one's, within 1 +- :data:`MAX_VOXEL_CHANGE`, without and with the fixed pores."""
+    def d(v):  # equivalent diameter (nm) of a volume in (10 nm)^3
+        return 10.0 * (6.0 * v / math.pi) ** (1.0 / 3.0)
+
     out = []
     for name, fraction in (("grain_growth_voxel_dense", 0.0),
                            ("grain_growth_voxel_pinned", PINNED_FRACTION)):
         a, b = runs[(fraction, 1)], runs[(fraction, 2)]
         ratio = b["volume"][1] / a["volume"][1]
-        def d(v):
-            return 10.0 * (6.0 * v / math.pi) ** (1.0 / 3.0)
         detail = (f"Potts growth (J/kT = 2) of a Voronoi polycrystal of {PINNED_GRAIN_NM:g} nm "
                   f"cells, {fraction:.0%} of the box in fixed {PINNED_PORE_NM:g} nm pores "
                   f"(drawn {a['pore_fraction']:.3f}): 10 nm lattice {a['mcs']} MCS, grains "
