@@ -21,7 +21,7 @@ from mcsim.processes.release import ContactRelease, SourceRelease
 from mcsim.processes.restructure import PairRestructuring
 from mcsim.processes.rocksalt import RocksaltLithiation
 from mcsim.processes.sintering import PottsSintering
-from mcsim.processes.transport import ExplicitDiffusion, SuperTimeStepping
+from mcsim.processes.transport import ExplicitDiffusion, SlowWallDiffusion, SuperTimeStepping
 
 for _name, _variants, _reaction in (
         ("release", {"first-order": SourceRelease, "contact": ContactRelease}, release.REACTION),
@@ -30,7 +30,8 @@ for _name, _variants, _reaction in (
          dehydration.REACTION),
         ("rocksalt_lithiation", {"first-order": RocksaltLithiation}, rocksalt.REACTION),
         ("disorder", {"annealing": ArrheniusAnnealing}, disorder.REACTION),
-        ("transport", {"rkl1": SuperTimeStepping, "explicit": ExplicitDiffusion}, None),
+        ("transport", {"rkl1": SuperTimeStepping, "explicit": ExplicitDiffusion,
+                       "rkl1-slow-walls": SlowWallDiffusion}, None),
         ("restructure", {"pairs": PairRestructuring}, None),
         ("sintering", {"potts": PottsSintering}, None)):
     register(_name, _variants, reaction=_reaction)

@@ -194,7 +194,7 @@ def test_full_step_is_the_legacy_step_over_several_steps(micro, threads):
 
 
 @pytest.mark.parametrize("threads", THREADS, indirect=True)
-@pytest.mark.parametrize("transport", ["rkl1", "explicit"])
+@pytest.mark.parametrize("transport", ["rkl1", "explicit", "rkl1-slow-walls"])
 def test_engine_steps_equal_the_legacy_engine(threads, transport):
     """Two Steppers on the same generated particle, the new kernels and those of 2026-12-04,
     through dehydration, release, both lithiation paths and restructuring: every field
@@ -213,9 +213,10 @@ def test_engine_steps_equal_the_legacy_engine(threads, transport):
         assert out[0] == out[1]
         _assert_same(new, old, f"{temp} C")
         changed += np.count_nonzero(new.interior("phase") != before)
+        table = tr.SLOW_WALL_MOBILITY if transport == "rkl1-slow-walls" else tr.MOBILITY
         fresh = np.zeros_like(new.face_codes())
-        tr.face_codes_kernel(new.phase, new.grain, tr.MOBILITY, fresh)
-        codes = [tr.prepare_face_codes(st)[1:-1, 1:-1, 1:-1] for st in (new, old)]
+        tr.face_codes_kernel(new.phase, new.grain, table, fresh)
+        codes = [tr.prepare_face_codes(st, table)[1:-1, 1:-1, 1:-1] for st in (new, old)]
         np.testing.assert_array_equal(codes[0], fresh[1:-1, 1:-1, 1:-1])
         np.testing.assert_array_equal(codes[1], codes[0])
     assert changed > 1000

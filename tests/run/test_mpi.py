@@ -163,6 +163,8 @@ def runs(tmp_path_factory):
         "contact_x3": (3, ("model.processes.release='contact'",), "1,1,3"),
         "grain_n1": (1, ("model.processes.dehydration='per-grain'",), None),
         "grain_yz3": (3, ("model.processes.dehydration='per-grain'",), "3,1,1"),
+        "walls_n1": (1, ("model.processes.transport='rkl1-slow-walls'",), None),
+        "walls_x3": (3, ("model.processes.transport='rkl1-slow-walls'",), "1,1,3"),
         "sinter_n1": (1, SINTER_SETS, None),
         "sinter_yx4": (4, SINTER_SETS, "1,2,2"),
     }
@@ -215,6 +217,18 @@ def test_per_grain_dehydration_split_over_three_ranks(runs):
     assert base["timeseries/tm_dehydrated"][-1] > 0
     assert not np.array_equal(base["timeseries/tm_dehydrated"], default["timeseries/tm_dehydrated"])
     assert _assert_same(runs["grain_n1"][0], path) > 100
+
+
+def test_slow_wall_transport_split_along_x(runs):
+    """The rkl1-slow-walls transport classifies faces from the halo-exchanged phases and grains
+    as the default does: x-split blocks 21/20/20 write the 1-rank file, which binds less
+    lithium than the default transport's."""
+    path, prov, _ = runs["walls_x3"]
+    assert list(prov["mpi_dims"]) == [1, 1, 3]
+    walls, _ = _datasets(runs["walls_n1"][0])
+    default, _ = _datasets(runs["n1"][0])
+    assert 0 < walls["timeseries/li_bound"][-1] < default["timeseries/li_bound"][-1]
+    assert _assert_same(runs["walls_n1"][0], path) > 100
 
 
 def test_sintering_split_along_y_and_x(runs):
