@@ -599,9 +599,9 @@ PINNED_GRAIN_NM, PINNED_PORE_NM = 40.0, 20.0
 
 def pinned_growth(scale: int, fraction: float, size0: int = 40, mcs0: int = 250,
                   seed: int = 3) -> dict:
-    """Potts grain growth (the sintering kernel's grain-growth MCS, J/kT = 2) on a polycrystal
-    with fixed pores, at voxel 10 nm / ``scale``: one seed per cube of PINNED_GRAIN_NM,
-    a pore cube of PINNED_PORE_NM in each cell of that size with probability ``fraction``
+    """Potts grain growth (the sintering kernel's grain-growth MCS at the model's J/kT, 2) on a
+    polycrystal with fixed pores, at voxel 10 nm / ``scale``: one seed per cube of
+    PINNED_GRAIN_NM, a pore cube of PINNED_PORE_NM in each cell of that size with probability ``fraction``
     (the same cells, so the same physical pores, at every scale), ``mcs0`` MCS at 10 nm times
     the model's voxel factor ((10 nm / voxel)^``grain_growth_voxel_exponent``). Returns the
     grain count and the mean grain volume in (10 nm)^3 at the start and the end."""
@@ -623,9 +623,9 @@ def pinned_growth(scale: int, fraction: float, size0: int = 40, mcs0: int = 250,
     phase[pores] = ph.PORE
     grain[pores] = -1
     state = State.from_arrays(phase, grain, voxel_nm=voxel_nm)
-    exponent = resolve("ncm622-lioh")["grain_growth_voxel_exponent"]
-    n_mcs = int(round(mcs0 * voxel_rate_factor(voxel_nm, exponent)))
-    table = si.grain_growth_accept_table(2.0)
+    pr = resolve("ncm622-lioh")
+    n_mcs = int(round(mcs0 * voxel_rate_factor(voxel_nm, pr["grain_growth_voxel_exponent"])))
+    table = si.grain_growth_accept_table(pr["grain_growth_j_over_kt"])
 
     def measure():
         g = state.interior("grain")
