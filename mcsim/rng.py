@@ -133,8 +133,10 @@ def philox4x64(c0, c1, c2, c3, k0, k1):
 def lane16(w0, w1, w2, w3, j):
     """The 16-bit lane ``j & 15`` of a Philox block (words w0..w3, four lanes each, lowest
     bits first), as int64: one block serves 16 decisions."""
-    k = (j >> 2) & 3
-    w = w0 if k == 0 else (w1 if k == 1 else (w2 if k == 2 else w3))
+    odd = (j >> 2) & 1  # the word is chosen by two selections, which compile to conditional
+    lo = w1 if odd else w0  # moves: a four-way choice compiles to a jump table, whose target
+    hi = w3 if odd else w2  # changes every four voxels and is mispredicted (most of the sweep)
+    w = hi if (j >> 3) & 1 else lo
     return np.int64((w >> np.uint64(16 * (j & 3))) & _MASK16)
 
 

@@ -68,6 +68,23 @@ _lane = rng.lane16  # the 16-bit lane of global index g in its group's block (16
 
 
 @numba.njit(inline="always")
+def _lane_2026_12_04(w0, w1, w2, w3, j):
+    """:func:`mcsim.rng.lane16` as it was on 2026-12-04 (a four-way choice of the word, which
+    compiles to a jump table), for the kernel of that day: the same lane."""
+    k = (j >> 2) & 3
+    w = w0 if k == 0 else (w1 if k == 1 else (w2 if k == 2 else w3))
+    return np.int64((w >> np.uint64(16 * (j & 3))) & rng._MASK16)
+
+
+@numba.njit(inline="always")
+def _lane_of(lanes, w0, w1, w2, w3, j):
+    """The lane of ``j`` in a block, extracted as the kernel (told by its cache) does it."""
+    if len(lanes) == _LEGACY_LANES:
+        return _lane_2026_12_04(w0, w1, w2, w3, j)
+    return _lane(w0, w1, w2, w3, j)
+
+
+@numba.njit(inline="always")
 def below(c, p, seed, g, step, sub):
     """Whether ``u < p`` for the uniform ``u = (c + f) / 2^16`` of voxel ``g`` whose coarse part
     is ``c``; the fine part ``f`` (sub-counter ``sub``) is drawn only on a tie of ``c`` with
@@ -86,9 +103,31 @@ def below(c, p, seed, g, step, sub):
 def _round_below(x, c, seed, g, step, sub):
     """floor(x) + (u < frac(x)) for x >= 0 with the voxel's uniform ``u`` (see :func:`below`)."""
     n = int(x)
+    t = (x - n) * LANES
+    k = np.int64(t)
+    n += np.int64(c < k)  # no branch: the rounding is a coin toss the CPU cannot predict
+    if c == k:
+        f, _, _, _ = rng.uniform_sub(seed, rng.STREAM_REACTION, g, step, sub)
+        n += np.int64(f < t - k)
+    return n
+
+
+@numba.njit(inline="always")
+def _round_below_2026_12_04(x, c, seed, g, step, sub):
+    """:func:`_round_below` as it was on 2026-12-04 (a branch on the coarse comparison)."""
+    n = int(x)
     if below(c, x - n, seed, g, step, sub):
         n += 1
     return n
+
+
+@numba.njit(inline="always")
+def round_below(lanes, x, c, seed, g, step, sub):
+    """:func:`_round_below`, or in the kernel of 2026-12-04 (told by its lane cache, see
+    :func:`_block`) that day's version: the same result."""
+    if len(lanes) == _LEGACY_LANES:
+        return _round_below_2026_12_04(x, c, seed, g, step, sub)
+    return _round_below(x, c, seed, g, step, sub)
 
 
 #: Below this argument, 1 - exp(-x) is evaluated by its Taylor series (7 terms: the first
@@ -162,7 +201,7 @@ def lane0(lanes, g, seed, step):
     if grp != lanes[0]:
         q0, q1, q2, q3 = _block(lanes, grp, step, 0, seed)
         lanes = (grp, q0, q1, q2, q3) + lanes[5:]
-    return lanes, _lane(lanes[1], lanes[2], lanes[3], lanes[4], g)
+    return lanes, _lane_of(lanes, lanes[1], lanes[2], lanes[3], lanes[4], g)
 
 
 @numba.njit(inline="always")
@@ -172,7 +211,7 @@ def lane1(lanes, g, seed, step):
     if grp != lanes[5]:
         r0, r1, r2, r3 = _block(lanes, grp, step, 1, seed)
         lanes = lanes[:5] + (grp, r0, r1, r2, r3) + lanes[10:]
-    return lanes, _lane(lanes[6], lanes[7], lanes[8], lanes[9], g)
+    return lanes, _lane_of(lanes, lanes[6], lanes[7], lanes[8], lanes[9], g)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,18 +290,42 @@ def kernel_source(rules, lay, legacy: bool = False) -> str:
         *(f"    {a} = _borrowed({a})" for a in _FIELDS),
         "    ny = phase.shape[1] - 2",
         "    nx = phase.shape[2] - 2",
-        "    for y in range(1, ny + 1):",
-        "        row = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1",
-        "        lanes = _no_lanes()",
-        "        for x in range(1, nx + 1):",
-        "            c = phase[z, y, x]",
     ]
     branches = _branches(rules)
     claimed = {code for codes, _ in branches for code in codes}
     unclaimed = [code for code in range(ph.N_PHASES) if code not in claimed]
-    if unclaimed:  # pores: no rule, one test
-        lines.append(f"            if {' or '.join(f'c == {code}' for code in unclaimed)}:")
-        lines.append("                continue")
+    if unclaimed and not legacy:
+        # Pores have no rule. The row's other voxels are listed first, without a branch
+        # (every x is written, the count advances only past a voxel with a rule), and the
+        # rules run on the list, in the same order: a test per voxel that jumps at every
+        # pore-solid boundary costs a mispredicted branch each time, most of the sweep's
+        # time on a porous lattice. A rule changes only its own voxel, never a pore.
+        has_rule = " & ".join(f"(c != {code})" for code in unclaimed)
+        lines += [
+            "    todo = np.empty(nx, dtype=np.int64)  # x of the row's voxels with a rule",
+            "    for y in range(1, ny + 1):",
+            "        row = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1",
+            "        lanes = _no_lanes()",
+            "        n = 0",
+            "        for x in range(1, nx + 1):",
+            "            c = phase[z, y, x]",
+            "            todo[n] = x",
+            f"            n += np.int64({has_rule})",
+            "        for i in range(n):",
+            "            x = todo[i]",
+            "            c = phase[z, y, x]",
+        ]
+    else:
+        lines += [
+            "    for y in range(1, ny + 1):",
+            "        row = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1",
+            "        lanes = _no_lanes()",
+            "        for x in range(1, nx + 1):",
+            "            c = phase[z, y, x]",
+        ]
+        if unclaimed:  # pores: no rule, one test
+            lines.append(f"            if {' or '.join(f'c == {code}' for code in unclaimed)}:")
+            lines.append("                continue")
     lines.append("            g = row + x  # the voxel's global index")
     for j, (codes, idx) in enumerate(branches):
         test = " or ".join(f"c == {code}" for code in codes)

@@ -24,7 +24,7 @@ import numpy as np
 
 from mcsim import phases as ph
 from mcsim.processes.base import Process, arrhenius, event_probability
-from mcsim.processes.reactions import _round_below, below, lane0, lane1
+from mcsim.processes.reactions import below, lane0, lane1, round_below
 from mcsim.processes.registry import Coefficient, LocalReaction, Rule, Tally, slot
 
 #: The phases the rule acts on.
@@ -86,7 +86,7 @@ def apply(k, ti, ki, phase, grain, amount, li, disorder, dirty, tal, cnt, z, y, 
         x_rel = a * p
         if x_rel != int(x_rel):
             lanes, c1 = lane1(lanes, g, seed, step)
-            n = min(_round_below(x_rel, c1, seed, g, step, 3), a)
+            n = min(round_below(lanes, x_rel, c1, seed, g, step, 3), a)
         else:
             n = min(int(x_rel), a)
         a -= n

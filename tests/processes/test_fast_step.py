@@ -17,6 +17,7 @@ from mcsim import rng
 from mcsim.generator import generate_agglomerate
 from mcsim.processes import slots as S
 from mcsim.processes import transport as tr
+from mcsim.processes import reactions as rx
 from mcsim.processes.reactions import _philox, reaction_kernel
 from mcsim.reference import step_numba
 from mcsim.state import FIELD_NAMES, State, full_amount_table
@@ -150,6 +151,65 @@ def test_refresh_in_the_stage_equals_a_full_recount(micro, threads):
     np.testing.assert_array_equal(codes, old_codes)
     tr.rkl_stage_kernel_reference(old_codes, legacy.li, legacy.li, out_old, 1.0, 0.0, 0.1, 0.01)
     np.testing.assert_array_equal(out_new.view(np.uint32), out_old.view(np.uint32))
+
+
+@numba.njit
+def _lanes_both(w, j):
+    out = np.empty((j.shape[0], 2), dtype=np.int64)
+    for i in range(j.shape[0]):
+        out[i, 0] = rng.lane16(w[i, 0], w[i, 1], w[i, 2], w[i, 3], j[i])
+        out[i, 1] = rx._lane_2026_12_04(w[i, 0], w[i, 1], w[i, 2], w[i, 3], j[i])
+    return out
+
+
+def test_lane_selection_by_two_moves_is_the_four_way_choice():
+    """rng.lane16 picks the word by two two-way selections (no jump table); the lane is the
+    one the four-way choice of 2026-12-04 gives, for every position in the block."""
+    gen = np.random.default_rng(2)
+    w = gen.integers(0, 2**64 - 1, size=(4096, 4), dtype=np.uint64, endpoint=True)
+    j = np.arange(4096, dtype=np.int64) * 7 + 3  # every j & 15, in changing order
+    out = _lanes_both(w, j)
+    np.testing.assert_array_equal(out[:, 0], out[:, 1])
+    k = (j >> 2) & 3
+    word = w[np.arange(j.shape[0]), k]
+    expect = (word >> (16 * (j & 3)).astype(np.uint64)) & np.uint64(0xFFFF)
+    np.testing.assert_array_equal(out[:, 0], expect.astype(np.int64))
+
+
+@numba.njit
+def _round_both(x, c, g):
+    out = np.empty((x.shape[0], 2), dtype=np.int64)
+    for i in range(x.shape[0]):
+        out[i, 0] = rx._round_below(x[i], c[i], 5, g[i], 3, 3)
+        out[i, 1] = rx._round_below_2026_12_04(x[i], c[i], 5, g[i], 3, 3)
+    return out
+
+
+def test_branch_free_rounding_is_the_branching_rounding():
+    """The stochastic rounding adds the coarse comparison instead of branching on it; the
+    count is the same, ties (coarse lane equal to floor(frac 2^16), decided by the fine part)
+    included."""
+    gen = np.random.default_rng(3)
+    n = 20000
+    x = gen.random(n) * 40.0
+    c = gen.integers(0, 65536, size=n).astype(np.int64)
+    tie = np.arange(n) % 3 == 0  # a third of the draws are ties
+    c[tie] = np.floor((x[tie] - np.floor(x[tie])) * 65536.0).astype(np.int64)
+    g = np.arange(n, dtype=np.int64) * 11
+    out = _round_both(x, c, g)
+    np.testing.assert_array_equal(out[:, 0], out[:, 1])
+    ups = out[tie, 0] - np.floor(x[tie]).astype(np.int64)
+    assert 0 < ups.sum() < tie.sum()  # the fine part decides both ways
+
+
+def test_generated_sweep_lists_the_rows_voxels_with_a_rule_first():
+    """The new sweep runs the rules over a list of the row's non-pore voxels; the kernel of
+    2026-12-04 keeps its test per voxel. (Their results are compared bit for bit below.)"""
+    from mcsim.processes import registry
+    rules, lay = registry.local_rules(), registry.layout()
+    new, old = rx.kernel_source(rules, lay), rx.kernel_source(rules, lay, legacy=True)
+    assert "todo[n] = x" in new and "for i in range(n):" in new
+    assert "todo" not in old and "continue" in old
 
 
 @pytest.mark.parametrize("threads", THREADS, indirect=True)
