@@ -137,6 +137,16 @@ def _label_after_move(phase, grain, z, y, x, label):
 
 
 @numba.njit(inline="always")
+def _label_scan_needed(label, s_q):
+    """Whether :func:`_label_after_move` can change the label of a pore that has just moved to
+    q, whose contact count (after the swap's updates, so the voxel it left counts as solid) is
+    ``s_q``: only for a nanopore label (it may meet another grain) or when every neighbour is
+    solid (it may be enclosed by one grain). Otherwise the scan would meet a non-solid
+    neighbour and keep the label, so it is skipped: most swaps, those of boundary pores."""
+    return label > 0 or s_q == 26
+
+
+@numba.njit(inline="always")
 def _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, az, ay, ax, bz, by, bx, seed,
               mcs, sub, ga, nano_mobility):
     """Attempt the swap of the pair a-b; returns 1 if it swapped. A pore tagged as a nanopore
@@ -174,8 +184,8 @@ def _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, az, ay, ax, 
     dirty[qz, qy, qx] = 1
     _bump(s, pz, py, px, 1)
     _bump(s, qz, qy, qx, -1)
-    if 1 <= qz <= phase.shape[0] - 2 and 1 <= qy <= phase.shape[1] - 2 \
-            and 1 <= qx <= phase.shape[2] - 2:
+    if _label_scan_needed(label, s[qz, qy, qx]) and 1 <= qz <= phase.shape[0] - 2 \
+            and 1 <= qy <= phase.shape[1] - 2 and 1 <= qx <= phase.shape[2] - 2:
         label = _label_after_move(phase, grain, qz, qy, qx, label)
     grain[qz, qy, qx] = label
     return 1
