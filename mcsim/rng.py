@@ -130,13 +130,21 @@ def philox4x64(c0, c1, c2, c3, k0, k1):
 
 
 @numba.njit(inline="always", cache=True)
+def word4(w0, w1, w2, w3, j):
+    """Word ``j & 3`` of a Philox block, chosen by two two-way selections, which compile to
+    conditional moves: a four-way choice compiles to a jump table, an indirect jump whose
+    target changes from one voxel to the next and is mispredicted."""
+    odd = j & 1
+    lo = w1 if odd else w0
+    hi = w3 if odd else w2
+    return hi if j & 2 else lo
+
+
+@numba.njit(inline="always", cache=True)
 def lane16(w0, w1, w2, w3, j):
     """The 16-bit lane ``j & 15`` of a Philox block (words w0..w3, four lanes each, lowest
     bits first), as int64: one block serves 16 decisions."""
-    odd = (j >> 2) & 1  # the word is chosen by two selections, which compile to conditional
-    lo = w1 if odd else w0  # moves: a four-way choice compiles to a jump table, whose target
-    hi = w3 if odd else w2  # changes every four voxels and is mispredicted (most of the sweep)
-    w = hi if (j >> 3) & 1 else lo
+    w = word4(w0, w1, w2, w3, j >> 2)
     return np.int64((w >> np.uint64(16 * (j & 3))) & _MASK16)
 
 

@@ -165,3 +165,59 @@ def test_first_per_group_and_assign_match_a_plain_loop(seed):
         want_pos = avail[k] if g >= 0 and k < len(avail) else -1
         assert pos[i] == want_pos
         used[g] = k + 1
+
+
+@pytest.mark.parametrize("shape, reach", [((7, 9, 11), 2), ((1, 5, 3), 2), ((12, 4, 6), 1),
+                                          ((5, 5, 5), 4)])
+def test_inward_targets_by_passes_equal_the_scan_of_every_box(shape, reach):
+    """The three one-dimensional passes pick, for every cell, the cell the scan of its box
+    picks: the largest pore fraction among cells with inner sinks, ties to the smallest index
+    (pore fractions drawn from a few values, so ties are common), -1 where none is in reach."""
+    gen = np.random.default_rng(sum(shape) + reach)
+    for trial in range(5):
+        pore = gen.integers(0, 4, size=shape) / 4.0
+        has_inner = gen.random(shape) < (0.05, 0.3, 0.9, 1.0, 0.0)[trial]
+        fast = np.full(shape, -2, dtype=np.int64)
+        scan = np.full(shape, -2, dtype=np.int64)
+        vs._inward_targets_kernel(pore, has_inner, reach, fast)
+        vs._inward_targets_scan(pore, has_inner, reach, scan)
+        np.testing.assert_array_equal(fast, scan)
+        if trial == 4:
+            assert (fast == -1).all()
+
+
+def _grain_boundary_choice_by_counting(phase, grain, z, y, x):
+    """The choice as it was first written: every solid id of the box counted over the box."""
+    box_p = phase[z - 1:z + 2, y - 1:y + 2, x - 1:x + 2].ravel()
+    box_g = grain[z - 1:z + 2, y - 1:y + 2, x - 1:x + 2].ravel()
+    solid = box_g[box_p >= ph.HYDROXIDE]
+    if len(set(solid.tolist())) < 2:
+        return 0
+    best, best_n = 0, 0
+    for g in solid.tolist():
+        n = int(np.count_nonzero(solid == g))
+        if n > best_n or (n == best_n and g < best):
+            best, best_n = g, n
+    return best
+
+
+def test_grain_boundary_choice_tallies_as_counting_does():
+    """The most frequent solid grain id around a pore (ties: the smallest; 0 with fewer than
+    two ids), tallied in one pass, equals counting every id over the box."""
+    import numba
+
+    from mcsim.processes.sintering.densification import _grain_boundary_choice
+
+    choice = numba.njit(_grain_boundary_choice.py_func)
+    gen = np.random.default_rng(8)
+    phase = np.where(gen.random((9, 10, 11)) < 0.3, ph.PORE, ph.LAYERED).astype(np.uint8)
+    ids = np.empty(27, dtype=np.int32)
+    tally = np.empty(27, dtype=np.int64)
+    seen = set()
+    for n_grains in (1, 2, 3, 6):
+        grain = gen.integers(1, n_grains + 1, size=phase.shape).astype(np.int32)
+        for z, y, x in np.argwhere(phase[1:-1, 1:-1, 1:-1] == ph.PORE) + 1:
+            got = choice(phase, grain, z, y, x, ids, tally)
+            assert got == _grain_boundary_choice_by_counting(phase, grain, z, y, x)
+            seen.add(got == 0)
+    assert seen == {True, False}

@@ -48,38 +48,34 @@ FLAT_SOLID = 9
 
 
 @numba.njit(inline="always")
-def _grain_boundary_choice(phase, grain, z, y, x):
+def _grain_boundary_choice(phase, grain, z, y, x, ids, counts):
     """For a pore at (z, y, x): 0 if its solid 26-neighbours hold fewer than two grain ids,
-    else the most frequent of those ids (ties: the smallest)."""
-    first = np.int32(0)
-    two = False
+    else the most frequent of those ids (ties: the smallest). ``ids`` and ``counts`` are
+    scratch arrays of at least 26 entries: the distinct ids are tallied in one pass over the
+    box (a handful at most), not by counting every id over the box again."""
+    m = 0
     for dz in range(-1, 2):
         for dy in range(-1, 2):
             for dx in range(-1, 2):
                 if phase[z + dz, y + dy, x + dx] >= SOLID_MIN:
                     gn = grain[z + dz, y + dy, x + dx]
-                    if first == 0:
-                        first = gn
-                    elif gn != first:
-                        two = True
-    if not two:
+                    k = 0
+                    while k < m and ids[k] != gn:
+                        k += 1
+                    if k == m:
+                        ids[m] = gn
+                        counts[m] = 0
+                        m += 1
+                    counts[k] += 1
+    if m < 2:
         return np.int32(0)
-    best = np.int32(0)
-    best_n = 0
-    for i in range(27):
-        ph_i = phase[z + i // 9 - 1, y + (i // 3) % 3 - 1, x + i % 3 - 1]
-        if ph_i < SOLID_MIN:
-            continue
-        gi = grain[z + i // 9 - 1, y + (i // 3) % 3 - 1, x + i % 3 - 1]
-        n = 0
-        for j in range(27):
-            if phase[z + j // 9 - 1, y + (j // 3) % 3 - 1, x + j % 3 - 1] >= SOLID_MIN \
-                    and grain[z + j // 9 - 1, y + (j // 3) % 3 - 1, x + j % 3 - 1] == gi:
-                n += 1
-        if n > best_n or (n == best_n and gi < best):
-            best = gi
-            best_n = n
-    return best
+    best = ids[0]
+    best_n = counts[0]
+    for k in range(1, m):
+        if counts[k] > best_n or (counts[k] == best_n and ids[k] < best):
+            best = ids[k]
+            best_n = counts[k]
+    return np.int32(best)
 
 
 @numba.njit(inline="always")
@@ -111,6 +107,8 @@ def densify_events_kernel(phase, grain, p, curv_w, seed, mcs, oz, oy, ox, gny, g
     for z in numba.prange(1, nz + 1):
         pos = counts[z - 1] if fill else 0
         n = 0
+        ids = np.empty(27, dtype=grain.dtype)  # scratch of _grain_boundary_choice
+        tally = np.empty(27, dtype=np.int64)
         for y in range(1, ny + 1):
             rowg = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1
             cur = np.int64(-1)
@@ -124,13 +122,13 @@ def densify_events_kernel(phase, grain, p, curv_w, seed, mcs, oz, oy, ox, gny, g
                     w0, w1, w2, w3 = rng.philox4x64(grp, mcs, SUB_EVENT, 0, seed, rng.STREAM_SINTER)
                     cur = grp
                 j = gi & 3
-                w = w0 if j == 0 else (w1 if j == 1 else (w2 if j == 2 else w3))
+                w = rng.word4(w0, w1, w2, w3, j)
                 u = np.float64(w >> _SHIFT11) * _TWO_M53
                 if u >= p:
                     continue
                 if curv_w > 0.0 and u >= p * curvature_factor(phase, z, y, x, curv_w):
                     continue
-                choice = _grain_boundary_choice(phase, grain, z, y, x)
+                choice = _grain_boundary_choice(phase, grain, z, y, x, ids, tally)
                 if choice == 0:
                     continue
                 if fill:

@@ -221,8 +221,61 @@ def _constraint_kernel(bond, cells, targets, cell_nm):
     return out
 
 
+@numba.njit(inline="always")
+def _window_best(val, idx, lo, hi):
+    """(value, index) of the largest ``val[k]`` for k in [lo, hi], ties to the first: the
+    candidates are taken in order and replace the best only when strictly larger."""
+    best_v = -1.0
+    best_i = np.int64(-1)
+    for k in range(lo, hi + 1):
+        if val[k] > best_v:
+            best_v = val[k]
+            best_i = idx[k]
+    return best_v, best_i
+
+
 @numba.njit(cache=True)
 def _inward_targets_kernel(pore, has_inner, reach, out):
+    """The largest pore fraction among the cells with inner sinks in the (2 reach + 1)^3 box
+    around every cell, ties to the smallest flat index, as three one-dimensional passes (x,
+    then y, then z): the order "larger value, then smaller index" is total and the flat index
+    orders (z, y, x) lexicographically, so the best of the box is the best of the best of its
+    rows, which are the best of their runs along x (the same cell as a scan of the box)."""
+    ncz, ncy, ncx = pore.shape
+    n_max = max(ncz, ncy, ncx)
+    val = np.empty(n_max)
+    idx = np.empty(n_max, dtype=np.int64)
+    bv = np.empty(pore.shape)  # the best (value, index) so far of every cell's box
+    bi = np.empty(pore.shape, dtype=np.int64)
+    for z in range(ncz):  # along x: cells without inner sinks never win (value -1)
+        for y in range(ncy):
+            for x in range(ncx):
+                val[x] = pore[z, y, x] if has_inner[z, y, x] else -1.0
+                idx[x] = (z * ncy + y) * ncx + x
+            for x in range(ncx):
+                bv[z, y, x], bi[z, y, x] = _window_best(val, idx, max(0, x - reach),
+                                                         min(ncx - 1, x + reach))
+    for z in range(ncz):  # along y
+        for x in range(ncx):
+            for y in range(ncy):
+                val[y] = bv[z, y, x]
+                idx[y] = bi[z, y, x]
+            for y in range(ncy):
+                bv[z, y, x], bi[z, y, x] = _window_best(val, idx, max(0, y - reach),
+                                                         min(ncy - 1, y + reach))
+    for y in range(ncy):  # along z
+        for x in range(ncx):
+            for z in range(ncz):
+                val[z] = bv[z, y, x]
+                idx[z] = bi[z, y, x]
+            for z in range(ncz):
+                out[z, y, x] = _window_best(val, idx, max(0, z - reach),
+                                            min(ncz - 1, z + reach))[1]
+
+
+@numba.njit(cache=True)
+def _inward_targets_scan(pore, has_inner, reach, out):
+    """:func:`_inward_targets_kernel` as a scan of every cell's box (the reference)."""
     ncz, ncy, ncx = pore.shape
     for z in range(ncz):
         for y in range(ncy):
@@ -288,8 +341,7 @@ def cell_sink_kernel(phase, grain, seed, mcs, sub_outer, sub_inner, oz, oy, ox, 
                                                     else sub_inner, 0, seed, rng.STREAM_SINTER)
                     j = gi & 3
                     out_idx[pos + n] = gi
-                    out_key[pos + n] = w0 if j == 0 else (w1 if j == 1 else
-                                                          (w2 if j == 2 else w3))
+                    out_key[pos + n] = rng.word4(w0, w1, w2, w3, j)
                     out_cell[pos + n] = kind * ncell + cell
                 n += 1
         if not fill:
