@@ -255,22 +255,23 @@ def _inward_targets_kernel(pore, has_inner, reach, out):
             for x in range(ncx):
                 bv[z, y, x], bi[z, y, x] = _window_best(val, idx, max(0, x - reach),
                                                          min(ncx - 1, x + reach))
-    for z in range(ncz):  # along y
-        for x in range(ncx):
-            for y in range(ncy):
-                val[y] = bv[z, y, x]
-                idx[y] = bi[z, y, x]
-            for y in range(ncy):
-                bv[z, y, x], bi[z, y, x] = _window_best(val, idx, max(0, y - reach),
-                                                         min(ncy - 1, y + reach))
-    for y in range(ncy):  # along z
-        for x in range(ncx):
-            for z in range(ncz):
-                val[z] = bv[z, y, x]
-                idx[z] = bi[z, y, x]
-            for z in range(ncz):
-                out[z, y, x] = _window_best(val, idx, max(0, z - reach),
-                                            min(ncz - 1, z + reach))[1]
+    _best_along_middle_axis(bv, bi, reach, val, idx)  # along y
+    _best_along_middle_axis(bv.transpose(1, 0, 2), bi.transpose(1, 0, 2), reach, val, idx)
+    out[...] = bi  # along z, done
+
+
+@numba.njit(inline="always")
+def _best_along_middle_axis(bv, bi, reach, val, idx):
+    """Replace every entry's (value, index) by the best within ``reach`` along axis 1."""
+    n0, n1, n2 = bv.shape
+    for a in range(n0):
+        for c in range(n2):
+            for k in range(n1):
+                val[k] = bv[a, k, c]
+                idx[k] = bi[a, k, c]
+            for k in range(n1):
+                bv[a, k, c], bi[a, k, c] = _window_best(val, idx, max(0, k - reach),
+                                                         min(n1 - 1, k + reach))
 
 
 @numba.njit(cache=True)
