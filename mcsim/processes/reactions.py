@@ -298,8 +298,8 @@ def kernel_source(rules, lay, legacy: bool = False) -> str:
         # Pores have no rule. The row's other voxels are listed first, without a branch
         # (every x is written, the count advances only past a voxel with a rule), and the
         # rules run on the list, in the same order: a test per voxel that jumps at every
-        # pore-solid boundary costs a mispredicted branch each time, most of the sweep's
-        # time on a porous lattice. A rule changes only its own voxel, never a pore.
+        # pore-solid boundary costs a mispredicted branch each time. A rule changes only its
+        # own voxel, never a pore, so the list stays valid.
         has_rule = " & ".join(f"(c != {code})" for code in unclaimed)
         lines += [
             "    todo = np.empty(nx, dtype=np.int64)  # x of the row's voxels with a rule",
