@@ -580,4 +580,3 @@ class SlowWallDiffusion(SuperTimeStepping):
 
     def describe(self):
         return super().describe() + ", pore walls of hydroxide and rock salt slow"
-

@@ -599,7 +599,7 @@ PINNED_GRAIN_NM, PINNED_PORE_NM = 40.0, 20.0
 
 def pinned_growth(scale: int, fraction: float, size0: int = 40, mcs0: int = 250,
                   seed: int = 3) -> dict:
-    """Potts grain growth (the sintering kernel's grain-growth MCS at the model's J/kT, 2) on a
+    """Potts grain growth (the sintering kernel's grain-growth MCS at the model's J/kT) on a
     polycrystal with fixed pores, at voxel 10 nm / ``scale``: one seed per cube of
     PINNED_GRAIN_NM, a pore cube of PINNED_PORE_NM in each cell of that size with probability ``fraction``
     (the same cells, so the same physical pores, at every scale), ``mcs0`` MCS at 10 nm times
@@ -637,7 +637,8 @@ def pinned_growth(scale: int, fraction: float, size0: int = 40, mcs0: int = 250,
         si.drive(state, si.grain_growth_mcs(state, table, 1, m))
     n1, v1 = measure()
     return {"voxel_nm": voxel_nm, "mcs": n_mcs, "pore_fraction": float(pores.mean()),
-            "grains": (n0, n1), "volume": (v0, v1)}
+            "j_over_kt": float(pr["grain_growth_j_over_kt"]), "grains": (n0, n1),
+            "volume": (v0, v1)}
 
 
 def grain_growth_voxel_results(runs: dict, quick: bool) -> list[CheckResult]:
@@ -652,7 +653,8 @@ def grain_growth_voxel_results(runs: dict, quick: bool) -> list[CheckResult]:
                            ("grain_growth_voxel_pinned", PINNED_FRACTION)):
         a, b = runs[(fraction, 1)], runs[(fraction, 2)]
         ratio = b["volume"][1] / a["volume"][1]
-        detail = (f"Potts growth (J/kT = 2) of a Voronoi polycrystal of {PINNED_GRAIN_NM:g} nm "
+        detail = (f"Potts growth (J/kT = {a['j_over_kt']:g}) of a Voronoi polycrystal of "
+                  f"{PINNED_GRAIN_NM:g} nm "
                   f"cells, {fraction:.0%} of the box in fixed {PINNED_PORE_NM:g} nm pores "
                   f"(drawn {a['pore_fraction']:.3f}): 10 nm lattice {a['mcs']} MCS, grains "
                   f"{a['grains'][0]} -> {a['grains'][1]}, mean equivalent diameter "

@@ -345,8 +345,8 @@ def test_grain_growth_voxel_verdicts_follow_the_volume_ratio():
     from mcsim.validate import microstructure as ms
 
     def run(v1):
-        return {"voxel_nm": 10.0, "mcs": 1, "pore_fraction": 0.1, "grains": (10, 5),
-                "volume": (1.0, v1)}
+        return {"voxel_nm": 10.0, "mcs": 1, "pore_fraction": 0.1, "j_over_kt": 2.0,
+                "grains": (10, 5), "volume": (1.0, v1)}
 
     runs = {(0.0, 1): run(10.0), (0.0, 2): run(8.0),
             (ms.PINNED_FRACTION, 1): run(10.0), (ms.PINNED_FRACTION, 2): run(5.0)}
