@@ -62,6 +62,7 @@ from pathlib import Path
 import numpy as np
 
 from mcsim import phases as ph
+from mcsim.params import resolve
 from mcsim.state import State
 from mcsim.validate.counting import rate_ratio_interval
 from mcsim.validate.harness import CheckResult, current_seeds, model_sets, register
@@ -567,14 +568,15 @@ def check_voxel_size_nanopores(quick: bool) -> list[CheckResult]:
 
 def grain_growth_curve(size: int, n_mcs: int, grain_vox: float = 2.5, seed: int = 5,
                        samples: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pure Potts grain growth (no pores, the sintering kernel's grain-growth MCS alone) on a
-    dense ``size``^3 Voronoi polycrystal: (MCS, mean grain volume in voxels, grain count)."""
+    """Pure Potts grain growth (no pores, the sintering kernel's grain-growth MCS alone, at the
+    model's J/kT) on a dense ``size``^3 Voronoi polycrystal: (MCS, mean grain volume in voxels,
+    grain count)."""
     # lazy: the sintering Numba kernels; `mcsim validate --help` needs none
     from mcsim.processes import sintering as si
 
     state = State.from_arrays(np.full((size,) * 3, ph.LAYERED, np.uint8),
                               si.polycrystal((size,) * 3, grain_vox, seed=seed))
-    table = si.grain_growth_accept_table(2.0)
+    table = si.grain_growth_accept_table(resolve("ncm622-lioh")["grain_growth_j_over_kt"])
     every = max(1, n_mcs // samples)
     t, vol, count = [], [], []
     for m in range(n_mcs + 1):
@@ -607,7 +609,6 @@ def pinned_growth(scale: int, fraction: float, size0: int = 40, mcs0: int = 250,
     grain count and the mean grain volume in (10 nm)^3 at the start and the end."""
     # lazy: the sintering Numba kernels; `mcsim validate --help` needs none
     from mcsim import rng
-    from mcsim.params import resolve
     from mcsim.processes import sintering as si
     from mcsim.processes.restructure import voxel_rate_factor
 
@@ -692,8 +693,9 @@ def check_parabolic_grain_growth(quick: bool) -> list[CheckResult]:
     resid = area - (slope * t[late] + icpt)
     r2 = 1.0 - (resid ** 2).sum() / ((area - area.mean()) ** 2).sum()
     exponent = np.polyfit(np.log(t[late]), np.log(vol[late] ** (1.0 / 3.0)), 1)[0]
-    detail = (f"{size}^3 polycrystal of 2.5-voxel grains, J/kT = 2, {n_mcs} MCS: grains "
-              f"{count[0]} -> {count[-1]}, mean volume {vol[0]:.1f} -> {vol[-1]:.1f} voxels; "
+    j_over_kt = resolve("ncm622-lioh")["grain_growth_j_over_kt"]
+    detail = (f"{size}^3 polycrystal of 2.5-voxel grains, J/kT = {j_over_kt:g}, {n_mcs} MCS: "
+              f"grains {count[0]} -> {count[-1]}, mean volume {vol[0]:.1f} -> {vol[-1]:.1f} voxels; "
               f"fit over MCS >= {0.3 * t[-1]:.0f}: <V>^(2/3) = {slope:.3g} t + {icpt:.3g}, "
               f"R^2 {r2:.4f}; size exponent {exponent:.3f}. Tolerance: the exponent of 3-D Potts "
               "growth approaches 1/2 from below as the transient fades (0.40 after 100 MCS on "
