@@ -601,12 +601,13 @@ PINNED_GRAIN_NM, PINNED_PORE_NM = 40.0, 20.0
 
 def pinned_growth(scale: int, fraction: float, size0: int = 40, mcs0: int = 250,
                   seed: int = 3) -> dict:
-    """Potts grain growth (the sintering kernel's grain-growth MCS at the model's J/kT) on a
-    polycrystal with fixed pores, at voxel 10 nm / ``scale``: one seed per cube of
-    PINNED_GRAIN_NM, a pore cube of PINNED_PORE_NM in each cell of that size with probability ``fraction``
-    (the same cells, so the same physical pores, at every scale), ``mcs0`` MCS at 10 nm times
-    the model's voxel factor ((10 nm / voxel)^``grain_growth_voxel_exponent``). Returns the
-    grain count and the mean grain volume in (10 nm)^3 at the start and the end."""
+    """Potts grain growth (the sintering kernel's grain-growth MCS at the model's J/kT for the
+    voxel, :func:`~mcsim.processes.sintering.lattice_j_over_kt`) on a polycrystal with fixed
+    pores, at voxel 10 nm / ``scale``: one seed per cube of PINNED_GRAIN_NM, a pore cube of
+    PINNED_PORE_NM in each cell of that size with probability ``fraction`` (the same cells, so
+    the same physical pores, at every scale), ``mcs0`` MCS at 10 nm times the model's voxel
+    factor ((10 nm / voxel)^``grain_growth_voxel_exponent``). Returns the grain count and the
+    mean grain volume in (10 nm)^3 at the start and the end."""
     # lazy: the sintering Numba kernels; `mcsim validate --help` needs none
     from mcsim import rng
     from mcsim.processes import sintering as si
@@ -626,7 +627,7 @@ def pinned_growth(scale: int, fraction: float, size0: int = 40, mcs0: int = 250,
     state = State.from_arrays(phase, grain, voxel_nm=voxel_nm)
     pr = resolve("ncm622-lioh")
     n_mcs = int(round(mcs0 * voxel_rate_factor(voxel_nm, pr["grain_growth_voxel_exponent"])))
-    table = si.grain_growth_accept_table(pr["grain_growth_j_over_kt"])
+    table = si.grain_growth_accept_table(si.lattice_j_over_kt(pr, voxel_nm))
 
     def measure():
         g = state.interior("grain")
@@ -638,7 +639,7 @@ def pinned_growth(scale: int, fraction: float, size0: int = 40, mcs0: int = 250,
         si.drive(state, si.grain_growth_mcs(state, table, 1, m))
     n1, v1 = measure()
     return {"voxel_nm": voxel_nm, "mcs": n_mcs, "pore_fraction": float(pores.mean()),
-            "j_over_kt": float(pr["grain_growth_j_over_kt"]), "grains": (n0, n1),
+            "j_over_kt": si.lattice_j_over_kt(pr, voxel_nm), "grains": (n0, n1),
             "volume": (v0, v1)}
 
 
@@ -654,13 +655,14 @@ def grain_growth_voxel_results(runs: dict, quick: bool) -> list[CheckResult]:
                            ("grain_growth_voxel_pinned", PINNED_FRACTION)):
         a, b = runs[(fraction, 1)], runs[(fraction, 2)]
         ratio = b["volume"][1] / a["volume"][1]
-        detail = (f"Potts growth (J/kT = {a['j_over_kt']:g}) of a Voronoi polycrystal of "
-                  f"{PINNED_GRAIN_NM:g} nm "
+        detail = (f"Potts growth of a Voronoi polycrystal of {PINNED_GRAIN_NM:g} nm "
                   f"cells, {fraction:.0%} of the box in fixed {PINNED_PORE_NM:g} nm pores "
-                  f"(drawn {a['pore_fraction']:.3f}): 10 nm lattice {a['mcs']} MCS, grains "
+                  f"(drawn {a['pore_fraction']:.3f}): 10 nm lattice J/kT = "
+                  f"{a['j_over_kt']:g}, {a['mcs']} MCS, grains "
                   f"{a['grains'][0]} -> {a['grains'][1]}, mean equivalent diameter "
                   f"{d(a['volume'][0]):.1f} -> {d(a['volume'][1]):.1f} nm; 5 nm lattice "
-                  f"{b['mcs']} MCS (the model's voxel scaling), grains {b['grains'][0]} -> "
+                  f"J/kT = {b['j_over_kt']:g}, {b['mcs']} MCS (the model's voxel scalings), "
+                  f"grains {b['grains'][0]} -> "
                   f"{b['grains'][1]}, {d(b['volume'][0]):.1f} -> {d(b['volume'][1]):.1f} nm. "
                   "The figure is the ratio of the final mean grain volumes, 5 nm over 10 nm")
         out.append(CheckResult(
@@ -695,7 +697,8 @@ def check_parabolic_grain_growth(quick: bool) -> list[CheckResult]:
     exponent = np.polyfit(np.log(t[late]), np.log(vol[late] ** (1.0 / 3.0)), 1)[0]
     j_over_kt = resolve("ncm622-lioh")["grain_growth_j_over_kt"]
     detail = (f"{size}^3 polycrystal of 2.5-voxel grains, J/kT = {j_over_kt:g}, {n_mcs} MCS: "
-              f"grains {count[0]} -> {count[-1]}, mean volume {vol[0]:.1f} -> {vol[-1]:.1f} voxels; "
+              f"grains {count[0]} -> {count[-1]}, mean volume {vol[0]:.1f} -> {vol[-1]:.1f} "
+              "voxels; "
               f"fit over MCS >= {0.3 * t[-1]:.0f}: <V>^(2/3) = {slope:.3g} t + {icpt:.3g}, "
               f"R^2 {r2:.4f}; size exponent {exponent:.3f}. Tolerance: the exponent of 3-D Potts "
               "growth approaches 1/2 from below as the transient fades (0.40 after 100 MCS on "

@@ -227,6 +227,45 @@ def test_mcs_rates_scale_with_the_voxel_by_each_mechanisms_exponent():
     assert n10 > 10 and abs(n5 - 4 * n10) <= 4
 
 
+def test_grain_growth_lattice_temperature_scales_with_the_voxel():
+    """J/kT of the Potts lattice is grain_growth_j_over_kt at 10 nm, exactly, and scales as
+    (voxel_nm / 10 nm) ** grain_growth_j_voxel_exponent (1: half at 5 nm, twice at 20 nm);
+    exponent 0 keeps it at every voxel (the rule before). The process's acceptance table is
+    the one of that J/kT."""
+    pr = params.resolve("ncm622-lioh")
+    j = pr["grain_growth_j_over_kt"]
+    assert pr["grain_growth_j_voxel_exponent"] == 1.0
+    assert si.lattice_j_over_kt(pr, 10.0) == j
+    assert si.lattice_j_over_kt(pr, 5.0) == pytest.approx(j / 2.0, rel=1e-15)
+    assert si.lattice_j_over_kt(pr, 20.0) == pytest.approx(2.0 * j, rel=1e-15)
+    off = params.resolve("ncm622-lioh", {"grain_growth_j_voxel_exponent": 0.0})
+    assert si.lattice_j_over_kt(off, 5.0) == si.lattice_j_over_kt(off, 20.0) == j
+    with pytest.raises(ValueError, match="voxel_nm"):
+        si.lattice_j_over_kt(pr, 0.0)
+    p = process()
+    assert np.array_equal(p.grain_growth_table(10.0), si.grain_growth_accept_table(j))
+    assert np.array_equal(p.grain_growth_table(5.0), si.grain_growth_accept_table(j / 2.0))
+    # a hotter lattice accepts an uphill flip more often
+    assert p.grain_growth_table(5.0)[27] > p.grain_growth_table(10.0)[27] > 0.0
+
+
+def test_the_lattice_temperature_reaches_the_kernel_on_a_finer_lattice():
+    """The same lattice run as a 5 nm and as a 10 nm one (same MCS, seed and fields) flips
+    differently: the 5 nm run takes J/kT / 2; with the exponent 0 the two are identical."""
+    def flips(voxel_nm, **overrides):
+        phase, grain, amount, li, disorder = particle_arrays(24, seed=3)
+        st = State.from_arrays(phase, grain, amount, li, voxel_nm=voxel_nm)
+        st.disorder[1:-1, 1:-1, 1:-1] = disorder
+        out = run_mcs(st, n=(2, 0, 0), **overrides)
+        return out["grain_flips"], st.interior("grain").copy()
+
+    f10, g10 = flips(10.0)
+    f5, g5 = flips(5.0)
+    assert f5 > f10 > 0 and not np.array_equal(g5, g10)
+    f5_off, g5_off = flips(5.0, grain_growth_j_voxel_exponent=0.0)
+    assert f5_off == f10 and np.array_equal(g5_off, g10)
+
+
 def test_state_dict_round_trip_resumes_the_mcs_sequence():
     a = process()
     a.mcs_for(3600.0, 850.0)

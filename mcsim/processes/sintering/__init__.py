@@ -31,7 +31,8 @@ from mcsim.processes.sintering.common import (MECHANISMS, SOLID_MIN, SUB_EVENT, 
 from mcsim.processes.sintering.densification import densification_mcs, densify_events_kernel
 from mcsim.processes.sintering.grain_growth import (grain_growth_accept_table,
                                                     grain_growth_kernel, grain_growth_mcs,
-                                                    mark_nonsolid_kernel, unmark_nonsolid_kernel)
+                                                    lattice_j_over_kt, mark_nonsolid_kernel,
+                                                    unmark_nonsolid_kernel)
 from mcsim.processes.sintering.polycrystal import polycrystal
 from mcsim.processes.sintering.pore_migration import (pore_migration_accept_table,
                                                       pore_migration_kernel, pore_migration_mcs)
@@ -53,7 +54,8 @@ __all__ = [
     "PottsSintering", "contact_count_kernel", "contact_field",
     "contact_refresh_kernel", "contact_shell_kernel",
     "densification_mcs", "densify_events_kernel", "drive", "grain_growth_accept_table",
-    "grain_growth_kernel", "grain_growth_mcs", "mark_nonsolid_kernel", "polycrystal",
+    "grain_growth_kernel", "grain_growth_mcs", "lattice_j_over_kt", "mark_nonsolid_kernel",
+    "polycrystal",
     "pore_migration_accept_table", "pore_migration_kernel", "pore_migration_mcs",
     "recount_contacts", "unmark_nonsolid_kernel",
 ]

@@ -13,7 +13,10 @@ voxels, so the same physical change takes more MCS on a finer lattice: k_m is mu
 (10 nm / voxel_nm) ** e_m with e_m = ``<mechanism>_voxel_exponent`` (grain growth 2: curvature
 flow, d^2 ~ t; pore migration 4: surface diffusion, Herring's t ~ L^4; densification 2: a pore's
 line of contact with a boundary holds ~ r / dx voxels, each removing dx^3). At 10 nm the factor
-is 1 exactly, so the default particle's results do not depend on it.
+is 1 exactly, so the default particle's results do not depend on it. Grain growth's lattice
+temperature scales too: J/kT = ``grain_growth_j_over_kt`` (voxel_nm / 10 nm) **
+``grain_growth_j_voxel_exponent``
+(:func:`~mcsim.processes.sintering.grain_growth.lattice_j_over_kt`), the factor 1 at 10 nm.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from mcsim.processes.base import Process, arrhenius
 from mcsim.processes.restructure import REFERENCE_VOXEL_NM, voxel_rate_factor
 from mcsim.processes.sintering.common import MECHANISMS, drive, recount_contacts
 from mcsim.processes.sintering.densification import densification_mcs
-from mcsim.processes.sintering.grain_growth import grain_growth_accept_table, grain_growth_mcs
+from mcsim.processes.sintering.grain_growth import (grain_growth_accept_table, grain_growth_mcs,
+                                                    lattice_j_over_kt)
 from mcsim.processes.sintering.pore_migration import (nanopore_acceptance,
                                                       pore_migration_accept_table,
                                                       pore_migration_mcs)
@@ -47,7 +51,7 @@ class PottsSintering(Process):
         super().__init__(params, numerics, seed)
         #: MCS accumulators tau_m (the integer part is the number of MCS done).
         self.tau = {m: 0.0 for m in MECHANISMS}
-        self._gg_table = grain_growth_accept_table(params["grain_growth_j_over_kt"])
+        self._gg_tables = {}  # by voxel size: J/kT scales with it (lattice_j_over_kt)
         self._pm_table = pore_migration_accept_table(params["pore_migration_j_over_kt"])
 
     def state_dict(self) -> dict:
@@ -63,6 +67,15 @@ class PottsSintering(Process):
     def sintering_started(self) -> bool:
         """Whether any sintering MCS has been done (any accumulator past zero)."""
         return any(v > 0.0 for v in self.tau.values())
+
+    def grain_growth_table(self, voxel_nm: float) -> np.ndarray:
+        """The Potts acceptance table at the lattice's J/kT for ``voxel_nm``
+        (:func:`~mcsim.processes.sintering.grain_growth.lattice_j_over_kt`)."""
+        table = self._gg_tables.get(voxel_nm)
+        if table is None:
+            table = grain_growth_accept_table(lattice_j_over_kt(self.params, voxel_nm))
+            self._gg_tables[voxel_nm] = table
+        return table
 
     def rates_mcs_per_s(self, temperature_c: float,
                         voxel_nm: float = REFERENCE_VOXEL_NM) -> dict:
@@ -99,7 +112,8 @@ class PottsSintering(Process):
         for i in range(max(n for _, n in todo.values())):
             first, n = todo["grain_growth"]
             if i < n:
-                flips, _ = yield from grain_growth_mcs(state, self._gg_table, self.seed, first + i)
+                table = self.grain_growth_table(state.voxel_nm)
+                flips, _ = yield from grain_growth_mcs(state, table, self.seed, first + i)
                 tallies["grain_flips"] += flips
                 tallies["grain_growth_mcs"] += 1
             first, n = todo["pore_migration"]
