@@ -67,6 +67,19 @@ from mcsim.state import State
 from mcsim.validate.counting import rate_ratio_interval
 from mcsim.validate.harness import CheckResult, current_seeds, model_sets, register
 
+
+def model_parameters() -> dict:
+    """The default parameter set with the running validation's ``--set`` model overrides
+    (:func:`~mcsim.validate.harness.model_sets`), for the checks that drive a kernel directly
+    instead of running the simulator."""
+    sets = model_sets()
+    if not sets:
+        return resolve("ncm622-lioh")
+    from mcsim import config  # lazy: loads the kernels' modules
+
+    cfg = config.load(sets=list(sets))
+    return resolve(cfg["model"]["parameter_set"], cfg["model"].get("overrides"))
+
 GROUP = "microstructure"
 SEEDS = (1, 2, 3)
 QUICK_RADIUS_UM = 0.15
@@ -576,7 +589,7 @@ def grain_growth_curve(size: int, n_mcs: int, grain_vox: float = 2.5, seed: int 
 
     state = State.from_arrays(np.full((size,) * 3, ph.LAYERED, np.uint8),
                               si.polycrystal((size,) * 3, grain_vox, seed=seed))
-    table = si.grain_growth_accept_table(resolve("ncm622-lioh")["grain_growth_j_over_kt"])
+    table = si.grain_growth_accept_table(model_parameters()["grain_growth_j_over_kt"])
     every = max(1, n_mcs // samples)
     t, vol, count = [], [], []
     for m in range(n_mcs + 1):
@@ -625,7 +638,7 @@ def pinned_growth(scale: int, fraction: float, size0: int = 40, mcs0: int = 250,
     phase[pores] = ph.PORE
     grain[pores] = -1
     state = State.from_arrays(phase, grain, voxel_nm=voxel_nm)
-    pr = resolve("ncm622-lioh")
+    pr = model_parameters()
     n_mcs = int(round(mcs0 * voxel_rate_factor(voxel_nm, pr["grain_growth_voxel_exponent"])))
     table = si.grain_growth_accept_table(si.lattice_j_over_kt(pr, voxel_nm))
 
@@ -695,7 +708,7 @@ def check_parabolic_grain_growth(quick: bool) -> list[CheckResult]:
     resid = area - (slope * t[late] + icpt)
     r2 = 1.0 - (resid ** 2).sum() / ((area - area.mean()) ** 2).sum()
     exponent = np.polyfit(np.log(t[late]), np.log(vol[late] ** (1.0 / 3.0)), 1)[0]
-    j_over_kt = resolve("ncm622-lioh")["grain_growth_j_over_kt"]
+    j_over_kt = model_parameters()["grain_growth_j_over_kt"]
     detail = (f"{size}^3 polycrystal of 2.5-voxel grains, J/kT = {j_over_kt:g}, {n_mcs} MCS: "
               f"grains {count[0]} -> {count[-1]}, mean volume {vol[0]:.1f} -> {vol[-1]:.1f} "
               "voxels; "

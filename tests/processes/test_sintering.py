@@ -394,3 +394,21 @@ def test_grain_growth_voxel_verdicts_follow_the_volume_ratio():
     assert dense.simulated == pytest.approx(0.8) and dense.passed
     assert pinned.simulated == pytest.approx(0.5) and not pinned.passed
     assert dense.kind == pinned.kind == "numerics"
+
+
+def test_the_grain_growth_checks_take_the_validations_model_overrides():
+    """`mcsim validate --set model.overrides...` reaches the checks that drive the Potts
+    kernel directly: the pinned-growth runs read J/kT and its voxel scaling from the changed
+    set (the 5 nm lattice at J/kT 1 as shipped, 2 with the exponent 0)."""
+    from mcsim.validate import harness
+    from mcsim.validate.microstructure import model_parameters, pinned_growth
+
+    assert model_parameters() == params.resolve("ncm622-lioh")
+    assert pinned_growth(2, 0.0, size0=8, mcs0=0)["j_over_kt"] == 1.0
+    try:
+        harness.use_model_sets(("model.overrides.grain_growth_j_voxel_exponent=0",))
+        assert model_parameters()["grain_growth_j_voxel_exponent"] == 0.0
+        assert pinned_growth(2, 0.0, size0=8, mcs0=0)["j_over_kt"] == 2.0
+    finally:
+        harness.use_model_sets(())
+    assert model_parameters()["grain_growth_j_voxel_exponent"] == 1.0
