@@ -155,6 +155,16 @@ _NCM622_LIOH = {
         1.0, "1", "estimated: surface energy per solid/non-solid contact over kT; detaching a "
         "pore voxel from a flat wall (dU = +18) is then ~1e-8 per attempt",
         lo=0.0, hi=50.0, doc="surface energy per contact over kT for pore migration"),
+    "pore_migration_j_voxel_exponent": Parameter(
+        1.0, "1", "estimated: a numerics convention, grain growth's "
+        "(grain_growth_j_voxel_exponent) for the pore surfaces: J/kT = pore_migration_j_over_kt "
+        "x (voxel_nm / 10 nm)^k, k = 1. Checked, not fitted: 20 nm pore cubes on 25 % of a "
+        "polycrystal, left to migrate for the MCS of R-NCM's hold, open a wide-pore fraction "
+        "(30 nm balls) of 0.044, 0.032 and 0.049 at 10, 5 and 3.3 nm with it, and 0.0001 at "
+        "5 nm with the same J/kT as at 10 nm (the pores roughen and never coarsen; "
+        "docs/validation.md); 0: the same J/kT at every voxel (the rule before)",
+        lo=0.0, hi=4.0,
+        doc="exponent k of the voxel scaling (voxel_nm / 10 nm)^k of pore migration's J/kT"),
     "nanopore_mobility": Parameter(
         0.01, "1", "estimated: a nanopore's wall is Li-deficient rock salt (paper Fig. 3f), on "
         "which TM moves as in NiO; Ni self-diffusion in NiO has Ea = 243 kJ/mol (58 kcal/mol, "

@@ -249,9 +249,28 @@ def test_grain_growth_lattice_temperature_scales_with_the_voxel():
     assert p.grain_growth_table(5.0)[27] > p.grain_growth_table(10.0)[27] > 0.0
 
 
+def test_pore_migration_lattice_temperature_scales_with_the_voxel():
+    """Pore migration's J/kT follows the same convention: pore_migration_j_over_kt at 10 nm,
+    exactly, times (voxel_nm / 10 nm) ** pore_migration_j_voxel_exponent; the process's
+    table is the one of that J/kT."""
+    pr = params.resolve("ncm622-lioh")
+    j = pr["pore_migration_j_over_kt"]
+    assert pr["pore_migration_j_voxel_exponent"] == 1.0
+    assert si.lattice_surface_j_over_kt(pr, 10.0) == j
+    assert si.lattice_surface_j_over_kt(pr, 5.0) == pytest.approx(j / 2.0, rel=1e-15)
+    off = params.resolve("ncm622-lioh", {"pore_migration_j_voxel_exponent": 0.0})
+    assert si.lattice_surface_j_over_kt(off, 5.0) == j
+    with pytest.raises(ValueError, match="voxel_nm"):
+        si.lattice_surface_j_over_kt(pr, -1.0)
+    p = process()
+    assert np.array_equal(p.pore_migration_table(10.0), si.pore_migration_accept_table(j))
+    assert np.array_equal(p.pore_migration_table(5.0), si.pore_migration_accept_table(j / 2))
+
+
 def test_the_lattice_temperature_reaches_the_kernel_on_a_finer_lattice():
     """The same lattice run as a 5 nm and as a 10 nm one (same MCS, seed and fields) flips
-    differently: the 5 nm run takes J/kT / 2; with the exponent 0 the two are identical."""
+    and swaps differently: the 5 nm run takes J/kT / 2; with the exponents 0 the two are
+    identical."""
     def flips(voxel_nm, **overrides):
         phase, grain, amount, li, disorder = particle_arrays(24, seed=3)
         st = State.from_arrays(phase, grain, amount, li, voxel_nm=voxel_nm)
@@ -264,6 +283,18 @@ def test_the_lattice_temperature_reaches_the_kernel_on_a_finer_lattice():
     assert f5 > f10 > 0 and not np.array_equal(g5, g10)
     f5_off, g5_off = flips(5.0, grain_growth_j_voxel_exponent=0.0)
     assert f5_off == f10 and np.array_equal(g5_off, g10)
+
+    def swaps(voxel_nm, **overrides):  # pore migration alike: the nanopore acceptance is 1 here
+        phase, grain, amount, li, disorder = particle_arrays(24, seed=3)
+        st = State.from_arrays(phase, grain, amount, li, voxel_nm=voxel_nm)
+        out = run_mcs(st, n=(0, 2, 0), nanopore_mobility=1.0, **overrides)
+        return out["pore_swaps"], st.interior("phase").copy()
+
+    s10, p10 = swaps(10.0)
+    s5, p5 = swaps(5.0)
+    assert s5 > s10 > 0 and not np.array_equal(p5, p10)
+    s5_off, p5_off = swaps(5.0, pore_migration_j_voxel_exponent=0.0)
+    assert s5_off == s10 and np.array_equal(p5_off, p10)
 
 
 def test_state_dict_round_trip_resumes_the_mcs_sequence():

@@ -34,7 +34,8 @@ from mcsim.processes.sintering.grain_growth import (grain_growth_accept_table,
                                                     lattice_j_over_kt, mark_nonsolid_kernel,
                                                     unmark_nonsolid_kernel)
 from mcsim.processes.sintering.polycrystal import polycrystal
-from mcsim.processes.sintering.pore_migration import (pore_migration_accept_table,
+from mcsim.processes.sintering.pore_migration import (lattice_surface_j_over_kt,
+                                                      pore_migration_accept_table,
                                                       pore_migration_kernel, pore_migration_mcs)
 from mcsim.processes.sintering.process import PottsSintering
 
@@ -54,6 +55,7 @@ __all__ = [
     "PottsSintering", "contact_count_kernel", "contact_field",
     "contact_refresh_kernel", "contact_shell_kernel",
     "densification_mcs", "densify_events_kernel", "drive", "grain_growth_accept_table",
+    "lattice_surface_j_over_kt",
     "grain_growth_kernel", "grain_growth_mcs", "lattice_j_over_kt", "mark_nonsolid_kernel",
     "polycrystal",
     "pore_migration_accept_table", "pore_migration_kernel", "pore_migration_mcs",

@@ -91,6 +91,18 @@ def nanopore_acceptance(params: dict, voxel_nm: float) -> float:
     return min(1.0, m * voxel_rate_factor(voxel_nm, params["nanopore_voxel_exponent"]))
 
 
+def lattice_surface_j_over_kt(params: dict, voxel_nm: float) -> float:
+    """Pore migration's J/kT on a lattice of ``voxel_nm``: ``pore_migration_j_over_kt`` (at
+    10 nm) x (voxel_nm / 10 nm) ** ``pore_migration_j_voxel_exponent``, the convention of
+    :func:`~mcsim.processes.sintering.grain_growth.lattice_j_over_kt` for the pore surfaces
+    (with one J/kT on every lattice, pores of a given size roughen on a finer lattice but stop
+    coarsening). At 10 nm the factor is 1 exactly."""
+    if not voxel_nm > 0.0:
+        raise ValueError(f"voxel_nm must be > 0, got {voxel_nm!r}")
+    factor = (float(voxel_nm) / 10.0) ** float(params["pore_migration_j_voxel_exponent"])
+    return float(params["pore_migration_j_over_kt"]) * factor
+
+
 def pore_migration_accept_table(j_over_kt: float) -> np.ndarray:
     """min(1, exp(-J_s/kT dU)), dU = 2 + 2 d, for d = s(b) - s(a) in -26..26 (index d + 26)."""
     d = np.arange(-26, 27, dtype=np.float64)

@@ -16,7 +16,9 @@ line of contact with a boundary holds ~ r / dx voxels, each removing dx^3). At 1
 is 1 exactly, so the default particle's results do not depend on it. Grain growth's lattice
 temperature scales too: J/kT = ``grain_growth_j_over_kt`` (voxel_nm / 10 nm) **
 ``grain_growth_j_voxel_exponent``
-(:func:`~mcsim.processes.sintering.grain_growth.lattice_j_over_kt`), the factor 1 at 10 nm.
+(:func:`~mcsim.processes.sintering.grain_growth.lattice_j_over_kt`), the factor 1 at 10 nm,
+and pore migration's likewise (``pore_migration_j_voxel_exponent``,
+:func:`~mcsim.processes.sintering.pore_migration.lattice_surface_j_over_kt`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from mcsim.processes.sintering.common import MECHANISMS, drive, recount_contacts
 from mcsim.processes.sintering.densification import densification_mcs
 from mcsim.processes.sintering.grain_growth import (grain_growth_accept_table, grain_growth_mcs,
                                                     lattice_j_over_kt)
-from mcsim.processes.sintering.pore_migration import (nanopore_acceptance,
+from mcsim.processes.sintering.pore_migration import (lattice_surface_j_over_kt,
+                                                      nanopore_acceptance,
                                                       pore_migration_accept_table,
                                                       pore_migration_mcs)
 
@@ -52,7 +55,7 @@ class PottsSintering(Process):
         #: MCS accumulators tau_m (the integer part is the number of MCS done).
         self.tau = {m: 0.0 for m in MECHANISMS}
         self._gg_tables = {}  # by voxel size: J/kT scales with it (lattice_j_over_kt)
-        self._pm_table = pore_migration_accept_table(params["pore_migration_j_over_kt"])
+        self._pm_tables = {}  # likewise (lattice_surface_j_over_kt)
 
     def state_dict(self) -> dict:
         """The MCS accumulators, as plain floats (for checkpoints): sintering keeps no other
@@ -75,6 +78,15 @@ class PottsSintering(Process):
         if table is None:
             table = grain_growth_accept_table(lattice_j_over_kt(self.params, voxel_nm))
             self._gg_tables[voxel_nm] = table
+        return table
+
+    def pore_migration_table(self, voxel_nm: float) -> np.ndarray:
+        """The pore-migration acceptance table at the lattice's J/kT for ``voxel_nm``
+        (:func:`~mcsim.processes.sintering.pore_migration.lattice_surface_j_over_kt`)."""
+        table = self._pm_tables.get(voxel_nm)
+        if table is None:
+            table = pore_migration_accept_table(lattice_surface_j_over_kt(self.params, voxel_nm))
+            self._pm_tables[voxel_nm] = table
         return table
 
     def rates_mcs_per_s(self, temperature_c: float,
@@ -119,7 +131,7 @@ class PottsSintering(Process):
             first, n = todo["pore_migration"]
             if i < n:
                 tallies["pore_swaps"] += yield from pore_migration_mcs(
-                    state, self._pm_table, self.seed, first + i,
+                    state, self.pore_migration_table(state.voxel_nm), self.seed, first + i,
                     nanopore_acceptance(pr, state.voxel_nm))
                 tallies["pore_migration_mcs"] += 1
             first, n = todo["densification"]
