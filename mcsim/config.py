@@ -332,17 +332,17 @@ def snapshot_count(cfg: dict, schedule) -> int:
 
 def voxel_note(cfg: dict) -> str | None:
     """A note for a run on another voxel than the calibration's 10 nm (None at 10 nm): the
-    ripening and sintering rates (and grain growth's lattice temperature) are scaled to the
-    voxel, but the nanopores (single voxels) and pore migration do not yet converge with the
-    voxel (docs/validation.md, Voxel size)."""
+    ripening and sintering rates (and the sintering's lattice temperatures) are scaled to the
+    voxel, but the nanopores (single voxels) do not yet converge with the voxel
+    (docs/validation.md, Voxel size)."""
     dx = float(cfg["particle"]["voxel_nm"])
     if dx == REFERENCE_VOXEL_NM:
         return None
     return (f"note: particle.voxel_nm = {dx:g} nm; the rates are calibrated at "
             f"{REFERENCE_VOXEL_NM:g} nm and scaled to the voxel, but the nanopores (one voxel "
-            "each) and the pores' coarsening are not yet independent of the voxel: halving it "
-            "gave about three times the nanopores at half their diameter, and a far smaller "
-            "central void (see the docs' validation page, Voxel size)")
+            "each) are not yet independent of the voxel: halving it gave about ten times the "
+            "nanopores of the particle, at half their diameter, while the central void and "
+            "the porosity by mass agreed (see the docs' validation page, Voxel size)")
 
 
 def check_output_limits(cfg: dict, schedule) -> None:

@@ -563,7 +563,9 @@ def voxel_results(rows: list[dict], quick: bool) -> list[CheckResult]:
                   "figure is the ratio of the seeds' pooled values, not the mean of the per-seed "
                   "ratios (few core nanopores per seed)" + extra + ". Sintering "
                   "rates scale with the voxel (grain growth, densification ^2, pore migration "
-                  "^4); nanopores are made per voxel pair in rock-salt ripening")
+                  "^4), and the Potts J/kT of grain growth and pore migration with the voxel "
+                  "(their *_j_voxel_exponent); nanopores are made per voxel pair in rock-salt "
+                  "ripening, and on a finer lattice pores also shed pieces into the grains")
         out.append(CheckResult(
             GROUP, name, f"{fine:g} nm / {coarse:g} nm = 1", ratio,
             tolerance, ok, detail, kind="numerics",
