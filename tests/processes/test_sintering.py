@@ -271,30 +271,20 @@ def test_the_lattice_temperature_reaches_the_kernel_on_a_finer_lattice():
     """The same lattice run as a 5 nm and as a 10 nm one (same MCS, seed and fields) flips
     and swaps differently: the 5 nm run takes J/kT / 2; with the exponents 0 the two are
     identical."""
-    def flips(voxel_nm, **overrides):
+    def run(voxel_nm, n, **overrides):  # the nanopore acceptance is 1 at both voxels here
         phase, grain, amount, li, disorder = particle_arrays(24, seed=3)
         st = State.from_arrays(phase, grain, amount, li, voxel_nm=voxel_nm)
         st.disorder[1:-1, 1:-1, 1:-1] = disorder
-        out = run_mcs(st, n=(2, 0, 0), **overrides)
-        return out["grain_flips"], st.interior("grain").copy()
+        out = run_mcs(st, n=n, nanopore_mobility=1.0, **overrides)
+        return out["grain_flips"] + out["pore_swaps"], st.interior("grain").copy()
 
-    f10, g10 = flips(10.0)
-    f5, g5 = flips(5.0)
-    assert f5 > f10 > 0 and not np.array_equal(g5, g10)
-    f5_off, g5_off = flips(5.0, grain_growth_j_voxel_exponent=0.0)
-    assert f5_off == f10 and np.array_equal(g5_off, g10)
-
-    def swaps(voxel_nm, **overrides):  # pore migration alike: the nanopore acceptance is 1 here
-        phase, grain, amount, li, disorder = particle_arrays(24, seed=3)
-        st = State.from_arrays(phase, grain, amount, li, voxel_nm=voxel_nm)
-        out = run_mcs(st, n=(0, 2, 0), nanopore_mobility=1.0, **overrides)
-        return out["pore_swaps"], st.interior("phase").copy()
-
-    s10, p10 = swaps(10.0)
-    s5, p5 = swaps(5.0)
-    assert s5 > s10 > 0 and not np.array_equal(p5, p10)
-    s5_off, p5_off = swaps(5.0, pore_migration_j_voxel_exponent=0.0)
-    assert s5_off == s10 and np.array_equal(p5_off, p10)
+    for n, exponent in (((2, 0, 0), "grain_growth_j_voxel_exponent"),
+                        ((0, 2, 0), "pore_migration_j_voxel_exponent")):
+        m10, g10 = run(10.0, n)
+        m5, g5 = run(5.0, n)
+        assert m5 > m10 > 0 and not np.array_equal(g5, g10), exponent
+        m5_off, g5_off = run(5.0, n, **{exponent: 0.0})
+        assert m5_off == m10 and np.array_equal(g5_off, g10), exponent
 
 
 def test_state_dict_round_trip_resumes_the_mcs_sequence():

@@ -54,8 +54,8 @@ class PottsSintering(Process):
         super().__init__(params, numerics, seed)
         #: MCS accumulators tau_m (the integer part is the number of MCS done).
         self.tau = {m: 0.0 for m in MECHANISMS}
-        self._gg_tables = {}  # by voxel size: J/kT scales with it (lattice_j_over_kt)
-        self._pm_tables = {}  # likewise (lattice_surface_j_over_kt)
+        #: acceptance tables by (mechanism, voxel size): J/kT scales with the voxel
+        self._tables = {}
 
     def state_dict(self) -> dict:
         """The MCS accumulators, as plain floats (for checkpoints): sintering keeps no other
@@ -71,23 +71,28 @@ class PottsSintering(Process):
         """Whether any sintering MCS has been done (any accumulator past zero)."""
         return any(v > 0.0 for v in self.tau.values())
 
+    def _table(self, mechanism: str, voxel_nm: float) -> np.ndarray:
+        """The acceptance table of ``mechanism`` at its lattice J/kT for ``voxel_nm``, built
+        once per voxel size."""
+        key = (mechanism, voxel_nm)
+        if key not in self._tables:
+            if mechanism == "grain_growth":
+                j = lattice_j_over_kt(self.params, voxel_nm)
+                self._tables[key] = grain_growth_accept_table(j)
+            else:
+                j = lattice_surface_j_over_kt(self.params, voxel_nm)
+                self._tables[key] = pore_migration_accept_table(j)
+        return self._tables[key]
+
     def grain_growth_table(self, voxel_nm: float) -> np.ndarray:
         """The Potts acceptance table at the lattice's J/kT for ``voxel_nm``
         (:func:`~mcsim.processes.sintering.grain_growth.lattice_j_over_kt`)."""
-        table = self._gg_tables.get(voxel_nm)
-        if table is None:
-            table = grain_growth_accept_table(lattice_j_over_kt(self.params, voxel_nm))
-            self._gg_tables[voxel_nm] = table
-        return table
+        return self._table("grain_growth", voxel_nm)
 
     def pore_migration_table(self, voxel_nm: float) -> np.ndarray:
         """The pore-migration acceptance table at the lattice's J/kT for ``voxel_nm``
         (:func:`~mcsim.processes.sintering.pore_migration.lattice_surface_j_over_kt`)."""
-        table = self._pm_tables.get(voxel_nm)
-        if table is None:
-            table = pore_migration_accept_table(lattice_surface_j_over_kt(self.params, voxel_nm))
-            self._pm_tables[voxel_nm] = table
-        return table
+        return self._table("pore_migration", voxel_nm)
 
     def rates_mcs_per_s(self, temperature_c: float,
                         voxel_nm: float = REFERENCE_VOXEL_NM) -> dict:
