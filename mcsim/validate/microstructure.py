@@ -80,6 +80,7 @@ def model_parameters() -> dict:
     cfg = config.load(sets=list(sets))
     return resolve(cfg["model"]["parameter_set"], cfg["model"].get("overrides"))
 
+
 GROUP = "microstructure"
 SEEDS = (1, 2, 3)
 QUICK_RADIUS_UM = 0.15

@@ -55,9 +55,8 @@ __all__ = [
     "PottsSintering", "contact_count_kernel", "contact_field",
     "contact_refresh_kernel", "contact_shell_kernel",
     "densification_mcs", "densify_events_kernel", "drive", "grain_growth_accept_table",
-    "lattice_surface_j_over_kt",
-    "grain_growth_kernel", "grain_growth_mcs", "lattice_j_over_kt", "mark_nonsolid_kernel",
-    "polycrystal",
+    "grain_growth_kernel", "grain_growth_mcs", "lattice_j_over_kt", "lattice_surface_j_over_kt",
+    "mark_nonsolid_kernel", "polycrystal",
     "pore_migration_accept_table", "pore_migration_kernel", "pore_migration_mcs",
     "recount_contacts", "unmark_nonsolid_kernel",
 ]
