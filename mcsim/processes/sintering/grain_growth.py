@@ -47,17 +47,18 @@ _ACCEPT_LEVELS = 2520
 _LANE_SPLIT = 26 * _ACCEPT_LEVELS
 
 
-def lattice_j_over_kt(params: dict, voxel_nm: float) -> float:
-    """The Potts J/kT on a lattice of ``voxel_nm``: ``grain_growth_j_over_kt`` (given at 10 nm
-    voxels) x (voxel_nm / 10 nm) ** ``grain_growth_j_voxel_exponent``. The lattice temperature
-    is a numerical device that keeps boundaries from pinning on the lattice; with the exponent
-    1, (J/kT) / voxel_nm is the same at every voxel size, so a boundary has the same thermal
-    steps per nm (a step one voxel high costs about J per boundary site, J / voxel_nm per unit
+def lattice_j_over_kt(params: dict, voxel_nm: float, mechanism: str = "grain_growth") -> float:
+    """The Potts J/kT of ``mechanism`` ("grain_growth" or "pore_migration") on a lattice of
+    ``voxel_nm``: ``<mechanism>_j_over_kt`` (given at 10 nm voxels) x (voxel_nm / 10 nm) **
+    ``<mechanism>_j_voxel_exponent``. The lattice temperature is a numerical device that keeps
+    boundaries (and pore surfaces) from pinning on the lattice; with the exponent 1,
+    (J/kT) / voxel_nm is the same at every voxel size, so a boundary has the same thermal steps
+    per nm (a step one voxel high costs about J per boundary site, J / voxel_nm per unit
     length). At 10 nm the factor is 1 exactly."""
     if not voxel_nm > 0.0:
         raise ValueError(f"voxel_nm must be > 0, got {voxel_nm!r}")
-    factor = (float(voxel_nm) / 10.0) ** float(params["grain_growth_j_voxel_exponent"])
-    return float(params["grain_growth_j_over_kt"]) * factor
+    factor = (float(voxel_nm) / 10.0) ** float(params[f"{mechanism}_j_voxel_exponent"])
+    return float(params[f"{mechanism}_j_over_kt"]) * factor
 
 
 def grain_growth_accept_table(j_over_kt: float) -> np.ndarray:

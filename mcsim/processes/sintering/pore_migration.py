@@ -77,6 +77,7 @@ import numpy as np
 from mcsim import phases as ph
 from mcsim import rng
 from mcsim.processes.restructure import voxel_rate_factor
+from mcsim.processes.sintering.grain_growth import lattice_j_over_kt
 from mcsim.processes.sintering.common import (_SHIFT11, _TWO_M53, SOLID_MIN,
                                               SUB_PORE_MIGRATION, _fields, contact_field,
                                               contact_shell_kernel)
@@ -92,15 +93,11 @@ def nanopore_acceptance(params: dict, voxel_nm: float) -> float:
 
 
 def lattice_surface_j_over_kt(params: dict, voxel_nm: float) -> float:
-    """Pore migration's J/kT on a lattice of ``voxel_nm``: ``pore_migration_j_over_kt`` (at
-    10 nm) x (voxel_nm / 10 nm) ** ``pore_migration_j_voxel_exponent``, the convention of
+    """Pore migration's J/kT on a lattice of ``voxel_nm``: the convention of
     :func:`~mcsim.processes.sintering.grain_growth.lattice_j_over_kt` for the pore surfaces
     (with one J/kT on every lattice, pores of a given size roughen on a finer lattice but stop
-    coarsening). At 10 nm the factor is 1 exactly."""
-    if not voxel_nm > 0.0:
-        raise ValueError(f"voxel_nm must be > 0, got {voxel_nm!r}")
-    factor = (float(voxel_nm) / 10.0) ** float(params["pore_migration_j_voxel_exponent"])
-    return float(params["pore_migration_j_over_kt"]) * factor
+    coarsening). At 10 nm it is ``pore_migration_j_over_kt`` exactly."""
+    return lattice_j_over_kt(params, voxel_nm, "pore_migration")
 
 
 def pore_migration_accept_table(j_over_kt: float) -> np.ndarray:
