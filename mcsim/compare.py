@@ -46,6 +46,18 @@ an unfinished or unreadable file is refused before anything is written.
 
 Outputs: the table on standard output, ``--json FILE`` (the same numbers, machine-readable)
 and the figure ``DIR/compare.png`` + ``.pdf`` (``--no-figure`` to skip it).
+
+Several pairs
+-------------
+``--seeds 1,2,3`` runs one pair per seed, each in ``DIR/seed-N`` (every configuration and
+every output path is checked before the first run), and ``--results A1 B1 A2 B2 ...`` reads
+several finished pairs (figures ``DIR/compare-K.png``). The table then has one line per pair
+with B / A of the four quantities the paper's R-NCM/TS-NCM findings are about
+(:data:`FINDINGS`: porosity by pore voxels and by mass, core nanopore density, central void
+opened), their mean and the findings themselves, and the core nanopore densities pooled over
+the pairs with the interval their counts allow (:func:`pooled_core_nanopores`): a core holds a
+few dozen nanopores, so one seed's ratio is mostly counting noise. ``mcsim validate`` is what
+judges the findings; ``mcsim compare`` shows the numbers.
 """
 
 from __future__ import annotations
@@ -244,6 +256,21 @@ def _final_pores(f) -> tuple[dict, str]:
             f"computed from /snapshots/{key}")
 
 
+def _core_volume(f, pores: dict) -> float:
+    """The particle volume (um^3) the core nanopore density was counted over: count / density
+    when both are positive, else the sphere r < R / 2 of the particle's radius (``/geometry``),
+    NaN when neither is known."""
+    n = pores.get("nanopore_count_core", math.nan)
+    d = pores.get("nanopore_density_core_per_um3", math.nan)
+    if n > 0 and d > 0 and math.isfinite(n) and math.isfinite(d):
+        return float(n / d)
+    try:
+        r_um = float(f["geometry/radius_vox"][()]) * float(f.attrs["voxel_nm"]) * 1e-3
+    except (KeyError, TypeError, ValueError):
+        return math.nan
+    return 4.0 / 3.0 * math.pi * (0.5 * r_um) ** 3
+
+
 def read_summary(path) -> dict:
     """The final-state figures of one finished result file.
 
@@ -260,7 +287,8 @@ def read_summary(path) -> dict:
         ``final_layered`` (last ``tm_phase_fraction`` row), every scalar of
         :data:`mcsim.pores.SCALARS` (plus ``pore_count``, ``intergranular_count``,
         ``open_count``) from the last ``/pores/NNNN`` group, ``pores_time_s``,
-        ``pores_label`` and ``pores_source`` (where the pore figures came from).
+        ``pores_label``, ``pores_source`` (where the pore figures came from) and
+        ``core_volume_um3`` (the volume the core nanopore density was counted over).
 
     Raises
     ------
@@ -281,6 +309,7 @@ def read_summary(path) -> dict:
         except (KeyError, IndexError, ValueError, tomllib.TOMLDecodeError) as exc:
             raise CompareError(f"{path}: cannot read /config or /timeseries ({exc})") from None
         pores, source = _final_pores(f)
+        pores["core_volume_um3"] = _core_volume(f, pores)
         out = {"path": str(path), "preset": str(cfg.get("schedule", {}).get("preset", "?")),
                "seed": int(f.attrs.get("seed", -1)),
                "grid_shape": [int(n) for n in f.attrs.get("grid_shape", [])],
@@ -353,6 +382,146 @@ def to_json(a: dict, b: dict, rows: list | None = None, figure=()) -> str:
 
 
 # ==========================================================================================
+# several pairs (seeds)
+# ==========================================================================================
+#: The columns of the table over several pairs: (summary key, heading, the paper's finding as
+#: B / A for R-NCM against TS-NCM). ``mcsim validate`` judges the findings; this table only
+#: shows them next to the figures.
+FINDINGS = (
+    ("porosity", "porosity", "below 1"),
+    ("mass_porosity", "by mass", "below 1"),
+    ("nanopore_density_core_per_um3", "core nanopores", "at most 0.3"),
+    ("central_void_opened", "central void opened", "at most 0.5"),
+)
+
+#: Confidence level of the interval of the pooled core nanopore density ratio.
+POOLED_LEVEL = 0.95
+
+
+def _ratio(va: float, vb: float) -> float:
+    return vb / va if va != 0 and math.isfinite(va) and math.isfinite(vb) else math.nan
+
+
+def pooled_core_nanopores(pairs: list, level: float = POOLED_LEVEL) -> dict | None:
+    """The core nanopore densities of the runs A and B pooled over ``pairs`` (a list of
+    ``(summary_a, summary_b)``): the counts and the volumes they were counted over summed, the
+    ratio B / A of the pooled densities and its interval at ``level`` from the counting error
+    (:func:`mcsim.validate.counting.rate_ratio_interval`, exact for two Poisson counts). A few
+    dozen nanopores per core make one pair's ratio mostly counting noise; the pooled counts
+    say how far the ratio is known. None when a summary lacks the count or the volume (a
+    result before schema 3.1).
+
+    Returns
+    -------
+    dict or None
+        ``count_a``, ``count_b``, ``volume_a_um3``, ``volume_b_um3``, ``ratio``, ``lower``,
+        ``upper``, ``level``.
+    """
+    from mcsim.validate.counting import rate_ratio_interval  # lazy: imports the checks
+
+    n = [[0, 0], [0.0, 0.0]]
+    for pair in pairs:
+        for i, summary in enumerate(pair):
+            c = float(summary.get("nanopore_count_core", math.nan))
+            v = float(summary.get("core_volume_um3", math.nan))
+            if not (math.isfinite(c) and c >= 0 and math.isfinite(v) and v > 0):
+                return None
+            n[0][i] += int(c)
+            n[1][i] += v
+    (n_a, n_b), (v_a, v_b) = n
+    lower, upper = rate_ratio_interval(n_b, n_a, volume_ratio=v_b / v_a, level=level)
+    ratio = (n_b / v_b) / (n_a / v_a) if n_a > 0 else (math.nan if n_b == 0 else math.inf)
+    return {"count_a": n_a, "count_b": n_b, "volume_a_um3": v_a, "volume_b_um3": v_b,
+            "ratio": ratio, "lower": lower, "upper": upper, "level": level}
+
+
+def findings_rows(pairs: list) -> list:
+    """One dict per pair of ``pairs`` (``(summary_a, summary_b)``): ``seed_a``, ``seed_b``,
+    ``path_a``, ``path_b`` and, for each key of :data:`FINDINGS`, ``a``, ``b`` and ``ratio``
+    (B / A, NaN when A is 0 or either is NaN) under that key."""
+    rows = []
+    for a, b in pairs:
+        row = {"seed_a": a["seed"], "seed_b": b["seed"], "path_a": a["path"], "path_b": b["path"]}
+        for key, _label, _finding in FINDINGS:
+            va, vb = float(a.get(key, math.nan)), float(b.get(key, math.nan))
+            row[key] = {"a": va, "b": vb, "ratio": _ratio(va, vb)}
+        rows.append(row)
+    return rows
+
+
+def _cell(entry: dict, digits: int) -> str:
+    r = entry["ratio"]
+    ratio = f"{r:.{digits}f}" if math.isfinite(r) else "-"
+    return f"{ratio} ({_num(entry['a'])} / {_num(entry['b'])})"
+
+
+def format_pairs(pairs: list, rows: list | None = None, pooled: dict | None = None) -> str:
+    """The table over several pairs (plain text): one line per pair with B / A and (A / B) of
+    each quantity of :data:`FINDINGS`, the mean of the ratios, the paper's finding, and the
+    pooled core nanopore density ratio with its counting interval."""
+    rows = rows if rows is not None else findings_rows(pairs)
+    pooled = pooled if pooled is not None else pooled_core_nanopores(pairs)
+    a0, b0 = pairs[0]
+    head = ("pair", "seed", *(label for _k, label, _f in FINDINGS))
+    body = []
+    for i, row in enumerate(rows, 1):
+        seed = (str(row["seed_a"]) if row["seed_a"] == row["seed_b"]
+                else f"{row['seed_a']} / {row['seed_b']}")
+        body.append((str(i), seed, *(_cell(row[k], 4 if "porosity" in k else 3)
+                                     for k, _l, _f in FINDINGS)))
+    means = []
+    for key, _label, _finding in FINDINGS:
+        finite = [r[key]["ratio"] for r in rows if math.isfinite(r[key]["ratio"])]
+        means.append(f"{np.mean(finite):.4f}" if len(finite) == len(rows) else "-")
+    body.append(("mean", "", *means))
+    body.append(("paper", "", *(finding for _k, _l, finding in FINDINGS)))
+    widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(head)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    out = [f"{len(pairs)} pairs, A = {a0['preset']}, B = {b0['preset']}: each cell is B / A, "
+           "then the two values (A / B)",
+           line(head), line(["-" * w for w in widths]), *(line(r) for r in body)]
+    if pooled is None:
+        out.append("pooled core nanopores: not available (a result before schema 3.1 lacks "
+                   "the core counts)")
+    else:
+        r = pooled["ratio"]
+        out.append(f"pooled core nanopores: {pooled['count_a']} / {pooled['count_b']} (A / B) "
+                   f"over {pooled['volume_a_um3']:.3g} / {pooled['volume_b_um3']:.3g} um^3, "
+                   f"B / A = {r:.3f}, {pooled['level']:.0%} interval from the counts "
+                   f"[{pooled['lower']:.3f}, {pooled['upper']:.3f}]")
+    out.append("paper: the findings of Park et al. (2022) as B / A; `mcsim validate` judges "
+               "them (every seed, and the pooled counts for the nanopores)")
+    mixed = [i for i, (a, b) in enumerate(pairs, 1)
+             if a["seed"] != b["seed"] or a["grid_shape"] != b["grid_shape"]]
+    if mixed:
+        out.append(f"note: pair(s) {', '.join(map(str, mixed))} differ in seed or grid: not "
+                   "the same particle")
+    return "\n".join(out)
+
+
+def pairs_to_json(pairs: list, figures=()) -> str:
+    """The comparison of several pairs as JSON: ``{"pairs": [{"a", "b", "rows"}, ...],
+    "findings": [...], "pooled_core_nanopores": {...} or null, "figure": [...]}`` (NaN written
+    as null)."""
+    clean = lambda d: {k: _json_num(v) for k, v in d.items()}  # noqa: E731
+    findings = []
+    for row in findings_rows(pairs):
+        findings.append({k: (clean(v) if isinstance(v, dict) else _json_num(v))
+                         for k, v in row.items()})
+    pooled = pooled_core_nanopores(pairs)
+    return json.dumps({"pairs": [{"a": clean(a), "b": clean(b),
+                                  "rows": [clean(r) for r in compare_summaries(a, b)]}
+                                 for a, b in pairs],
+                       "findings": findings,
+                       "pooled_core_nanopores": clean(pooled) if pooled else None,
+                       "figure": [str(p) for p in figures]}, indent=2)
+
+
+# ==========================================================================================
 # running
 # ==========================================================================================
 def _reusable(path: Path, cfg: dict) -> tuple[bool, str]:
@@ -378,6 +547,21 @@ def _reusable(path: Path, cfg: dict) -> tuple[bool, str]:
     if not has_pores:
         return False, "holds no pore statistics (written before schema 1.2)"
     return True, "same configuration"
+
+
+def refuse_replacing(cfgs: dict, out_dir, *, reuse: bool = False,
+                     overwrite: bool = False) -> None:
+    """Raise :class:`ConfigError` when running ``cfgs`` into ``out_dir`` would replace a file
+    (one that is not a reusable result of the same configuration, with ``reuse``) without
+    ``overwrite``: called for every pair before any run starts."""
+    out_dir = Path(out_dir)
+    for stem, _preset in RUNS:
+        path = out_dir / f"{stem}.h5"
+        if path.exists() and not overwrite and not (reuse and _reusable(path, cfgs[stem])[0]):
+            raise ConfigError("--output-dir", str(out_dir),
+                              f"{path} exists and would be replaced; pass --overwrite to "
+                              "replace it (or --reuse to read a result of the same "
+                              "configuration)")
 
 
 def run_pair(cfgs: dict, out_dir, *, reuse: bool = False, progress: bool = False,
@@ -408,13 +592,7 @@ def run_pair(cfgs: dict, out_dir, *, reuse: bool = False, progress: bool = False
     from mcsim.engine import Simulation
 
     out_dir = Path(out_dir)
-    for stem, _preset in RUNS:  # never replace a result unless asked: check both first
-        path = out_dir / f"{stem}.h5"
-        if path.exists() and not overwrite and not (reuse and _reusable(path, cfgs[stem])[0]):
-            raise ConfigError("--output-dir", str(out_dir),
-                              f"{path} exists and would be replaced; pass --overwrite to "
-                              "replace it (or --reuse to read a result of the same "
-                              "configuration)")
+    refuse_replacing(cfgs, out_dir, reuse=reuse, overwrite=overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for stem, _preset in RUNS:
@@ -434,10 +612,11 @@ def run_pair(cfgs: dict, out_dir, *, reuse: bool = False, progress: bool = False
     return paths
 
 
-def make_figure(path_a, path_b, out_dir, formats=("png", "pdf")) -> list:
-    """Draw :mod:`mcsim.figures.compare_runs` into ``out_dir/compare.<format>``; return the paths."""
+def make_figure(path_a, path_b, out_dir, formats=("png", "pdf"), stem=FIGURE_STEM) -> list:
+    """Draw :mod:`mcsim.figures.compare_runs` into ``out_dir/<stem>.<format>`` (``stem``:
+    ``compare``); return the paths."""
     module = load_script("compare_runs")
-    first = Path(out_dir) / f"{FIGURE_STEM}.{formats[0]}"
+    first = Path(out_dir) / f"{stem}.{formats[0]}"
     module.plot(path_a, path_b, first, formats=list(formats[1:]))
     return [first.with_suffix("." + fmt) for fmt in formats]
 
@@ -445,6 +624,19 @@ def make_figure(path_a, path_b, out_dir, formats=("png", "pdf")) -> list:
 # ==========================================================================================
 # command line
 # ==========================================================================================
+def _seed_list(text: str) -> list:
+    """``--seeds``: comma-separated distinct integers >= 0."""
+    try:
+        seeds = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be integers >= 0 separated by commas, "
+                                         "e.g. 1,2,3") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be distinct integers >= 0 separated "
+                                         "by commas, e.g. 1,2,3")
+    return seeds
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``mcsim compare`` arguments to ``parser``."""
     parser.add_argument("--config", metavar="BASE.toml", default=None,
@@ -453,6 +645,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         default=[], help="override one key of both runs (value read as TOML; "
                         "schedule options go to the presets that have them; repeatable)")
     parser.add_argument("--seed", type=int, default=None, help="seed of both runs")
+    parser.add_argument("--seeds", type=_seed_list, default=None, metavar="LIST",
+                        help="several seeds, e.g. 1,2,3: one pair per seed in DIR/seed-N, "
+                             "then a table of the TS-NCM / R-NCM ratios per seed and the core "
+                             "nanopores pooled over the seeds")
     parser.add_argument("--threads", type=int, default=None,
                         help="Numba threads (overrides numerics.threads)")
     parser.add_argument("-o", "--output-dir", metavar="DIR", default=None,
@@ -463,8 +659,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              "of rerunning them")
     parser.add_argument("--overwrite", action="store_true",
                         help="rerun and replace results already in DIR (refused without it)")
-    parser.add_argument("--results", nargs=2, metavar=("A.h5", "B.h5"), default=None,
-                        help="compare two finished results instead of running")
+    parser.add_argument("--results", nargs="+", metavar="A.h5 B.h5", default=None,
+                        help="compare two finished results instead of running; several pairs "
+                             "(A1 B1 A2 B2 ...) give the table over pairs")
     parser.add_argument("--json", metavar="FILE", default=None,
                         help="also write the comparison as JSON")
     parser.add_argument("--no-figure", action="store_true", help="do not draw the figure")
@@ -483,39 +680,67 @@ def main(args: argparse.Namespace) -> int:
     def log(line):
         print(line, file=sys.stderr, flush=True)
 
+    seeds = getattr(args, "seeds", None)
+    if seeds is not None and args.seed is not None:
+        raise ConfigError("--seeds", ",".join(map(str, seeds)), "takes the place of --seed; "
+                          "give one of them")
+    several = False
     if args.results is not None:
         given = [name for name, v in (("--config", args.config), ("--set", args.sets),
-                                      ("--seed", args.seed), ("--reuse", args.reuse),
-                                      ("--overwrite", args.overwrite))
+                                      ("--seed", args.seed), ("--seeds", seeds),
+                                      ("--reuse", args.reuse), ("--overwrite", args.overwrite))
                  if v not in (None, [], False)]
         if given:
             raise ConfigError("--results", " ".join(args.results),
-                              f"compares two finished results; it takes no {', '.join(given)}")
-        path_a, path_b = (Path(p) for p in args.results)
-        out_dir = Path(args.output_dir) if args.output_dir else path_a.resolve().parent
+                              f"compares finished results; it takes no {', '.join(given)}")
+        if len(args.results) % 2:
+            raise ConfigError("--results", " ".join(args.results),
+                              f"takes pairs of results (A.h5 B.h5, or A1 B1 A2 B2 ...), got "
+                              f"{len(args.results)} file(s)")
+        pairs = [(Path(a), Path(b)) for a, b in zip(args.results[::2], args.results[1::2])]
+        out_dir = Path(args.output_dir) if args.output_dir else pairs[0][0].resolve().parent
+        several = len(pairs) > 1
+        fig_dirs = [(out_dir, FIGURE_STEM if not several else f"{FIGURE_STEM}-{i}")
+                    for i in range(1, len(pairs) + 1)]
     else:
-        cfgs = preset_configs(args.config, args.sets, args.seed, args.threads)
         out_dir = Path(args.output_dir or "mcsim-compare")
-        paths = run_pair(cfgs, out_dir, reuse=args.reuse, overwrite=args.overwrite,
-                         progress=not args.no_progress,
-                         log=log if not args.no_progress else (lambda *_: None))
-        path_a, path_b = paths["r-ncm"], paths["ts-ncm"]
+        if seeds is None:
+            jobs = [(preset_configs(args.config, args.sets, args.seed, args.threads), out_dir)]
+        else:  # every configuration and every output checked before the first run
+            several = True
+            jobs = [(preset_configs(args.config, args.sets, seed, args.threads),
+                     out_dir / f"seed-{seed}") for seed in seeds]
+        for cfgs, folder in jobs:
+            refuse_replacing(cfgs, folder, reuse=args.reuse, overwrite=args.overwrite)
+        pairs, fig_dirs = [], []
+        for cfgs, folder in jobs:
+            paths = run_pair(cfgs, folder, reuse=args.reuse, overwrite=args.overwrite,
+                             progress=not args.no_progress,
+                             log=log if not args.no_progress else (lambda *_: None))
+            pairs.append((paths["r-ncm"], paths["ts-ncm"]))
+            fig_dirs.append((folder, FIGURE_STEM))
     try:
-        a, b = read_summary(path_a), read_summary(path_b)
+        summaries = [(read_summary(a), read_summary(b)) for a, b in pairs]
     except CompareError as exc:
         print(f"mcsim compare: error: {exc}", file=sys.stderr)
         return 1
-    rows = compare_summaries(a, b)
     figure = []
     if not args.no_figure:
-        try:
-            figure = make_figure(path_a, path_b, out_dir)
-        except PlotError as exc:
-            log(f"mcsim compare: no figure: {exc}")
-    print(format_table(a, b, rows))
+        for (path_a, path_b), (folder, stem) in zip(pairs, fig_dirs):
+            try:
+                figure += make_figure(path_a, path_b, folder, stem=stem)
+            except PlotError as exc:
+                log(f"mcsim compare: no figure: {exc}")
+    if several:
+        text, doc = format_pairs(summaries), pairs_to_json(summaries, figure)
+    else:
+        a, b = summaries[0]
+        rows = compare_summaries(a, b)
+        text, doc = format_table(a, b, rows), to_json(a, b, rows, figure)
+    print(text)
     for p in figure:
         print(f"figure: {p}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(to_json(a, b, rows, figure), encoding="utf-8")
+        Path(args.json).write_text(doc, encoding="utf-8")
     return 0

@@ -194,6 +194,75 @@ def test_results_mode_refuses_an_incomplete_file(pair, tmp_path, capsys):
     assert "did not finish" in capsys.readouterr().err
 
 
+def test_several_pairs_pool_the_core_nanopores_with_their_counting_interval(pair, tmp_path,
+                                                                             capsys):
+    """--results with two pairs (here the same pair twice): one row per pair with the ratios of
+    the single comparison, and the core counts pooled over the pairs."""
+    from mcsim.validate.counting import rate_ratio_interval
+
+    files = [str(pair["dir"] / "r-ncm.h5"), str(pair["dir"] / "ts-ncm.h5")]
+    out = tmp_path / "several.json"
+    assert cli.main(["compare", "--results", *files, *files, "--json", str(out),
+                     "-o", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "over 2 pairs" in text and "pooled core nanopores" in text
+    doc = json.loads(out.read_text())
+    single = {r["key"]: r for r in json.loads(pair["json"].read_text())["rows"]}
+    assert len(doc["pairs"]) == 2 and len(doc["findings"]) == 2
+    for row in doc["findings"]:
+        assert row["seed_a"] == row["seed_b"] == 3
+        for key, _label, _finding in cmp.FINDINGS:
+            assert row[key]["a"] == single[key]["a"] and row[key]["b"] == single[key]["b"]
+            assert row[key]["ratio"] == single[key]["ratio"]
+    a, b = _final(pair["dir"] / "r-ncm.h5"), _final(pair["dir"] / "ts-ncm.h5")
+    pooled = doc["pooled_core_nanopores"]
+    assert (pooled["count_a"], pooled["count_b"]) == (2 * a["nanopore_count_core"],
+                                                       2 * b["nanopore_count_core"])
+    lower, upper = rate_ratio_interval(pooled["count_b"], pooled["count_a"],
+                                       pooled["volume_b_um3"] / pooled["volume_a_um3"])
+    assert (pooled["lower"], _inf(pooled["upper"])) == (lower, upper)
+    # one figure per pair, numbered, in the output folder
+    assert sorted(doc["figure"]) == sorted(str(tmp_path / f"compare-{i}.{x}")
+                                           for i in (1, 2) for x in ("png", "pdf"))
+    assert cli.main(["compare", "--results", *files, files[0]]) == 2
+    assert "pairs of results" in capsys.readouterr().err
+
+
+def _inf(v):
+    return math.inf if v == "inf" else v
+
+
+def test_seeds_run_one_pair_per_seed_and_check_every_output_first(pair, tmp_path, capsys):
+    """--seeds runs the pair of --seed for each seed (seed 3 gives the fixture's figures) in
+    DIR/seed-N; a file that a later seed would replace stops everything before the first run."""
+    args = [a for a in pair["args"] if a not in ("--json",) and not a.endswith("c.json")]
+    i = args.index("--seed")
+    args = args[:i] + args[i + 2:]
+    j = args.index("-o")
+    args[j + 1] = str(tmp_path / "many")
+    (tmp_path / "many" / "seed-4").mkdir(parents=True)
+    (tmp_path / "many" / "seed-4" / "ts-ncm.h5").write_text("keep me")
+    assert cli.main([*args, "--seeds", "3,4", "--no-figure"]) == 2
+    assert "would be replaced" in capsys.readouterr().err
+    assert not (tmp_path / "many" / "seed-3").exists()
+    (tmp_path / "many" / "seed-4" / "ts-ncm.h5").unlink()
+    out = tmp_path / "seeds.json"
+    assert cli.main([*args, "--seeds", "3,4", "--no-figure", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert [r["seed_a"] for r in doc["findings"]] == [3, 4]
+    single = {r["key"]: r for r in json.loads(pair["json"].read_text())["rows"]}
+    for key, _label, _finding in cmp.FINDINGS:
+        assert doc["findings"][0][key]["a"] == single[key]["a"]
+        assert doc["findings"][0][key]["b"] == single[key]["b"]
+    for seed in (3, 4):
+        for stem in ("r-ncm", "ts-ncm"):
+            assert _final(tmp_path / "many" / f"seed-{seed}" / f"{stem}.h5")["seed"] == seed
+    assert cli.main([*args, "--seeds", "3,4", "--seed", "3"]) == 2
+    assert "--seeds" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main([*args, "--seeds", "3,x"])
+
+
 def test_bad_compare_arguments_are_configuration_errors(tmp_path, capsys):
     assert cli.main(["compare", "--set", "schedule.preset='ramp'", "-o", str(tmp_path)]) == 2
     assert "schedule.preset" in capsys.readouterr().err
