@@ -205,7 +205,7 @@ def test_several_pairs_pool_the_core_nanopores_with_their_counting_interval(pair
     assert cli.main(["compare", "--results", *files, *files, "--json", str(out),
                      "-o", str(tmp_path)]) == 0
     text = capsys.readouterr().out
-    assert "over 2 pairs" in text and "pooled core nanopores" in text
+    assert text.startswith("2 pairs, A = R-NCM, B = TS-NCM") and "pooled core nanopores" in text
     doc = json.loads(out.read_text())
     single = {r["key"]: r for r in json.loads(pair["json"].read_text())["rows"]}
     assert len(doc["pairs"]) == 2 and len(doc["findings"]) == 2
