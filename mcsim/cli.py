@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mcsim import compare as _compare
 
     _compare.add_arguments(sub.add_parser(
-        "compare", help="run R-NCM and TS-NCM on the same particle (or read two results) and "
+        "compare", help="run R-NCM and TS-NCM on the same particle (or read finished results) and "
                         "compare phases, porosity, nanopores, voids and grains"))
 
     from mcsim import sweep as _sweep

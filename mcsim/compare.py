@@ -319,15 +319,19 @@ def read_summary(path) -> dict:
     return out
 
 
+def _ratio(va: float, vb: float) -> float:
+    """vb / va, NaN when va is 0 or either is NaN or infinite."""
+    return vb / va if va != 0 and math.isfinite(va) and math.isfinite(vb) else math.nan
+
+
 def compare_summaries(a: dict, b: dict) -> list:
     """One dict per row of :data:`ROWS`: ``key``, ``label``, ``units``, ``a``, ``b``,
     ``difference`` (b - a) and ``ratio`` (b / a; NaN when a is 0 or either is NaN)."""
     rows = []
     for key, label, units in ROWS:
         va, vb = float(a.get(key, math.nan)), float(b.get(key, math.nan))
-        ratio = vb / va if va != 0 and math.isfinite(va) and math.isfinite(vb) else math.nan
         rows.append({"key": key, "label": label, "units": units, "a": va, "b": vb,
-                     "difference": vb - va, "ratio": ratio})
+                     "difference": vb - va, "ratio": _ratio(va, vb)})
     return rows
 
 
@@ -341,6 +345,18 @@ def _num(v: float) -> str:
     return f"{v:.3e}"
 
 
+def _aligned(head: tuple, body: list) -> list:
+    """The lines of a plain-text table: ``head``, a rule, then ``body`` (tuples of strings),
+    the first two columns left-aligned and the others right-aligned."""
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(head)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [line(head), line(["-" * w for w in widths]), *(line(row) for row in body)]
+
+
 def format_table(a: dict, b: dict, rows: list | None = None) -> str:
     """The side-by-side table (plain text) of two summaries."""
     rows = rows if rows is not None else compare_summaries(a, b)
@@ -349,16 +365,9 @@ def format_table(a: dict, b: dict, rows: list | None = None) -> str:
     head = ("quantity", "units", name_a, name_b, "B - A", "B / A")
     body = [(r["label"], r["units"], _num(r["a"]), _num(r["b"]), _num(r["difference"]),
              f"{r['ratio']:.3f}" if math.isfinite(r["ratio"]) else "-") for r in rows]
-    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(head)]
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
     out = [f"A = {a['path']} ({a['preset']}, seed {a['seed']}, final pores: {a['pores_source']})",
            f"B = {b['path']} ({b['preset']}, seed {b['seed']}, final pores: {b['pores_source']})",
-           line(head), line(["-" * w for w in widths])]
-    out += [line(row) for row in body]
+           *_aligned(head, body)]
     notes = []
     if a["seed"] != b["seed"] or a["grid_shape"] != b["grid_shape"]:
         notes.append(f"note: the runs differ in seed ({a['seed']} vs {b['seed']}) or grid "
@@ -396,10 +405,6 @@ FINDINGS = (
 
 #: Confidence level of the interval of the pooled core nanopore density ratio.
 POOLED_LEVEL = 0.95
-
-
-def _ratio(va: float, vb: float) -> float:
-    return vb / va if va != 0 and math.isfinite(va) and math.isfinite(vb) else math.nan
 
 
 def pooled_core_nanopores(pairs: list, level: float = POOLED_LEVEL) -> dict | None:
@@ -475,15 +480,8 @@ def format_pairs(pairs: list, rows: list | None = None, pooled: dict | None = No
         means.append(f"{np.mean(finite):.4f}" if len(finite) == len(rows) else "-")
     body.append(("mean", "", *means))
     body.append(("paper", "", *(finding for _k, _l, finding in FINDINGS)))
-    widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(head)]
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
     out = [f"{len(pairs)} pairs, A = {a0['preset']}, B = {b0['preset']}: each cell is B / A, "
-           "then the two values (A / B)",
-           line(head), line(["-" * w for w in widths]), *(line(r) for r in body)]
+           "then the two values (A / B)", *_aligned(head, body)]
     if pooled is None:
         out.append("pooled core nanopores: not available (a result before schema 3.1 lacks "
                    "the core counts)")
@@ -503,16 +501,16 @@ def format_pairs(pairs: list, rows: list | None = None, pooled: dict | None = No
     return "\n".join(out)
 
 
-def pairs_to_json(pairs: list, figures=()) -> str:
+def pairs_to_json(pairs: list, figures=(), pooled: dict | None = None) -> str:
     """The comparison of several pairs as JSON: ``{"pairs": [{"a", "b", "rows"}, ...],
     "findings": [...], "pooled_core_nanopores": {...} or null, "figure": [...]}`` (NaN written
-    as null)."""
+    as null; ``pooled``: :func:`pooled_core_nanopores` of ``pairs`` if already computed)."""
     clean = lambda d: {k: _json_num(v) for k, v in d.items()}  # noqa: E731
     findings = []
     for row in findings_rows(pairs):
         findings.append({k: (clean(v) if isinstance(v, dict) else _json_num(v))
                          for k, v in row.items()})
-    pooled = pooled_core_nanopores(pairs)
+    pooled = pooled if pooled is not None else pooled_core_nanopores(pairs)
     return json.dumps({"pairs": [{"a": clean(a), "b": clean(b),
                                   "rows": [clean(r) for r in compare_summaries(a, b)]}
                                  for a, b in pairs],
@@ -732,7 +730,9 @@ def main(args: argparse.Namespace) -> int:
             except PlotError as exc:
                 log(f"mcsim compare: no figure: {exc}")
     if several:
-        text, doc = format_pairs(summaries), pairs_to_json(summaries, figure)
+        pooled = pooled_core_nanopores(summaries)
+        text = format_pairs(summaries, pooled=pooled)
+        doc = pairs_to_json(summaries, figure, pooled=pooled)
     else:
         a, b = summaries[0]
         rows = compare_summaries(a, b)
