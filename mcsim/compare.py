@@ -357,6 +357,11 @@ def _aligned(head: tuple, body: list) -> list:
     return [line(head), line(["-" * w for w in widths]), *(line(row) for row in body)]
 
 
+def _same_particle(a: dict, b: dict) -> bool:
+    """Whether two summaries come from the same generated particle (seed and grid)."""
+    return a["seed"] == b["seed"] and a["grid_shape"] == b["grid_shape"]
+
+
 def format_table(a: dict, b: dict, rows: list | None = None) -> str:
     """The side-by-side table (plain text) of two summaries."""
     rows = rows if rows is not None else compare_summaries(a, b)
@@ -369,7 +374,7 @@ def format_table(a: dict, b: dict, rows: list | None = None) -> str:
            f"B = {b['path']} ({b['preset']}, seed {b['seed']}, final pores: {b['pores_source']})",
            *_aligned(head, body)]
     notes = []
-    if a["seed"] != b["seed"] or a["grid_shape"] != b["grid_shape"]:
+    if not _same_particle(a, b):
         notes.append(f"note: the runs differ in seed ({a['seed']} vs {b['seed']}) or grid "
                      f"({a['grid_shape']} vs {b['grid_shape']}): not the same particle")
     return "\n".join(out + notes)
@@ -394,14 +399,24 @@ def to_json(a: dict, b: dict, rows: list | None = None, figure=()) -> str:
 # several pairs (seeds)
 # ==========================================================================================
 #: The columns of the table over several pairs: (summary key, heading, the paper's finding as
-#: B / A for R-NCM against TS-NCM). ``mcsim validate`` judges the findings; this table only
-#: shows them next to the figures.
+#: B / A for R-NCM against TS-NCM: None for "below 1", else the name of the limit in
+#: :mod:`mcsim.validate.microstructure`, which judges the findings; this table only shows
+#: them next to the figures).
 FINDINGS = (
-    ("porosity", "porosity", "below 1"),
-    ("mass_porosity", "by mass", "below 1"),
-    ("nanopore_density_core_per_um3", "core nanopores", "at most 0.3"),
-    ("central_void_opened", "central void opened", "at most 0.5"),
+    ("porosity", "porosity", None),
+    ("mass_porosity", "by mass", None),
+    ("nanopore_density_core_per_um3", "core nanopores", "MAX_NANOPORE_RATIO"),
+    ("central_void_opened", "central void opened", "MAX_VOID_RATIO"),
 )
+
+
+def _finding_text(limit: str | None) -> str:
+    """The paper's finding of a :data:`FINDINGS` column, read from the validation's limits."""
+    if limit is None:
+        return "below 1"
+    from mcsim.validate import microstructure  # lazy: imports the checks
+
+    return f"at most {getattr(microstructure, limit):g}"
 
 #: Confidence level of the interval of the pooled core nanopore density ratio.
 POOLED_LEVEL = 0.95
@@ -479,7 +494,7 @@ def format_pairs(pairs: list, rows: list | None = None, pooled: dict | None = No
         finite = [r[key]["ratio"] for r in rows if math.isfinite(r[key]["ratio"])]
         means.append(f"{np.mean(finite):.4f}" if len(finite) == len(rows) else "-")
     body.append(("mean", "", *means))
-    body.append(("paper", "", *(finding for _k, _l, finding in FINDINGS)))
+    body.append(("paper", "", *(_finding_text(limit) for _k, _l, limit in FINDINGS)))
     out = [f"{len(pairs)} pairs, A = {a0['preset']}, B = {b0['preset']}: each cell is B / A, "
            "then the two values (A / B)", *_aligned(head, body)]
     if pooled is None:
@@ -493,21 +508,22 @@ def format_pairs(pairs: list, rows: list | None = None, pooled: dict | None = No
                    f"[{pooled['lower']:.3f}, {pooled['upper']:.3f}]")
     out.append("paper: the findings of Park et al. (2022) as B / A; `mcsim validate` judges "
                "them (every seed, and the pooled counts for the nanopores)")
-    mixed = [i for i, (a, b) in enumerate(pairs, 1)
-             if a["seed"] != b["seed"] or a["grid_shape"] != b["grid_shape"]]
+    mixed = [i for i, (a, b) in enumerate(pairs, 1) if not _same_particle(a, b)]
     if mixed:
         out.append(f"note: pair(s) {', '.join(map(str, mixed))} differ in seed or grid: not "
                    "the same particle")
     return "\n".join(out)
 
 
-def pairs_to_json(pairs: list, figures=(), pooled: dict | None = None) -> str:
+def pairs_to_json(pairs: list, figures=(), rows: list | None = None,
+                  pooled: dict | None = None) -> str:
     """The comparison of several pairs as JSON: ``{"pairs": [{"a", "b", "rows"}, ...],
     "findings": [...], "pooled_core_nanopores": {...} or null, "figure": [...]}`` (NaN written
-    as null; ``pooled``: :func:`pooled_core_nanopores` of ``pairs`` if already computed)."""
+    as null; ``rows`` and ``pooled``: :func:`findings_rows` and :func:`pooled_core_nanopores`
+    of ``pairs`` if already computed)."""
     clean = lambda d: {k: _json_num(v) for k, v in d.items()}  # noqa: E731
     findings = []
-    for row in findings_rows(pairs):
+    for row in (rows if rows is not None else findings_rows(pairs)):
         findings.append({k: (clean(v) if isinstance(v, dict) else _json_num(v))
                          for k, v in row.items()})
     pooled = pooled if pooled is not None else pooled_core_nanopores(pairs)
@@ -730,9 +746,9 @@ def main(args: argparse.Namespace) -> int:
             except PlotError as exc:
                 log(f"mcsim compare: no figure: {exc}")
     if several:
-        pooled = pooled_core_nanopores(summaries)
-        text = format_pairs(summaries, pooled=pooled)
-        doc = pairs_to_json(summaries, figure, pooled=pooled)
+        found, pooled = findings_rows(summaries), pooled_core_nanopores(summaries)
+        text = format_pairs(summaries, found, pooled)
+        doc = pairs_to_json(summaries, figure, found, pooled)
     else:
         a, b = summaries[0]
         rows = compare_summaries(a, b)
