@@ -107,6 +107,14 @@ ROWS = (
     ("void_count", "voids (intergranular + open)", "1"),
 )
 
+#: Rows of the two products at equal time in their peak hold (the shorter hold, read from the
+#: time series), which tell a difference of path from one of hold length: (key, label with
+#: the hours, column of the peak series).
+EQUAL_TIME_ROWS = (
+    ("porosity_equal_peak_time", "porosity by pore voxels, {h:.3g} h at the peak", 1),
+    ("mass_porosity_equal_peak_time", "porosity by mass, {h:.3g} h at the peak", 2),
+)
+
 #: Name of the figure files in the output folder (``.png`` and ``.pdf``).
 FIGURE_STEM = "compare"
 
@@ -310,13 +318,56 @@ def read_summary(path) -> dict:
             raise CompareError(f"{path}: cannot read /config or /timeseries ({exc})") from None
         pores, source = _final_pores(f)
         pores["core_volume_um3"] = _core_volume(f, pores)
+        peak = _peak_series(ts)
         out = {"path": str(path), "preset": str(cfg.get("schedule", {}).get("preset", "?")),
                "seed": int(f.attrs.get("seed", -1)),
                "grid_shape": [int(n) for n in f.attrs.get("grid_shape", [])],
                "end_time_s": end, "final_hydroxide": float(tmf[0]),
                "final_rocksalt": float(tmf[1]), "final_layered": float(tmf[2]),
-               **pores, "pores_source": source}
+               **pores, "pores_source": source, **peak}
     return out
+
+
+#: Temperatures within this of the schedule's highest (C) count as the peak hold.
+PEAK_TOLERANCE_C = 0.5
+
+
+def _peak_series(ts) -> dict:
+    """``peak_c`` (the highest temperature of the time series), ``peak_hold_s`` (time from
+    its first to its last row within :data:`PEAK_TOLERANCE_C` of it) and, under the private
+    key ``_peak``, the rows of that stretch as (time since its start, porosity by pore voxels,
+    porosity by mass) for the equal-time rows of :func:`compare_summaries`; NaN and no series
+    when the time series lacks a column (results older than the porosity series)."""
+    try:
+        t = np.asarray(ts["time_s"][()], dtype=np.float64)
+        temp = np.asarray(ts["temperature_c"][()], dtype=np.float64)
+        por = np.asarray(ts["porosity"][()], dtype=np.float64)
+        mass = np.asarray(ts["mass_porosity"][()], dtype=np.float64)
+    except KeyError:
+        return {"peak_c": math.nan, "peak_hold_s": math.nan}
+    if t.size == 0:
+        return {"peak_c": math.nan, "peak_hold_s": math.nan}
+    top = float(temp.max())
+    at = np.flatnonzero(temp >= top - PEAK_TOLERANCE_C)
+    i, j = int(at[0]), int(at[-1]) + 1
+    return {"peak_c": top, "peak_hold_s": float(t[j - 1] - t[i]),
+            "_peak": (t[i:j] - t[i], por[i:j], mass[i:j])}
+
+
+def equal_peak_time(a: dict, b: dict) -> float:
+    """The time at the peak both runs spent (the shorter of their holds, s), or NaN when
+    they peak at different temperatures or a result has no porosity series."""
+    if "_peak" not in a or "_peak" not in b or abs(a["peak_c"] - b["peak_c"]) > PEAK_TOLERANCE_C:
+        return math.nan
+    return min(a["peak_hold_s"], b["peak_hold_s"])
+
+
+def _at_peak_time(summary: dict, t_s: float, column: int) -> float:
+    """The time series' value ``column`` (1: porosity, 2: by mass) at the last row no later
+    than ``t_s`` into the peak hold."""
+    series = summary["_peak"]
+    k = int(np.searchsorted(series[0], t_s, side="right")) - 1
+    return float(series[column][max(k, 0)])
 
 
 def _ratio(va: float, vb: float) -> float:
@@ -332,6 +383,13 @@ def compare_summaries(a: dict, b: dict) -> list:
         va, vb = float(a.get(key, math.nan)), float(b.get(key, math.nan))
         rows.append({"key": key, "label": label, "units": units, "a": va, "b": vb,
                      "difference": vb - va, "ratio": _ratio(va, vb)})
+    t_eq = equal_peak_time(a, b)
+    if math.isfinite(t_eq):
+        for key, label, column in EQUAL_TIME_ROWS:
+            va, vb = _at_peak_time(a, t_eq, column), _at_peak_time(b, t_eq, column)
+            rows.append({"key": key, "label": label.format(h=t_eq / 3600.0), "units": "1",
+                         "a": va, "b": vb, "difference": vb - va, "ratio": _ratio(va, vb),
+                         "time_at_peak_s": t_eq})
     return rows
 
 
@@ -374,6 +432,11 @@ def format_table(a: dict, b: dict, rows: list | None = None) -> str:
            f"B = {b['path']} ({b['preset']}, seed {b['seed']}, final pores: {b['pores_source']})",
            *_aligned(head, body)]
     notes = []
+    t_eq = equal_peak_time(a, b)
+    if math.isfinite(t_eq):
+        notes.append(f"at the peak ({a['peak_c']:.0f} C): A held {a['peak_hold_s'] / 3600:.3g} "
+                     f"h, B {b['peak_hold_s'] / 3600:.3g} h; the rows \"{t_eq / 3600:.3g} h at "
+                     f"the peak\" read both time series at the shorter hold")
     if not _same_particle(a, b):
         notes.append(f"note: the runs differ in seed ({a['seed']} vs {b['seed']}) or grid "
                      f"({a['grid_shape']} vs {b['grid_shape']}): not the same particle")
@@ -386,11 +449,16 @@ def _json_num(v):
     return v
 
 
+def _clean(d: dict) -> dict:
+    """A summary or row for JSON: NaN as null, private keys (``_peak``) left out."""
+    return {k: _json_num(v) for k, v in d.items() if not k.startswith("_")}
+
+
 def to_json(a: dict, b: dict, rows: list | None = None, figure=()) -> str:
     """The comparison as JSON: ``{"a": summary, "b": summary, "rows": [...], "figure": [...]}``
     (NaN written as null)."""
     rows = rows if rows is not None else compare_summaries(a, b)
-    clean = lambda d: {k: _json_num(v) for k, v in d.items()}  # noqa: E731
+    clean = _clean
     return json.dumps({"a": clean(a), "b": clean(b), "rows": [clean(r) for r in rows],
                        "figure": [str(p) for p in figure]}, indent=2)
 
@@ -521,7 +589,7 @@ def pairs_to_json(pairs: list, figures=(), rows: list | None = None,
     "findings": [...], "pooled_core_nanopores": {...} or null, "figure": [...]}`` (NaN written
     as null; ``rows`` and ``pooled``: :func:`findings_rows` and :func:`pooled_core_nanopores`
     of ``pairs`` if already computed)."""
-    clean = lambda d: {k: _json_num(v) for k, v in d.items()}  # noqa: E731
+    clean = _clean
     findings = []
     for row in (rows if rows is not None else findings_rows(pairs)):
         findings.append({k: (clean(v) if isinstance(v, dict) else _json_num(v))

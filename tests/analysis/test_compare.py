@@ -146,12 +146,51 @@ def test_json_holds_the_exact_numbers(pair):
     doc = json.loads(pair["json"].read_text())
     a, b = _final(pair["dir"] / "r-ncm.h5"), _final(pair["dir"] / "ts-ncm.h5")
     assert doc["a"]["preset"] == "R-NCM" and doc["b"]["preset"] == "TS-NCM"
-    assert [r["key"] for r in doc["rows"]] == [k for k, _, _ in cmp.ROWS]
+    equal = [k for k, _, _ in cmp.EQUAL_TIME_ROWS]
+    assert [r["key"] for r in doc["rows"]] == [k for k, _, _ in cmp.ROWS] + equal
     for row in doc["rows"]:
+        if row["key"] in equal:
+            continue  # test_equal_time_rows_read_both_series_at_the_shorter_hold
         assert row["a"] == a[row["key"]] and row["b"] == b[row["key"]]
         assert row["difference"] == b[row["key"]] - a[row["key"]]
+    assert "_peak" not in doc["a"] and doc["a"]["peak_c"] == pytest.approx(300.0)
     assert sorted(doc["figure"]) == sorted(str(pair["dir"] / f"compare.{x}")
                                            for x in ("png", "pdf"))
+
+
+def _peak_rows(path):
+    """(time since the peak began, porosity, by mass) of a result's rows at its highest
+    temperature, read straight from the file."""
+    with h5py.File(path, "r") as f:
+        ts = f["timeseries"]
+        t, temp = ts["time_s"][()], ts["temperature_c"][()]
+        at = np.flatnonzero(temp >= temp.max() - 0.5)
+        sl = slice(at[0], at[-1] + 1)
+        return t[sl] - t[at[0]], ts["porosity"][sl], ts["mass_porosity"][sl]
+
+
+def test_equal_time_rows_read_both_series_at_the_shorter_hold(pair, tmp_path):
+    # the fixture's presets hold 0 min at the peak: both rows read the first row there
+    doc = json.loads(pair["json"].read_text())
+    rows = {r["key"]: r for r in doc["rows"]}
+    for name, col in (("porosity_equal_peak_time", 1), ("mass_porosity_equal_peak_time", 2)):
+        r = rows[name]
+        assert r["time_at_peak_s"] == 0.0
+        assert r["a"] == _peak_rows(pair["dir"] / "r-ncm.h5")[col][0]
+        assert r["b"] == _peak_rows(pair["dir"] / "ts-ncm.h5")[col][0]
+    # summaries with holds of 2 and 5 h: the rows read both at 2 h, the last row not after it
+    a = {"peak_c": 850.0, "peak_hold_s": 7200.0,
+         "_peak": (np.array([0.0, 3000.0, 7000.0, 7200.0]), np.array([0.3, 0.2, 0.1, 0.09]),
+                   np.array([0.4, 0.3, 0.2, 0.19]))}
+    b = {"peak_c": 850.2, "peak_hold_s": 18000.0,
+         "_peak": (np.array([0.0, 7100.0, 7300.0, 18000.0]), np.array([0.3, 0.15, 0.14, 0.05]),
+                   np.array([0.4, 0.25, 0.24, 0.15]))}
+    assert cmp.equal_peak_time(a, b) == 7200.0
+    assert [cmp._at_peak_time(s, 7200.0, 1) for s in (a, b)] == [0.09, 0.15]
+    assert [cmp._at_peak_time(s, 7200.0, 2) for s in (a, b)] == [0.19, 0.25]
+    assert math.isnan(cmp.equal_peak_time(a, b | {"peak_c": 800.0}))  # not the same peak
+    old = {k: v for k, v in a.items() if k != "_peak"}  # a result without the series
+    assert math.isnan(cmp.equal_peak_time(old, b))
 
 
 def test_figure_files_exist(pair):
