@@ -458,8 +458,7 @@ def to_json(a: dict, b: dict, rows: list | None = None, figure=()) -> str:
     """The comparison as JSON: ``{"a": summary, "b": summary, "rows": [...], "figure": [...]}``
     (NaN written as null)."""
     rows = rows if rows is not None else compare_summaries(a, b)
-    clean = _clean
-    return json.dumps({"a": clean(a), "b": clean(b), "rows": [clean(r) for r in rows],
+    return json.dumps({"a": _clean(a), "b": _clean(b), "rows": [_clean(r) for r in rows],
                        "figure": [str(p) for p in figure]}, indent=2)
 
 
@@ -589,17 +588,16 @@ def pairs_to_json(pairs: list, figures=(), rows: list | None = None,
     "findings": [...], "pooled_core_nanopores": {...} or null, "figure": [...]}`` (NaN written
     as null; ``rows`` and ``pooled``: :func:`findings_rows` and :func:`pooled_core_nanopores`
     of ``pairs`` if already computed)."""
-    clean = _clean
     findings = []
     for row in (rows if rows is not None else findings_rows(pairs)):
-        findings.append({k: (clean(v) if isinstance(v, dict) else _json_num(v))
+        findings.append({k: (_clean(v) if isinstance(v, dict) else _json_num(v))
                          for k, v in row.items()})
     pooled = pooled if pooled is not None else pooled_core_nanopores(pairs)
-    return json.dumps({"pairs": [{"a": clean(a), "b": clean(b),
-                                  "rows": [clean(r) for r in compare_summaries(a, b)]}
+    return json.dumps({"pairs": [{"a": _clean(a), "b": _clean(b),
+                                  "rows": [_clean(r) for r in compare_summaries(a, b)]}
                                  for a, b in pairs],
                        "findings": findings,
-                       "pooled_core_nanopores": clean(pooled) if pooled else None,
+                       "pooled_core_nanopores": _clean(pooled) if pooled else None,
                        "figure": [str(p) for p in figures]}, indent=2)
 
 
