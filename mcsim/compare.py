@@ -432,8 +432,8 @@ def format_table(a: dict, b: dict, rows: list | None = None) -> str:
            f"B = {b['path']} ({b['preset']}, seed {b['seed']}, final pores: {b['pores_source']})",
            *_aligned(head, body)]
     notes = []
-    t_eq = equal_peak_time(a, b)
-    if math.isfinite(t_eq):
+    t_eq = next((r["time_at_peak_s"] for r in rows if "time_at_peak_s" in r), None)
+    if t_eq is not None:
         notes.append(f"at the peak ({a['peak_c']:.0f} C): A held {a['peak_hold_s'] / 3600:.3g} "
                      f"h, B {b['peak_hold_s'] / 3600:.3g} h; the rows \"{t_eq / 3600:.3g} h at "
                      f"the peak\" read both time series at the shorter hold")

@@ -169,7 +169,7 @@ def _peak_rows(path):
         return t[sl] - t[at[0]], ts["porosity"][sl], ts["mass_porosity"][sl]
 
 
-def test_equal_time_rows_read_both_series_at_the_shorter_hold(pair, tmp_path):
+def test_equal_time_rows_read_both_series_at_the_shorter_hold(pair):
     # the fixture's presets hold 0 min at the peak: both rows read the first row there
     doc = json.loads(pair["json"].read_text())
     rows = {r["key"]: r for r in doc["rows"]}
