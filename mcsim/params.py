@@ -98,6 +98,17 @@ _NCM622_LIOH = {
         "rule before issue 12)", lo=0.0, hi=1.0,
         doc="probability that an emptied rock-salt voxel on its grain's surface opens an "
             "intergranular gap (label -1) rather than a nanopore"),
+    "expansion_fills_nanopores": Parameter(
+        1.0, "1", "estimated: 1 is the rule before 2026-12-06 (layered oxide made from ripened "
+        "rock salt spills its excess into any pore beside it). 0 is the paper's reading (Fig. 3f: "
+        "the walls of the nanopores in the final product are Li-deficient rock salt): lithium "
+        "reaches a rock-salt grain from its surface, so the grain expands outwards on "
+        "lithiation and a nanopore enclosed in it is not filled. A diagnostic switch, not "
+        "fitted", lo=0.0, hi=1.0,
+        doc="chance that an overfull layered voxel spills its excess into a nanopore of its grain "
+            "beside it (pores labelled intergranular or outside are always filled); below 1, an "
+            "excess walled in by full voxels of its grain passes whole to one of them (chance "
+            "1/2 per pair and sweep) until it reaches a pore it may fill"),
     # sintering (mcsim.processes.sintering): Potts kinetic Monte Carlo above an onset; each
     # mechanism runs k = A exp(-Ea/RT) Monte Carlo steps (MCS) per second
     "sinter_onset_c": Parameter(

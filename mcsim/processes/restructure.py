@@ -84,7 +84,13 @@ consolidation
 spill
     A layered voxel holding more TM than fits (rock salt that ripened, then lithiated: layered
     needs 1.86 x the volume of rock salt) pushes the excess into a pore neighbour (which becomes
-    layered of the same grain) or into a partly filled layered neighbour of its grain.
+    layered of the same grain) or into a partly filled layered neighbour of its grain. A
+    nanopore of its own grain is filled only with the chance ``expansion_fills_nanopores``
+    (1 by default, the rule before 2026-12-06). At 0 the expansion keeps the nanopores, as the
+    paper reads its Fig. 3f (their walls stay Li-deficient rock salt: lithium reaches a grain
+    from its surface, and the grain grows outwards), and an excess walled in by full voxels of
+    its grain passes whole to one of them, chance 1/2 per pair and sweep, until it reaches a
+    pore it may fill: no voxel is left overfull.
 infiltration
     Above the source's melting point, a LiOH voxel gives half its lithium to a pore neighbour
     inside the particle with probability 1 - exp(-k_i dt): the melt wets and fills the open
@@ -129,13 +135,15 @@ def voxel_rate_factor(voxel_nm: float, exponent: float) -> float:
 
 @numba.njit(inline="always")
 def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx, u0, u1, u2,
-          u3, p_rip, p_inf, p_coord, p_gap, full_rs, full_lay, p_con):
+          u3, p_rip, p_inf, p_coord, p_gap, full_rs, full_lay, p_con, p_fill):
     """Pair rules with voxel s = (sz, sy, sx) as the candidate donor and d as the receiver.
 
     Returns 1 if a rock-salt voxel was emptied into a nanopore, 2 if into an intergranular
     gap, 0 otherwise, -1 if the pair was not handled (so the caller may try the pair the other
     way round). ``ctc`` is the coordination snapshot (:func:`coordination_kernel`); u2 < p_coord
-    lets the coordination choose the donor, u3 < p_gap lets an emptied surface donor open a gap.
+    lets the coordination choose the donor, u3 < p_gap lets an emptied surface donor open a gap,
+    u3 < p_fill lets an overfull layered voxel spill into a nanopore of its grain (with p_fill
+    below 1, u1 < 1/2 passes an excess to a full layered neighbour of its grain).
     """
     cs = phase[sz, sy, sx]
     cd = phase[dz, dy, dx]
@@ -174,7 +182,7 @@ def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx
             return 1  # grain id kept: an intragranular nanopore
         return 0
     if cs == ph.LAYERED and a_s > full_lay:
-        if cd == ph.PORE:
+        if cd == ph.PORE and (grain[dz, dy, dx] <= 0 or u3 < p_fill):
             t = min(a_s - full_lay, full_lay)
             phase[dz, dy, dx] = ph.LAYERED
             grain[dz, dy, dx] = grain[sz, sy, sx]
@@ -189,6 +197,10 @@ def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx
                 t = min(a_s - full_lay, full_lay - a_d)
                 amount[dz, dy, dx] = a_d + t
                 amount[sz, sy, sx] = a_s - t
+            elif p_fill < 1.0 and a_d == full_lay and u1 < 0.5:
+                # walled in: the whole excess moves on towards the grain's surface
+                amount[dz, dy, dx] = a_s
+                amount[sz, sy, sx] = full_lay
             return 0
         return -1
     if (cs == ph.LIOH and cd == ph.PORE and grain[dz, dy, dx] != 0 and p_inf > 0.0
@@ -313,7 +325,7 @@ def dilate_rows_kernel(rows, r, out):
 @numba.njit(parallel=True, cache=True)
 def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
                              oz, oy, ox, gny, gnx, axis, parity, a_lo, a_hi, dirty, ctc, p_coord,
-                             p_gap, p_con, act, act64):
+                             p_gap, p_con, act, act64, p_fill=1.0):
     """One conflict-free pair sweep along ``axis`` (0 z, 1 y, 2 x) pairing voxels of global
     coordinate parity ``parity`` with their upper neighbour. Returns the voxels emptied into
     nanopores and into intergranular gaps.
@@ -324,7 +336,8 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
     Infiltration only fills pores inside the particle (grain id != 0, see
     :meth:`mcsim.state.State.from_microstructure`). ``ctc`` is the coordination snapshot of
     the step (halo included), read only. ``p_con`` is the chance per pair of a consolidation
-    move between part-filled layered voxels of one grain (0 below the sintering onset).
+    move between part-filled layered voxels of one grain (0 below the sintering onset);
+    ``p_fill`` is ``expansion_fills_nanopores`` (the spill rule, :func:`_move`).
 
     ``act`` marks the voxels that may be active (:func:`_active`, :func:`active_rows_kernel`)
     and ``act64`` is its view as words of 8 voxels: a pair with neither voxel marked cannot
@@ -378,11 +391,11 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
                                                      sub)
                     r = _move(phase, grain, amount, li, disorder, dirty, ctc, z, y, x, z + dz,
                               y + dy, x + dx, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap,
-                              full_rs, full_lay, p_con)
+                              full_rs, full_lay, p_con, p_fill)
                     if r < 0:
                         r = _move(phase, grain, amount, li, disorder, dirty, ctc, z + dz, y + dy,
                                   x + dx, z, y, x, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap,
-                                  full_rs, full_lay, p_con)
+                                  full_rs, full_lay, p_con, p_fill)
                     if r > 0 and z * dz + y * dy + x * dx >= 1:
                         if r == 1:
                             nano[z] += 1
@@ -506,11 +519,13 @@ def join_kernel(phase, grain, mark, dirty):
 
 
 @numba.njit(parallel=True, cache=True)
-def movable_overfull_kernel(phase, grain, amount, full_lay):
+def movable_overfull_kernel(phase, grain, amount, full_lay, p_fill=1.0):
     """Overfull layered voxels of the interior that have a face neighbour to spill into (a
-    pore, or layered oxide of the same grain below full): the only changes a sweep can make
+    pore, or layered oxide of the same grain below full; with ``p_fill`` below 1 also a full
+    one, which the excess passes through): the only changes a sweep can make
     when no rock salt can ripen and no source is molten. A halo neighbour outside the global
     lattice counts as a pore, which errs on the side of sweeping."""
+    top = full_lay + 1 if p_fill < 1.0 else full_lay
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
@@ -527,7 +542,7 @@ def movable_overfull_kernel(phase, grain, amount, full_lay):
                     xx = x + (k == 5) - (k == 4)
                     c = phase[zz, yy, xx]
                     if c == ph.PORE or (c == ph.LAYERED and grain[zz, yy, xx] == grain[z, y, x]
-                                        and amount[zz, yy, xx] < full_lay):
+                                        and amount[zz, yy, xx] < top):
                         n += 1
                         break
         count[z - 1] = n
@@ -545,7 +560,8 @@ def anchor_range(state, axis: int) -> tuple[int, int]:
 
 
 def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
-                       oz, oy, ox, gny, gnx, dirty, p_coord=0.0, p_gap=0.0, p_con=0.0):
+                       oz, oy, ox, gny, gnx, dirty, p_coord=0.0, p_gap=0.0, p_con=0.0,
+                       p_fill=1.0):
     """The six sweeps (axis z, y, x; parity 0, 1) on a lone domain, without halo refreshes
     in between, after one coordination snapshot, then the join rule when ``p_gap`` > 0.
     Returns voxels emptied (nanopores + gaps). With ``p_coord`` = ``p_gap`` = 0 (the
@@ -564,7 +580,7 @@ def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, s
             nano, gaps = restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip,
                                                   p_inf, full, seed, step, oz, oy, ox, gny, gnx,
                                                   axis, parity, 1, n - 1, dirty, ctc, p_coord,
-                                                  p_gap, p_con, act, act64)
+                                                  p_gap, p_con, act, act64, p_fill)
             emptied += nano + gaps
     if p_gap > 0.0:
         while join_kernel(phase, grain, ctc, dirty) > 0:
@@ -634,7 +650,8 @@ class PairRestructuring(Process):
         if c.get("layered_overfull", 1) == 0:
             return False
         movable = movable_overfull_kernel(state.phase, state.grain, state.amount,
-                                          np.int64(_FULL[ph.LAYERED]))
+                                          np.int64(_FULL[ph.LAYERED]),
+                                          float(self.params["expansion_fills_nanopores"]))
         if state.comm is not None:
             movable = allreduce_int(state.comm, [movable])[0]
         return movable > 0
@@ -683,6 +700,7 @@ class PairRestructuring(Process):
             p_inf = event_probability(pr["infiltration_rate_per_s"], dt_s)
         p_coord = float(pr["ripening_coordination"])
         p_gap = float(pr["ripening_surface_gaps"])
+        p_fill = float(pr["expansion_fills_nanopores"])
         ctc = coordination_snapshot(state)
         rows, near, act, act64 = _activity(state)
         # the voxels that can be in a changing pair, and their rows (halo included)
@@ -703,7 +721,7 @@ class PairRestructuring(Process):
                     state.phase, state.grain, state.amount, state.li, state.disorder, p_rip,
                     p_inf, _FULL, self.seed, state.step, *state.offset,
                     *state.global_shape[1:], axis, parity, a_lo, a_hi, dirty, ctc, p_coord,
-                    p_gap, p_con, act, act64)
+                    p_gap, p_con, act, act64, p_fill)
                 nano += n
                 gaps += g
                 state.exchange_halo()  # the next sweep's straddling pairs read the halo
@@ -730,8 +748,8 @@ class PairRestructuring(Process):
         return (f"restructure: ripening Ea {self.params['ripening_ea_j_per_mol'] / 1e3:.0f} kJ/mol "
                 f"(x (10 nm/dx)^{self.params['ripening_voxel_exponent']:g}), coordination "
                 f"{self.params['ripening_coordination']:g}, surface gaps "
-                f"{self.params['ripening_surface_gaps']:g}, "
-                f"infiltration {self.params['infiltration_rate_per_s']:g} 1/s above melting")
+                f"{self.params['ripening_surface_gaps']:g}, expansion fills nanopores "
+                f"{self.params['expansion_fills_nanopores']:g}, infiltration {self.params['infiltration_rate_per_s']:g} 1/s above melting")
 
 
 _FULL = full_amount_table()
