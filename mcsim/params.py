@@ -99,7 +99,7 @@ _NCM622_LIOH = {
         doc="probability that an emptied rock-salt voxel on its grain's surface opens an "
             "intergranular gap (label -1) rather than a nanopore"),
     "expansion_fills_nanopores": Parameter(
-        1.0, "1", "estimated: 1 is the rule before 2026-12-06 (layered oxide made from ripened "
+        1.0, "1", "estimated: 1 is the earlier rule (layered oxide made from ripened "
         "rock salt spills its excess into any pore beside it). 0 is the paper's reading (Fig. 3f: "
         "the walls of the nanopores in the final product are Li-deficient rock salt): lithium "
         "reaches a rock-salt grain from its surface, so the grain expands outwards on "
