@@ -279,3 +279,21 @@ def busy_state(micro, offset=(0, 0, 0), shape=None, seed=0):
     state.exchange_halo()
     assert (P == ph.HYDROXIDE).any() and rs.any() and lay.any() and src.any()
     return state
+
+
+def walled_in(neighbour=None, excess=300):
+    """A 9^3 block of full layered oxide of grain 1 with one voxel at its centre overfull by
+    ``excess`` TM quanta; ``neighbour`` (phase, grain, amount) replaces its +x face neighbour.
+    Returns the state (census set for the restructure process) and the centre."""
+    full = full_amount_table()
+    n = 9
+    phase = np.full((n, n, n), ph.LAYERED, dtype=np.uint8)
+    grain = np.ones((n, n, n), dtype=np.int32)
+    amount = np.full((n, n, n), full[ph.LAYERED], dtype=np.uint16)
+    c = n // 2
+    amount[c, c, c] = full[ph.LAYERED] + excess
+    if neighbour is not None:
+        phase[c, c, c + 1], grain[c, c, c + 1], amount[c, c, c + 1] = neighbour
+    st = State.from_arrays(phase, grain, amount)
+    st.census.update({"rocksalt_partial": 0, "layered_overfull": 1, "lioh": 0})
+    return st, (c, c, c)

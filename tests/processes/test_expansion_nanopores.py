@@ -13,6 +13,7 @@ from mcsim import params
 from mcsim import phases as ph
 from mcsim.processes.restructure import PairRestructuring, restructure_kernel
 from mcsim.state import State, full_amount_table
+from tests.support import walled_in
 
 FULL = full_amount_table()
 EXCESS = 300
@@ -76,13 +77,7 @@ def test_without_filling_the_nanopore_stays_and_the_excess_reaches_the_grain_sur
 
 @pytest.mark.parametrize("p_fill, movable", [(1.0, False), (0.0, True)])
 def test_a_walled_in_excess_keeps_the_sweeps_on_only_when_it_can_move_on(p_fill, movable):
-    n = 9
-    phase = np.full((n, n, n), ph.LAYERED, dtype=np.uint8)
-    grain = np.ones((n, n, n), dtype=np.int32)
-    amount = np.full((n, n, n), FULL[ph.LAYERED], dtype=np.uint16)
-    amount[4, 4, 4] += EXCESS
-    st = State.from_arrays(phase, grain, amount)
-    st.census.update({"rocksalt_partial": 0, "layered_overfull": 1, "lioh": 0})
+    st, _ = walled_in(excess=EXCESS)
     proc = PairRestructuring(params.resolve("ncm622-lioh", {
         "consolidation_rate_factor": 0.0, "expansion_fills_nanopores": p_fill}), {}, 1)
     assert proc.active(st, 850.0) == movable

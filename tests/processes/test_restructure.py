@@ -9,26 +9,11 @@ import pytest
 from mcsim import params
 from mcsim import phases as ph
 from mcsim.processes.restructure import PairRestructuring, restructure_kernel
-from mcsim.state import State, full_amount_table
+from mcsim.state import full_amount_table
+from tests.support import walled_in
 
 FULL = full_amount_table()
 FIELDS = ("phase", "grain", "amount", "li", "disorder")
-
-
-def walled_in(neighbour=None):
-    """A 9^3 block of full layered oxide of grain 1 with one overfull voxel at its centre;
-    ``neighbour`` (phase, grain, amount) replaces its +x face neighbour."""
-    n = 9
-    phase = np.full((n, n, n), ph.LAYERED, dtype=np.uint8)
-    grain = np.ones((n, n, n), dtype=np.int32)
-    amount = np.full((n, n, n), FULL[ph.LAYERED], dtype=np.uint16)
-    c = n // 2
-    amount[c, c, c] = FULL[ph.LAYERED] + 300
-    if neighbour is not None:
-        phase[c, c, c + 1], grain[c, c, c + 1], amount[c, c, c + 1] = neighbour
-    st = State.from_arrays(phase, grain, amount)
-    st.census.update({"rocksalt_partial": 0, "layered_overfull": 1, "lioh": 0})
-    return st, (c, c, c)
 
 
 def process():
