@@ -95,9 +95,14 @@ _NCM622_LIOH = {
     "ripening_surface_gaps": Parameter(
         1.0, "1", "estimated: geometry: a donor on its grain's surface that empties moves the surface in "
         "(the grain shrinks, the paper's loose core); 0: every emptied voxel is a nanopore (the "
-        "rule before issue 12)", lo=0.0, hi=1.0,
-        doc="probability that an emptied rock-salt voxel on its grain's surface opens an "
-            "intergranular gap (label -1) rather than a nanopore"),
+        "rule before issue 12). The crystallography of the topotactic dehydration bounds the "
+        "outline's share of the free volume by about 0.2 (the in-plane contraction; the "
+        "collapse of the layer stacking stays inside), which about 0.17 gives at 10 nm "
+        "(docs/microstructure.md); not the default", lo=0.0, hi=1.0,
+        doc="share of the sites of a rock-salt grain's outline that may retreat (drawn once per "
+            "voxel): an emptied surface voxel opens an intergranular gap (label -1); a kept site "
+            "that would empty takes from an inner partner instead, which leaves a nanopore. At 0 "
+            "every emptied voxel stays a nanopore of its grain, with no joining"),
     "expansion_fills_nanopores": Parameter(
         1.0, "1", "estimated: 1 is the earlier rule (layered oxide made from ripened "
         "rock salt spills its excess into any pore beside it). 0 is the paper's reading (Fig. 3f: "

@@ -72,6 +72,20 @@ ripening
     10 nm a plate is four voxels thick and every voxel is on or next to its surface.
     Nanopores stay single voxels at 10 and at 5 nm (docs/model.md), so their size is still
     the voxel's.
+
+    *What the crystallography allows.* The dehydration is topotactic (the oxide's (111)
+    planes keep the hydroxide's layers) and hydroxide platelets keep their shape as oxide.
+    Along the layers the TM-TM distance falls from 3.13 to 2.95 A (NiO), 0.893 of the area;
+    across them the layer spacing falls from 4.61 to 2.41 A, 0.52 of it. If the outline
+    followed the in-plane contraction only, it would take 0.107 of the grain's volume, 0.20
+    of the 0.53 freed; the collapse of the stacking stays inside as slit pores, which ripen
+    into nanopores. ``ripening_surface_gaps`` between 0 and 1 sets that split: only that
+    share of the outline's sites may retreat (drawn once per voxel, :func:`_retreats`, so that
+    repeated attempts cannot wear the kept sites away); a kept site that would empty takes
+    from an inner partner instead, and two kept sites leave their pair alone. About 0.17
+    gives 0.2 of the freed volume as gaps at 10 nm; the default 1 gives 0.8-0.9. (Until
+    2026-12-06 a value between 0 and 1 labelled some emptied surface voxels as nanopores,
+    which the join rule then made gaps at once: it acted as 1.)
 consolidation
     Above the sintering onset, two layered voxels of the same grain, neither over full and
     either below it, follow the ripening rule (the less coordinated gives, the emptied voxel
@@ -134,15 +148,28 @@ def voxel_rate_factor(voxel_nm: float, exponent: float) -> float:
 
 
 @numba.njit(inline="always")
+def _retreats(seed, index, p_gap):
+    """Whether the voxel of global ``index`` is a retreating site of its grain's outline: a
+    uniform drawn once per voxel (step 0, sub-counter 7, which the pair sweeps, keyed by step
+    and sub-counters 1-6, never use) below ``p_gap``. Fixed for the voxel's lifetime, so that
+    repeated attempts cannot wear the kept sites away."""
+    u, _, _, _ = rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, index, 0, 7)
+    return u < p_gap
+
+
+@numba.njit(inline="always")
 def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx, u0, u1, u2,
-          u3, p_rip, p_inf, p_coord, p_gap, full_rs, full_lay, p_con, p_fill):
+          u3, p_rip, p_inf, p_coord, p_gap, full_rs, full_lay, p_con, p_fill, seed, i_s, i_d):
     """Pair rules with voxel s = (sz, sy, sx) as the candidate donor and d as the receiver.
 
     Returns 1 if a rock-salt voxel was emptied into a nanopore, 2 if into an intergranular
     gap, 0 otherwise, -1 if the pair was not handled (so the caller may try the pair the other
     way round). ``ctc`` is the coordination snapshot (:func:`coordination_kernel`); u2 < p_coord
-    lets the coordination choose the donor, u3 < p_gap lets an emptied surface donor open a gap,
-    u3 < p_fill lets an overfull layered voxel spill into a nanopore of its grain (with p_fill
+    lets the coordination choose the donor. With p_gap > 0 an emptied surface donor opens a
+    gap; below 1 only a share p_gap of the outline's sites may retreat (:func:`_retreats`,
+    drawn once per voxel), and a kept rock-salt site that would empty takes from its partner
+    instead (nothing moves when the partner is a kept site too). ``i_s`` and ``i_d`` are the
+    two voxels' global indices. u3 < p_fill lets an overfull layered voxel spill into a nanopore of its grain (with p_fill
     below 1, u1 < 1/2 passes an excess to a full layered neighbour of its grain).
     """
     cs = phase[sz, sy, sx]
@@ -168,6 +195,28 @@ def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx
         elif a_s > a_d or (a_s == a_d and u1 < 0.5) or a_d >= full_rs:
             return -1
         t = min(a_s, full_rs - a_d)
+        if (a_s - t == 0 and cs == ph.ROCKSALT and p_gap > 0.0 and p_gap < 1.0
+                and (np.int64(ctc[sz, sy, sx]) & SURFACE_BIT) != 0
+                and not _retreats(seed, i_s, p_gap)):
+            # s is a kept site of the grain's outline: it does not empty. An inner partner,
+            # or a retreating surface site, gives instead; two kept sites leave the pair alone
+            d_surface = (np.int64(ctc[dz, dy, dx]) & SURFACE_BIT) != 0
+            if d_surface and not _retreats(seed, i_d, p_gap):
+                return 0
+            t = min(a_d, full_rs - a_s)
+            amount[sz, sy, sx] = a_s + t
+            amount[dz, dy, dx] = a_d - t
+            if a_d - t == 0:
+                phase[dz, dy, dx] = ph.PORE
+                dirty[dz, dy, dx] = 1
+                li[sz, sy, sx] += li[dz, dy, dx]
+                li[dz, dy, dx] = 0.0
+                disorder[dz, dy, dx] = 0
+                if d_surface:
+                    grain[dz, dy, dx] = -1  # a retreating site: the grain shrank
+                    return 2
+                return 1  # the free volume stays inside: an intragranular nanopore
+            return 0
         amount[dz, dy, dx] = a_d + t
         amount[sz, sy, sx] = a_s - t
         if a_s - t == 0:
@@ -176,7 +225,8 @@ def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx
             li[dz, dy, dx] += li[sz, sy, sx]
             li[sz, sy, sx] = 0.0
             disorder[sz, sy, sx] = 0
-            if (np.int64(ctc[sz, sy, sx]) & SURFACE_BIT) != 0 and u3 < p_gap:
+            if (np.int64(ctc[sz, sy, sx]) & SURFACE_BIT) != 0 and p_gap > 0.0:
+                # (below p_gap = 1 only a retreating site of the outline gets here)
                 grain[sz, sy, sx] = -1  # the grain shrank: an intergranular gap
                 return 2
             return 1  # grain id kept: an intragranular nanopore
@@ -357,6 +407,7 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
     y0, y1 = (a_lo, a_hi) if dy == 1 else (1, ny)
     x0, x1 = (a_lo, a_hi) if dx == 1 else (1, nx)
     sub = 1 + 2 * axis + parity
+    off = (dz * gny + dy) * gnx + dx  # global index of the upper voxel less the anchor's
     nano = np.zeros(nz + 2, dtype=np.int64)
     gaps = np.zeros(nz + 2, dtype=np.int64)
     w0 = x0 // 8
@@ -391,11 +442,11 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
                                                      sub)
                     r = _move(phase, grain, amount, li, disorder, dirty, ctc, z, y, x, z + dz,
                               y + dy, x + dx, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap,
-                              full_rs, full_lay, p_con, p_fill)
+                              full_rs, full_lay, p_con, p_fill, seed, row + x, row + x + off)
                     if r < 0:
                         r = _move(phase, grain, amount, li, disorder, dirty, ctc, z + dz, y + dy,
                                   x + dx, z, y, x, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap,
-                                  full_rs, full_lay, p_con, p_fill)
+                                  full_rs, full_lay, p_con, p_fill, seed, row + x + off, row + x)
                     if r > 0 and z * dz + y * dy + x * dx >= 1:
                         if r == 1:
                             nano[z] += 1

@@ -246,9 +246,11 @@ def _steps(st, proc, n):
     return tallies
 
 
-def test_two_subdomains_match_the_whole_lattice_bit_for_bit():
+@pytest.mark.parametrize("p_gap", [1.0, 0.3])  # 0.3: kept outline sites, drawn per voxel
+def test_two_subdomains_match_the_whole_lattice_bit_for_bit(p_gap):
     arrays = ripening_lattice(seed=5, shape=(14, 12, 12))
-    pr = params.resolve("ncm622-lioh", {"ripening_a_per_s": 1.0e9})
+    pr = params.resolve("ncm622-lioh", {"ripening_a_per_s": 1.0e9,
+                                        "ripening_surface_gaps": p_gap})
     whole = State.from_arrays(*arrays)
     whole.census.update({"rocksalt_partial": 1})
     pw = PairRestructuring(pr, {}, 1)

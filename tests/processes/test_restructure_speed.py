@@ -100,6 +100,8 @@ def test_engine_steps_are_bit_identical_to_the_kernels_of_2026_12_04(particle, t
 @pytest.mark.parametrize("threads", THREADS)
 @pytest.mark.parametrize("p_inf, p_con", [(0.3, 0.2), (0.0, 0.0), (0.0, 0.5)])
 def test_lone_restructure_kernel_is_bit_identical(particle, threads, p_inf, p_con):
+    # surface gaps at 1: between 0 and 1 the outline rule has changed since 2026-12-06 (a share
+    # of kept sites, tests/processes/test_ripening_split.py); at 0 and 1 it is the old one
     numba.set_num_threads(threads)
     try:
         out = []
@@ -107,7 +109,7 @@ def test_lone_restructure_kernel_is_bit_identical(particle, threads, p_inf, p_co
             st = copy.deepcopy(particle)
             em = [module.restructure_kernel(st.phase, st.grain, st.amount, st.li, st.disorder,
                                             0.4, p_inf, FULL, 7, k, *st.offset,
-                                            *st.global_shape[1:], st.dirty_flags(), 1.0, 0.7,
+                                            *st.global_shape[1:], st.dirty_flags(), 1.0, 1.0,
                                             p_con) for k in range(3)]
             out.append((st, em))
     finally:
