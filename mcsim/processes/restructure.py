@@ -169,8 +169,9 @@ def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx
     gap; below 1 only a share p_gap of the outline's sites may retreat (:func:`_retreats`,
     drawn once per voxel), and a kept rock-salt site that would empty takes from its partner
     instead (nothing moves when the partner is a kept site too). ``i_s`` and ``i_d`` are the
-    two voxels' global indices. u3 < p_fill lets an overfull layered voxel spill into a nanopore of its grain (with p_fill
-    below 1, u1 < 1/2 passes an excess to a full layered neighbour of its grain).
+    two voxels' global indices. u3 < p_fill lets an overfull layered voxel spill into a
+    nanopore of its grain (with p_fill below 1, u1 < 1/2 passes an excess to a full layered
+    neighbour of its grain).
     """
     cs = phase[sz, sy, sx]
     cd = phase[dz, dy, dx]
