@@ -158,6 +158,29 @@ def _retreats(seed, index, p_gap):
 
 
 @numba.njit(inline="always")
+def _give(phase, grain, amount, li, disorder, dirty, ctc, ez, ey, ex, rz, ry, rx, a_e, a_r, t,
+          p_gap):
+    """Voxel e (amount ``a_e``) gives ``t`` TM quanta to voxel r (``a_r``). An emptied e
+    becomes pore and its mobile lithium goes to r: an intergranular gap (label -1: the grain
+    shrank) when it lay on its grain's surface and ``p_gap`` > 0 (below 1, of rock salt only
+    a retreating site of the outline empties there), otherwise a nanopore keeping its grain id. Returns 2
+    for a gap, 1 for a nanopore, 0 when e did not empty."""
+    amount[rz, ry, rx] = a_r + t
+    amount[ez, ey, ex] = a_e - t
+    if a_e - t != 0:
+        return 0
+    phase[ez, ey, ex] = ph.PORE
+    dirty[ez, ey, ex] = 1
+    li[rz, ry, rx] += li[ez, ey, ex]
+    li[ez, ey, ex] = 0.0
+    disorder[ez, ey, ex] = 0
+    if (np.int64(ctc[ez, ey, ex]) & SURFACE_BIT) != 0 and p_gap > 0.0:
+        grain[ez, ey, ex] = -1
+        return 2
+    return 1
+
+
+@numba.njit(inline="always")
 def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx, u0, u1, u2,
           u3, p_rip, p_inf, p_coord, p_gap, full_rs, full_lay, p_con, p_fill, seed, i_s, i_d):
     """Pair rules with voxel s = (sz, sy, sx) as the candidate donor and d as the receiver.
@@ -201,37 +224,13 @@ def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx
                 and not _retreats(seed, i_s, p_gap)):
             # s is a kept site of the grain's outline: it does not empty. An inner partner,
             # or a retreating surface site, gives instead; two kept sites leave the pair alone
-            d_surface = (np.int64(ctc[dz, dy, dx]) & SURFACE_BIT) != 0
-            if d_surface and not _retreats(seed, i_d, p_gap):
+            if (np.int64(ctc[dz, dy, dx]) & SURFACE_BIT) != 0 and not _retreats(seed, i_d,
+                                                                                 p_gap):
                 return 0
-            t = min(a_d, full_rs - a_s)
-            amount[sz, sy, sx] = a_s + t
-            amount[dz, dy, dx] = a_d - t
-            if a_d - t == 0:
-                phase[dz, dy, dx] = ph.PORE
-                dirty[dz, dy, dx] = 1
-                li[sz, sy, sx] += li[dz, dy, dx]
-                li[dz, dy, dx] = 0.0
-                disorder[dz, dy, dx] = 0
-                if d_surface:
-                    grain[dz, dy, dx] = -1  # a retreating site: the grain shrank
-                    return 2
-                return 1  # the free volume stays inside: an intragranular nanopore
-            return 0
-        amount[dz, dy, dx] = a_d + t
-        amount[sz, sy, sx] = a_s - t
-        if a_s - t == 0:
-            phase[sz, sy, sx] = ph.PORE
-            dirty[sz, sy, sx] = 1
-            li[dz, dy, dx] += li[sz, sy, sx]
-            li[sz, sy, sx] = 0.0
-            disorder[sz, sy, sx] = 0
-            if (np.int64(ctc[sz, sy, sx]) & SURFACE_BIT) != 0 and p_gap > 0.0:
-                # (below p_gap = 1 only a retreating site of the outline gets here)
-                grain[sz, sy, sx] = -1  # the grain shrank: an intergranular gap
-                return 2
-            return 1  # grain id kept: an intragranular nanopore
-        return 0
+            return _give(phase, grain, amount, li, disorder, dirty, ctc, dz, dy, dx, sz, sy,
+                         sx, a_d, a_s, min(a_d, full_rs - a_s), p_gap)
+        return _give(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx,
+                     a_s, a_d, t, p_gap)
     if cs == ph.LAYERED and a_s > full_lay:
         if cd == ph.PORE and (grain[dz, dy, dx] <= 0 or u3 < p_fill):
             t = min(a_s - full_lay, full_lay)
