@@ -297,3 +297,27 @@ def walled_in(neighbour=None, excess=300):
     st = State.from_arrays(phase, grain, amount)
     st.census.update({"rocksalt_partial": 0, "layered_overfull": 1, "lioh": 0})
     return st, (c, c, c)
+
+
+def layered_block(n=7):
+    """An n^3 block of full layered oxide of grain 1 (nothing in it can ripen)."""
+    phase = np.full((n, n, n), ph.LAYERED, dtype=np.uint8)
+    grain = np.ones((n, n, n), dtype=np.int32)
+    amount = np.full((n, n, n), full_amount_table()[ph.LAYERED], dtype=np.uint16)
+    return phase, grain, amount
+
+
+def ripening_lattice(n=12, seed=3, shape=None):
+    """Two grains (x < n/2 and above) of dehydrated rock salt with random amounts, a few
+    intergranular pores and the outside; interior arrays."""
+    shape = shape or (n, n, n)
+    r = np.random.default_rng(seed)
+    phase = np.full(shape, ph.ROCKSALT, dtype=np.uint8)
+    grain = np.where(np.arange(shape[2])[None, None, :] < shape[2] // 2, 1, 2)
+    grain = (grain * np.ones(shape)).astype(np.int32)
+    amount = r.integers(400, 1600, shape).astype(np.uint16)
+    pore = r.random(shape) < 0.08
+    phase[pore], grain[pore], amount[pore] = ph.PORE, -1, 0
+    phase[0], grain[0], amount[0] = ph.PORE, 0, 0  # the outside along one face
+    li = np.where(phase != ph.PORE, r.integers(0, 50, shape), 0).astype(np.float32)
+    return phase, grain, amount, li

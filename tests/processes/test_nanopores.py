@@ -18,19 +18,12 @@ from mcsim.processes.restructure import (SURFACE_BIT, PairRestructuring, coordin
                                          restructure_kernel, voxel_rate_factor)
 from mcsim.processes.sintering.pore_migration import nanopore_acceptance
 from mcsim.state import State, full_amount_table
+from tests.support import layered_block, ripening_lattice
 
 FULL = full_amount_table()
 FULL_RS = int(FULL[ph.ROCKSALT])
 FIELDS = ("phase", "grain", "amount", "li", "disorder")
 HALF = 1000  # a dehydrated voxel: the TM of one hydroxide voxel, 48 % of a rock-salt voxel
-
-
-def layered_block(n=7):
-    """An n^3 block of full layered oxide of grain 1 (nothing in it can ripen)."""
-    phase = np.full((n, n, n), ph.LAYERED, dtype=np.uint8)
-    grain = np.ones((n, n, n), dtype=np.int32)
-    amount = np.full((n, n, n), FULL[ph.LAYERED], dtype=np.uint16)
-    return phase, grain, amount
 
 
 def ripen_once(phase, grain, amount, p_coord=1.0, p_gap=1.0):
@@ -90,22 +83,6 @@ def test_a_nanopore_that_comes_to_touch_a_gap_joins_it():
     assert g[s] == -1 and all(g[v] == -1 for v in nano)  # joined, all the way along
     p, g, m = ripen_once(phase, grain, amount, p_gap=0.0)  # no gaps: no joining either
     assert g[s] == 1 and all(g[v] == 1 for v in nano)
-
-
-def ripening_lattice(n=12, seed=3, shape=None):
-    """Two grains (x < n/2 and above) of dehydrated rock salt with random amounts, a few
-    intergranular pores and the outside; interior arrays."""
-    shape = shape or (n, n, n)
-    r = np.random.default_rng(seed)
-    phase = np.full(shape, ph.ROCKSALT, dtype=np.uint8)
-    grain = np.where(np.arange(shape[2])[None, None, :] < shape[2] // 2, 1, 2)
-    grain = (grain * np.ones(shape)).astype(np.int32)
-    amount = r.integers(400, 1600, shape).astype(np.uint16)
-    pore = r.random(shape) < 0.08
-    phase[pore], grain[pore], amount[pore] = ph.PORE, -1, 0
-    phase[0], grain[0], amount[0] = ph.PORE, 0, 0  # the outside along one face
-    li = np.where(phase != ph.PORE, r.integers(0, 50, shape), 0).astype(np.float32)
-    return phase, grain, amount, li
 
 
 # ---- the rule before issue 12, written out in plain Python: the ablation reference --------

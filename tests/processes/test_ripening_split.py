@@ -13,7 +13,7 @@ from mcsim import phases as ph
 from mcsim.processes.restructure import (SURFACE_BIT, _retreats, coordination_kernel,
                                          restructure_kernel)
 from mcsim.state import State, full_amount_table
-from tests.processes.test_nanopores import layered_block, ripening_lattice
+from tests.support import layered_block, ripening_lattice
 
 FULL = full_amount_table()
 SEED = 1
