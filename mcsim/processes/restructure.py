@@ -148,13 +148,19 @@ def voxel_rate_factor(voxel_nm: float, exponent: float) -> float:
 
 
 @numba.njit(inline="always")
-def _retreats(seed, index, p_gap):
-    """Whether the voxel of global ``index`` is a retreating site of its grain's outline: a
-    uniform drawn once per voxel (step 0, sub-counter 7, which the pair sweeps, keyed by step
-    and sub-counters 1-6, never use) below ``p_gap``. Fixed for the voxel's lifetime, so that
-    repeated attempts cannot wear the kept sites away."""
+def _site_draw(seed, index):
+    """The uniform that decides whether the voxel of global ``index`` may retreat from its
+    grain's outline: drawn once per voxel (step 0, sub-counter 7, which the pair sweeps,
+    keyed by step and sub-counters 1-6, never use), so it is fixed for the voxel's lifetime
+    and repeated attempts cannot wear the kept sites away."""
     u, _, _, _ = rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, index, 0, 7)
-    return u < p_gap
+    return u
+
+
+@numba.njit(inline="always")
+def _retreats(seed, index, p_gap):
+    """Whether the voxel of global ``index`` is a retreating site: its draw below ``p_gap``."""
+    return _site_draw(seed, index) < p_gap
 
 
 @numba.njit(inline="always")
@@ -163,8 +169,8 @@ def _give(phase, grain, amount, li, disorder, dirty, ctc, ez, ey, ex, rz, ry, rx
     """Voxel e (amount ``a_e``) gives ``t`` TM quanta to voxel r (``a_r``). An emptied e
     becomes pore and its mobile lithium goes to r: an intergranular gap (label -1: the grain
     shrank) when it lay on its grain's surface and ``p_gap`` > 0 (below 1, of rock salt only
-    a retreating site of the outline empties there), otherwise a nanopore keeping its grain id. Returns 2
-    for a gap, 1 for a nanopore, 0 when e did not empty."""
+    a retreating site of the outline empties there), otherwise a nanopore keeping its grain
+    id. Returns 2 for a gap, 1 for a nanopore, 0 when e did not empty."""
     amount[rz, ry, rx] = a_r + t
     amount[ez, ey, ex] = a_e - t
     if a_e - t != 0:

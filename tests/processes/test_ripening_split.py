@@ -10,8 +10,8 @@ import numba
 import numpy as np
 
 from mcsim import phases as ph
-from mcsim.processes.restructure import (SURFACE_BIT, _retreats, coordination_kernel,
-                                         restructure_kernel)
+from mcsim.processes.restructure import (SURFACE_BIT, _retreats, _site_draw,
+                                         coordination_kernel, restructure_kernel)
 from mcsim.state import State, full_amount_table
 from tests.support import layered_block, ripening_lattice
 
@@ -25,15 +25,8 @@ def index(v, shape):
 
 
 def site_draw(v, shape):
-    """The voxel's fixed draw: the largest p at which it is a kept site of the outline."""
-    lo, hi = 0.0, 1.0
-    for _ in range(60):  # _retreats(u < p): bisect for u
-        mid = 0.5 * (lo + hi)
-        if _retreats(SEED, index(v, shape), mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    """The voxel's fixed draw: it is a kept site of the outline for any p at or below it."""
+    return _site_draw(SEED, index(v, shape))
 
 
 def ripen(phase, grain, amount, p_gap, steps=1, li=None):
@@ -120,4 +113,3 @@ def test_same_bits_on_one_and_two_threads():
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     for a, b in zip(*results):
         assert np.array_equal(a, b)
-
