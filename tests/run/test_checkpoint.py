@@ -218,22 +218,27 @@ def test_process_state_survives_a_checkpoint_round_trip(tmp_path, stopped):
     assert got == wanted and any(v != 0 for d in got.values() for v in d.values())
 
 
-def test_per_grain_dehydration_restarts_to_a_bit_identical_result(tmp_path):
+def test_stateless_variants_restart_to_a_bit_identical_result(tmp_path):
     """The per-grain dehydration variant keeps no state of its own (its draw is keyed by grain
-    id and step, its table of grain ids is found again from the fields): a run stopped while
-    grains are still dehydrating restarts to the uninterrupted result."""
-    grain = "model.processes.dehydration='per-grain'"
-    ref = run_tiny(tmp_path / "ref" / "out.h5", (*CKPT_SETS[len(TINY_SETS):], grain))
+    id and step, its table of grain ids is found again from the fields), nor do the kept sites
+    of a rock-salt outline (``ripening_surface_gaps`` between 0 and 1: a draw keyed by the
+    voxel's index) or the expansion kept out of nanopores: a run with all three, stopped while
+    grains are still dehydrating, restarts to the uninterrupted result."""
+    variants = ("model.processes.dehydration='per-grain'",
+                "model.overrides.ripening_surface_gaps=0.3",
+                "model.overrides.expansion_fills_nanopores=0.0")
+    ref = run_tiny(tmp_path / "ref" / "out.h5", (*CKPT_SETS[len(TINY_SETS):], *variants))
     with h5py.File(ref.path, "r") as f:
         dehydrated = f["timeseries/tm_dehydrated"][()]
         steps = f["timeseries/step"][()]
-    assert np.nansum(dehydrated) > 0
+        nanopores = f["timeseries/nanopore_voxels_opened"][()]
+    assert np.nansum(dehydrated) > 0 and nanopores[-1] > 0
     # stop halfway through the dehydration, by TM converted
     done = np.nancumsum(dehydrated)
     stop_at = int(steps[np.searchsorted(done, 0.5 * done[-1])])
     root = tmp_path / "stopped"
     root.mkdir()
-    cfg = config.load(sets=[*CKPT_SETS, grain])
+    cfg = config.load(sets=[*CKPT_SETS, *variants])
     sim = Simulation(cfg, log=silent)
     stop = ck.Checkpointer.from_config(cfg, root / "out.h5", stop=_StopAtStep(sim, stop_at),
                                        log=silent)

@@ -8,8 +8,8 @@ compared with runs on 2, 3 and 4 ranks, on 2 ranks with 2 threads each, with a p
 without MPI, and, with the ``contact`` release variant (whose kernel reads neighbouring
 voxels), on 3 ranks split along x (``MCSIM_MPI_DIMS=1,1,3``), with the ``per-grain``
 dehydration variant (a grain straddling ranks converts whole) on 3 ranks along z, and with
-sintering switched on
-for the end of the ramp on 4 ranks split along y and x. Every dataset of the result file
+sintering switched on for the end of the ramp (a share of the rock-salt outline kept, the
+lithiation expansion kept out of the nanopores) on 4 ranks split along y and x. Every dataset of the result file
 is compared: snapshot fields (read through the parallel writer's virtual datasets), time
 series, images, geometry, pore statistics, the microstructure report (less the generator's
 wall-clock timings) and the configuration (less ``numerics.threads``). A separate check runs
@@ -68,7 +68,10 @@ threads = 1
 #: so the last 100 C of the ramp (5 min) do about 12 grain-growth, 6 pore-migration and 12
 #: densification MCS, with a densification probability high enough that vacancies are
 #: annihilated and paired with sink voxels gathered from every rank, and a strong vacancy
-#: constraint (one stiffer voxel layer) so that part of them stay inside the particle.
+#: constraint (one stiffer voxel layer) so that part of them stay inside the particle. The
+#: same runs keep a share of the rock-salt outline (``ripening_surface_gaps`` between 0 and 1:
+#: each voxel's draw keyed by its global index) and keep the lithiation expansion out of the
+#: nanopores (a walled-in excess passed on through full voxels, across block faces too).
 SINTER_SETS = (
     "model.overrides.sinter_onset_c=400",
     "model.overrides.grain_growth_a_per_s=0.04", "model.overrides.grain_growth_ea_j_per_mol=0",
@@ -78,6 +81,8 @@ SINTER_SETS = (
     "model.overrides.densification_ea_j_per_mol=0",
     "model.overrides.densification_probability=0.05",
     "model.overrides.vacancy_constraint_per_nm=0.1",
+    "model.overrides.ripening_surface_gaps=0.3",
+    "model.overrides.expansion_fills_nanopores=0.0",
 )
 
 #: Wall-clock timings of the generator: the only datasets that may differ between runs.
@@ -233,12 +238,21 @@ def test_slow_wall_transport_split_along_x(runs):
 
 def test_sintering_split_along_y_and_x(runs):
     """Potts grain growth (26-neighbour colour sweeps), pore-migration swaps across block
-    faces and the gathered densification pairing with outer and inner sinks: 4 ranks
-    (1 x 2 x 2, blocks 31/30 in y and x) write the 1-rank file."""
+    faces, the gathered densification pairing with outer and inner sinks, and the ripening
+    with kept outline sites: 4 ranks (1 x 2 x 2, blocks 31/30 in y and x) write the 1-rank
+    file."""
     data, _ = _datasets(runs["sinter_n1"][0])
     for series in ("grain_flips", "pore_swaps", "vacancies_annihilated", "vacancies_inward"):
         assert data[f"timeseries/{series}"][-1] > 0, series
     assert data["timeseries/vacancies_inward"][-1] < data["timeseries/vacancies_annihilated"][-1]
+    # kept outline sites empty inner partners instead: below the sintering onset (the same
+    # steps in both runs) ripening has opened more nanopores than with every site retreating
+    default, _ = _datasets(runs["n1"][0])
+    below = np.nonzero(data["timeseries/temperature_c"] < 400)[0][-1]
+    assert np.array_equal(data["timeseries/temperature_c"][:below + 1],
+                          default["timeseries/temperature_c"][:below + 1])
+    assert (data["timeseries/nanopore_voxels_opened"][below]
+            > 2 * default["timeseries/nanopore_voxels_opened"][below])
     path, prov, _ = runs["sinter_yx4"]
     assert list(prov["mpi_dims"]) == [1, 2, 2]
     assert _assert_same(runs["sinter_n1"][0], path) > 100
