@@ -94,7 +94,10 @@ consolidation
     consolidation_rate`). A layered voxel made from hydroxide is only 89 % full: the 11 % is
     porosity finer than the voxel, which sinters like any other pore; consolidation gathers it
     into voxels that densification can then remove (on a grain boundary) or that stay
-    nanopores (inside a grain).
+    nanopores (inside a grain). ``ripening_surface_gaps`` acts on it as a switch only: above 0
+    every emptied surface voxel opens a gap (a grain made from hydroxide contracts as a
+    coherent crystal, so its lost volume belongs at its surface; kept outline sites are a rule
+    of rock salt's dehydration only), at 0 it stays a nanopore (the rule before issue 12).
 spill
     A layered voxel holding more TM than fits (rock salt that ripened, then lithiated: layered
     needs 1.86 x the volume of rock salt) pushes the excess into a pore neighbour (which becomes
