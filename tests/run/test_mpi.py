@@ -9,10 +9,11 @@ without MPI, and, with the ``contact`` release variant (whose kernel reads neigh
 voxels), on 3 ranks split along x (``MCSIM_MPI_DIMS=1,1,3``), with the ``per-grain``
 dehydration variant (a grain straddling ranks converts whole) on 3 ranks along z, and with
 sintering switched on for the end of the ramp (a share of the rock-salt outline kept, the
-lithiation expansion kept out of the nanopores) on 4 ranks split along y and x. Every dataset of the result file
-is compared: snapshot fields (read through the parallel writer's virtual datasets), time
-series, images, geometry, pore statistics, the microstructure report (less the generator's
-wall-clock timings) and the configuration (less ``numerics.threads``). A separate check runs
+lithiation expansion kept out of the nanopores) on 4 ranks split along y and x. Every dataset
+of the result file is compared: snapshot fields (read through the parallel writer's virtual
+datasets), time series, images, geometry, pore statistics, the microstructure report (less the
+generator's wall-clock timings) and the configuration (less ``numerics.threads``). A separate
+check runs
 the halo exchange on a 2x2x2 process grid and compares every halo voxel, corners included,
 with the global array.
 
@@ -72,8 +73,9 @@ threads = 1
 #: same runs keep a share of the rock-salt outline (``ripening_surface_gaps`` between 0 and 1:
 #: each voxel's draw keyed by its global index) and keep the lithiation expansion out of the
 #: nanopores (a walled-in excess passed on through full voxels, across block faces too).
+SINTER_ONSET_C = 400
 SINTER_SETS = (
-    "model.overrides.sinter_onset_c=400",
+    f"model.overrides.sinter_onset_c={SINTER_ONSET_C}",
     "model.overrides.grain_growth_a_per_s=0.04", "model.overrides.grain_growth_ea_j_per_mol=0",
     "model.overrides.pore_migration_a_per_s=0.02",
     "model.overrides.pore_migration_ea_j_per_mol=0",
@@ -248,7 +250,7 @@ def test_sintering_split_along_y_and_x(runs):
     # kept outline sites empty inner partners instead: below the sintering onset (the same
     # steps in both runs) ripening has opened more nanopores than with every site retreating
     default, _ = _datasets(runs["n1"][0])
-    below = np.nonzero(data["timeseries/temperature_c"] < 400)[0][-1]
+    below = np.nonzero(data["timeseries/temperature_c"] < SINTER_ONSET_C)[0][-1]
     assert np.array_equal(data["timeseries/temperature_c"][:below + 1],
                           default["timeseries/temperature_c"][:below + 1])
     assert (data["timeseries/nanopore_voxels_opened"][below]
