@@ -114,6 +114,17 @@ _NCM622_LIOH = {
             "beside it (pores labelled intergranular or outside are always filled); below 1, an "
             "excess walled in by full voxels of its grain passes whole to one of them (chance "
             "1/2 per pair and sweep) until it reaches a pore it may fill"),
+    "nanopore_site_spacing_nm": Parameter(
+        0.0, "nm", "estimated: a variant, 0 (the default) is the rule before it. The sink mode "
+        "of ripening: the free volume of dehydrated rock salt diffuses (inner voxels swap their "
+        "fills at the ripening rate) until a sink takes it in: a retreating site of the grain's "
+        "outline, a nanopore's wall, or a nucleation site, one per spacing^3 of volume on any "
+        "lattice. The value tried, 30 nm, is the order of the nanopores in the paper's TEM "
+        "images (Fig. 3d-f: tens of nm); not fitted to any finding (docs/validation.md, voxel "
+        "size)",
+        lo=0.0, hi=1000.0,
+        doc="spacing of nanopore nucleation sites in rock salt (0: off, every ripening pair "
+            "may open a pore)"),
     # sintering (mcsim.processes.sintering): Potts kinetic Monte Carlo above an onset; each
     # mechanism runs k = A exp(-Ea/RT) Monte Carlo steps (MCS) per second
     "sinter_onset_c": Parameter(

@@ -86,6 +86,21 @@ ripening
     gives 0.2 of the freed volume as gaps at 10 nm; the default 1 gives 0.8-0.9. (Until
     2026-12-06 a value between 0 and 1 labelled some emptied surface voxels as nanopores,
     which the join rule then made gaps at once: it acted as 1.)
+
+    *Sink mode* (a variant: ``nanopore_site_spacing_nm`` > 0; 0, the default, is the rule
+    above). The rule above opens a pore wherever two rock-salt voxels pair, so the pores are
+    one voxel across and their number grows as the voxel shrinks. In sink mode the free
+    volume of the rock salt goes only to sinks: a retreating site of the grain's outline (as
+    above), the wall of a nanopore of the grain (:data:`WALL_BIT`), or a nucleation site, one
+    per spacing^3 of volume whatever the voxel (a voxel is a site with the chance
+    (voxel_nm / spacing)^3, drawn once per voxel, :func:`_is_site`). Two rock-salt voxels of
+    the grain that are not sinks swap their fills: the free volume hops at the ripening rate,
+    whose (10 nm / voxel_nm)^2 scaling makes it a diffusion with the same diffusivity on
+    every lattice. A sink paired with a non-sink fills its partner from its own TM and so
+    takes in the partner's free volume; a sink that empties becomes a gap (outline) or a
+    nanopore (inside), and the nanopore's walls are sinks from the next step on, so a nanopore
+    grows from its site. Two sinks follow the rule above. Only rock salt: the consolidation
+    of layered oxide is unchanged.
 consolidation
     Above the sintering onset, two layered voxels of the same grain, neither over full and
     either below it, follow the ripening rule (the less coordinated gives, the emptied voxel
@@ -135,6 +150,10 @@ REFERENCE_VOXEL_NM = 10.0
 #: hold the number of solid (TM) voxels among the 26 neighbours (0..26).
 SURFACE_BIT = 32
 _COUNT_MASK = 31
+#: Bit of the coordination snapshot marking a voxel with a face neighbour that is a pore
+#: labelled with the voxel's own grain (the wall of a nanopore): a sink of free volume in the
+#: sink mode of ripening (``nanopore_site_spacing_nm`` > 0).
+WALL_BIT = 64
 
 #: How far (rows along z and along y) the six sweeps of one step can carry activity from the
 #: rows that held an active voxel at the step's start: each sweep moves it one voxel along its
@@ -148,6 +167,15 @@ def voxel_rate_factor(voxel_nm: float, exponent: float) -> float:
     if not voxel_nm > 0.0:
         raise ValueError(f"voxel_nm must be > 0, got {voxel_nm!r}")
     return (REFERENCE_VOXEL_NM / float(voxel_nm)) ** float(exponent)
+
+
+def nucleation_site_share(spacing_nm: float, voxel_nm: float) -> float:
+    """q = (voxel_nm / spacing_nm)^3, capped at 1: the chance that a voxel is a nanopore
+    nucleation site, so that sites number one per spacing^3 of volume on any lattice. 0 when
+    ``spacing_nm`` is 0 (the sink mode of ripening off)."""
+    if not spacing_nm > 0.0:
+        return 0.0
+    return min(1.0, (float(voxel_nm) / float(spacing_nm)) ** 3)
 
 
 @numba.njit(inline="always")
@@ -164,6 +192,25 @@ def _site_draw(seed, index):
 def _retreats(seed, index, p_gap):
     """Whether the voxel of global ``index`` is a retreating site: its draw below ``p_gap``."""
     return _site_draw(seed, index) < p_gap
+
+
+@numba.njit(inline="always")
+def _is_site(seed, index, q_site):
+    """Whether the voxel of global ``index`` is a nanopore nucleation site: the second uniform
+    of the voxel's once-per-lifetime block (:func:`_site_draw` reads the first), below
+    ``q_site``. Fixed for the voxel's lifetime and independent of the outline draw."""
+    _, u, _, _ = rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, index, 0, 7)
+    return u < q_site
+
+
+@numba.njit(inline="always")
+def _sink(k, seed, index, p_gap, q_site):
+    """Sink mode: whether a rock-salt voxel with snapshot ``k`` takes in free volume (and may
+    empty). On its grain's outline: a retreating site (with ``p_gap`` > 0; a kept site never
+    is one). Inside: the wall of a nanopore of its grain, or a nucleation site."""
+    if (k & SURFACE_BIT) != 0:
+        return p_gap > 0.0 and (p_gap >= 1.0 or _retreats(seed, index, p_gap))
+    return (k & WALL_BIT) != 0 or _is_site(seed, index, q_site)
 
 
 @numba.njit(inline="always")
@@ -191,7 +238,8 @@ def _give(phase, grain, amount, li, disorder, dirty, ctc, ez, ey, ex, rz, ry, rx
 
 @numba.njit(inline="always")
 def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx, u0, u1, u2,
-          u3, p_rip, p_inf, p_coord, p_gap, full_rs, full_lay, p_con, p_fill, seed, i_s, i_d):
+          u3, p_rip, p_inf, p_coord, p_gap, full_rs, full_lay, p_con, p_fill, seed, i_s, i_d,
+          q_site):
     """Pair rules with voxel s = (sz, sy, sx) as the candidate donor and d as the receiver.
 
     Returns 1 if a rock-salt voxel was emptied into a nanopore, 2 if into an intergranular
@@ -203,7 +251,9 @@ def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx
     instead (nothing moves when the partner is a kept site too). ``i_s`` and ``i_d`` are the
     two voxels' global indices. u3 < p_fill lets an overfull layered voxel spill into a
     nanopore of its grain (with p_fill below 1, u1 < 1/2 passes an excess to a full layered
-    neighbour of its grain).
+    neighbour of its grain). With ``q_site`` > 0 (sink mode) a rock-salt pair follows
+    :func:`_sink`: two non-sinks swap their fills, a lone sink takes in its partner's free
+    volume, two sinks follow the rule above.
     """
     cs = phase[sz, sy, sx]
     cd = phase[dz, dy, dx]
@@ -216,6 +266,24 @@ def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx
                                                             else p_con):
             return 0
         a_d = np.int64(amount[dz, dy, dx])
+        if q_site > 0.0 and cs == ph.ROCKSALT:
+            # sink mode: the free volume hops among inner voxels until a sink takes it in
+            sink_s = _sink(np.int64(ctc[sz, sy, sx]), seed, i_s, p_gap, q_site)
+            sink_d = _sink(np.int64(ctc[dz, dy, dx]), seed, i_d, p_gap, q_site)
+            if not sink_s and not sink_d:
+                if a_s != a_d:  # the pair swaps its fills: one hop of the free volume
+                    amount[sz, sy, sx] = a_d
+                    amount[dz, dy, dx] = a_s
+                return 0
+            if sink_d and not sink_s:
+                return -1  # the sink gives: the caller tries the pair the other way round
+            if not sink_d:  # s, the only sink, fills its partner and holds the free volume
+                t = min(a_s, full_rs - a_d)
+                if t <= 0:
+                    return 0
+                return _give(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz,
+                             dy, dx, a_s, a_d, t, p_gap)
+            # two sinks: the rule below
         ks = np.int64(ctc[sz, sy, sx]) & _COUNT_MASK
         kd = np.int64(ctc[dz, dy, dx]) & _COUNT_MASK
         if u2 < p_coord and ks != kd:
@@ -384,7 +452,7 @@ def dilate_rows_kernel(rows, r, out):
 @numba.njit(parallel=True, cache=True)
 def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
                              oz, oy, ox, gny, gnx, axis, parity, a_lo, a_hi, dirty, ctc, p_coord,
-                             p_gap, p_con, act, act64, p_fill=1.0):
+                             p_gap, p_con, act, act64, p_fill=1.0, q_site=0.0):
     """One conflict-free pair sweep along ``axis`` (0 z, 1 y, 2 x) pairing voxels of global
     coordinate parity ``parity`` with their upper neighbour. Returns the voxels emptied into
     nanopores and into intergranular gaps.
@@ -396,7 +464,8 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
     :meth:`mcsim.state.State.from_microstructure`). ``ctc`` is the coordination snapshot of
     the step (halo included), read only. ``p_con`` is the chance per pair of a consolidation
     move between part-filled layered voxels of one grain (0 below the sintering onset);
-    ``p_fill`` is ``expansion_fills_nanopores`` (the spill rule, :func:`_move`).
+    ``p_fill`` is ``expansion_fills_nanopores`` (the spill rule, :func:`_move`); ``q_site``
+    > 0 turns on the sink mode of ripening (:func:`_move`, :func:`nucleation_site_share`).
 
     ``act`` marks the voxels that may be active (:func:`_active`, :func:`active_rows_kernel`)
     and ``act64`` is its view as words of 8 voxels: a pair with neither voxel marked cannot
@@ -451,11 +520,13 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
                                                      sub)
                     r = _move(phase, grain, amount, li, disorder, dirty, ctc, z, y, x, z + dz,
                               y + dy, x + dx, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap,
-                              full_rs, full_lay, p_con, p_fill, seed, row + x, row + x + off)
+                              full_rs, full_lay, p_con, p_fill, seed, row + x, row + x + off,
+                              q_site)
                     if r < 0:
                         r = _move(phase, grain, amount, li, disorder, dirty, ctc, z + dz, y + dy,
                                   x + dx, z, y, x, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap,
-                                  full_rs, full_lay, p_con, p_fill, seed, row + x + off, row + x)
+                                  full_rs, full_lay, p_con, p_fill, seed, row + x + off, row + x,
+                                  q_site)
                     if r > 0 and z * dz + y * dy + x * dx >= 1:
                         if r == 1:
                             nano[z] += 1
@@ -476,6 +547,7 @@ def _coordination(phase, grain, z, y, x):
     k -= 1
     g = grain[z, y, x]
     surface = False
+    wall = False
     for f in range(6):
         zz = z + (f == 1) - (f == 0)
         yy = y + (f == 3) - (f == 2)
@@ -483,8 +555,12 @@ def _coordination(phase, grain, z, y, x):
         c = phase[zz, yy, xx]
         if grain[zz, yy, xx] != g or (c != ph.PORE and c < ph.HYDROXIDE):
             surface = True
+        elif c == ph.PORE:
+            wall = True
     if surface:
         k += SURFACE_BIT
+    if wall:
+        k += WALL_BIT
     return k
 
 
@@ -494,7 +570,8 @@ def coordination_kernel(phase, grain, ctc, layered=False):
     layered ones too (0 elsewhere): the number of solid (TM) voxels among the 26 neighbours,
     plus :data:`SURFACE_BIT` when a face neighbour is not of the voxel's grain (a pore
     labelled -1 or 0, another grain, a lithium source: anything but a solid or nanopore of the
-    same grain). Returns the voxels marked as surface."""
+    same grain), plus :data:`WALL_BIT` when a face neighbour is a nanopore of its grain.
+    Returns the voxels marked as surface."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
@@ -621,7 +698,7 @@ def anchor_range(state, axis: int) -> tuple[int, int]:
 
 def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
                        oz, oy, ox, gny, gnx, dirty, p_coord=0.0, p_gap=0.0, p_con=0.0,
-                       p_fill=1.0):
+                       p_fill=1.0, q_site=0.0):
     """The six sweeps (axis z, y, x; parity 0, 1) on a lone domain, without halo refreshes
     in between, after one coordination snapshot, then the join rule when ``p_gap`` > 0.
     Returns voxels emptied (nanopores + gaps). With ``p_coord`` = ``p_gap`` = 0 (the
@@ -640,7 +717,7 @@ def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, s
             nano, gaps = restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip,
                                                   p_inf, full, seed, step, oz, oy, ox, gny, gnx,
                                                   axis, parity, 1, n - 1, dirty, ctc, p_coord,
-                                                  p_gap, p_con, act, act64, p_fill)
+                                                  p_gap, p_con, act, act64, p_fill, q_site)
             emptied += nano + gaps
     if p_gap > 0.0:
         while join_kernel(phase, grain, ctc, dirty) > 0:
@@ -761,11 +838,12 @@ class PairRestructuring(Process):
         p_coord = float(pr["ripening_coordination"])
         p_gap = float(pr["ripening_surface_gaps"])
         p_fill = float(pr["expansion_fills_nanopores"])
+        q_site = nucleation_site_share(pr["nanopore_site_spacing_nm"], state.voxel_nm)
         ctc = coordination_snapshot(state)
         rows, near, act, act64 = _activity(state)
         # the voxels that can be in a changing pair, and their rows (halo included)
         active_rows_kernel(state.phase, state.amount, _FULL, p_con, p_inf, rows, act)
-        if p_coord > 0.0 or p_gap > 0.0:
+        if p_coord > 0.0 or p_gap > 0.0 or q_site > 0.0:
             if state.lone:  # the snapshot is read only near active rows (ROW_REACH)
                 dilate_rows_kernel(rows, ROW_REACH, near)
                 coordination_rows_kernel(state.phase, state.grain, ctc, p_con > 0.0, near)
@@ -781,7 +859,7 @@ class PairRestructuring(Process):
                     state.phase, state.grain, state.amount, state.li, state.disorder, p_rip,
                     p_inf, _FULL, self.seed, state.step, *state.offset,
                     *state.global_shape[1:], axis, parity, a_lo, a_hi, dirty, ctc, p_coord,
-                    p_gap, p_con, act, act64, p_fill)
+                    p_gap, p_con, act, act64, p_fill, q_site)
                 nano += n
                 gaps += g
                 state.exchange_halo()  # the next sweep's straddling pairs read the halo
@@ -809,7 +887,8 @@ class PairRestructuring(Process):
                 f"(x (10 nm/dx)^{self.params['ripening_voxel_exponent']:g}), coordination "
                 f"{self.params['ripening_coordination']:g}, surface gaps "
                 f"{self.params['ripening_surface_gaps']:g}, expansion fills nanopores "
-                f"{self.params['expansion_fills_nanopores']:g}, infiltration {self.params['infiltration_rate_per_s']:g} 1/s above melting")
+                f"{self.params['expansion_fills_nanopores']:g}, nanopore sites every "
+                f"{self.params['nanopore_site_spacing_nm']:g} nm, infiltration {self.params['infiltration_rate_per_s']:g} 1/s above melting")
 
 
 _FULL = full_amount_table()

@@ -14,8 +14,9 @@ from mcsim import params
 from mcsim import phases as ph
 from mcsim import rng
 from mcsim.processes import sintering as si
-from mcsim.processes.restructure import (SURFACE_BIT, PairRestructuring, coordination_kernel,
-                                         restructure_kernel, voxel_rate_factor)
+from mcsim.processes.restructure import (SURFACE_BIT, WALL_BIT, PairRestructuring,
+                                         coordination_kernel, restructure_kernel,
+                                         voxel_rate_factor)
 from mcsim.processes.sintering.pore_migration import nanopore_acceptance
 from mcsim.state import State, full_amount_table
 from tests.support import layered_block, ripening_lattice
@@ -49,7 +50,8 @@ def test_a_surface_donor_opens_a_gap_and_an_inside_donor_a_nanopore():
     coordination_kernel(st.phase, st.grain, ctc)
     inner = ctc[1:-1, 1:-1, 1:-1]
     assert inner[s] == 25 + SURFACE_BIT and inner[i] == 26  # its pore is another's: surface
-    assert inner[a] == 25 and inner[b] == 26  # a pore of its own grain: inside
+    # a pore of its own grain: inside, a nanopore's wall
+    assert inner[a] == 25 + WALL_BIT and inner[b] == 26
     p, g, m = ripen_once(phase, grain, amount)
     # the less coordinated voxel gives all its TM to the better coordinated one
     assert p[s] == ph.PORE and g[s] == -1 and m[s] == 0 and m[i] == 2000

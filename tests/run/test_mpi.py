@@ -87,6 +87,11 @@ SINTER_SETS = (
     "model.overrides.expansion_fills_nanopores=0.0",
 )
 
+#: Ripening in sink mode: nucleation sites keyed by the global index, nanopore walls read from
+#: the coordination snapshot across block faces, with a share of the outline kept.
+SINK_SETS = ("model.overrides.nanopore_site_spacing_nm=30",
+             "model.overrides.ripening_surface_gaps=0.3")
+
 #: Wall-clock timings of the generator: the only datasets that may differ between runs.
 TIMING_DATASETS = ("microstructure/generation_time_s", "microstructure/timings_s/")
 
@@ -174,6 +179,8 @@ def runs(tmp_path_factory):
         "walls_x3": (3, ("model.processes.transport='rkl1-slow-walls'",), "1,1,3"),
         "sinter_n1": (1, SINTER_SETS, None),
         "sinter_yx4": (4, SINTER_SETS, "1,2,2"),
+        "sinks_n1": (1, SINK_SETS, None),
+        "sinks_zx3": (3, SINK_SETS, "3,1,1"),
     }
     out = {}
     for name, (n, sets, dims) in plan.items():
@@ -258,6 +265,18 @@ def test_sintering_split_along_y_and_x(runs):
     path, prov, _ = runs["sinter_yx4"]
     assert list(prov["mpi_dims"]) == [1, 2, 2]
     assert _assert_same(runs["sinter_n1"][0], path) > 100
+
+
+def test_ripening_sink_mode_split_along_z(runs):
+    """Ripening in sink mode on 3 ranks writes the 1-rank file, and it is a real variant: below
+    the sintering onset it opens fewer nanopore voxels than the rule before."""
+    data, _ = _datasets(runs["sinks_n1"][0])
+    default, _ = _datasets(runs["n1"][0])
+    opened = data["timeseries/nanopore_voxels_opened"]
+    assert 0 < np.nansum(opened) < np.nansum(default["timeseries/nanopore_voxels_opened"])
+    path, prov, _ = runs["sinks_zx3"]
+    assert list(prov["mpi_dims"]) == [3, 1, 1]
+    assert _assert_same(runs["sinks_n1"][0], path) > 100
 
 
 def test_mpiexec_single_rank_equals_plain_process(runs, tmp_path):
