@@ -63,8 +63,12 @@ one thing, with the tiny settings of ``tests/support.py`` (``TINY_SETS``,
   run of the 60^3 particle to 450 C now peaks at 684 MiB against 574 MiB before them (649 MiB
   with only the reaction-diffusion change), and the tiny test run at 645 MiB here and 678 MiB
   in a freshly made virtual environment. The compiler's share does not grow with the lattice
-  but varies by some 50 MiB between environments, so ``BASE_BYTES = 750 MiB`` covers a first
-  run; later runs stay about 500 MiB below the estimate.
+  but varies by some 50 MiB between environments. By 2026-12-06 the kernels added since
+  (the sintering variants, the ripening rules) had brought the tiny run's first-run peak to
+  734 MiB here and, in CI's freshly made virtual environment, 790 MiB, above the 750 MiB base
+  and its estimate of 761 MiB (the sink mode of ripening added 5-7 MiB: 739-742 MiB here).
+  ``BASE_BYTES = 800 MiB`` covers a first run; later runs stay about 550 MiB below the
+  estimate.
 
 ``SAFETY = 1.15`` covers allocator slack and the difference between machines; the test
 ``tests/run/test_resources.py`` checks that the estimate is never below a measured peak.
@@ -100,7 +104,7 @@ GIB = 2 ** 30
 
 #: Resident memory of a run besides its lattice (interpreter, libraries, kernels compiled
 #: on a first run with an empty numba cache), bytes; measured, see the module docstring.
-BASE_BYTES = 750 * MIB
+BASE_BYTES = 800 * MIB
 #: Peak of the particle generator per voxel of a rank's block (measured: 9.3 B on one rank,
 #: 11.0 B on each of four; see the module docstring).
 GENERATOR_BYTES_PER_VOXEL = 12
