@@ -179,12 +179,21 @@ def nucleation_site_share(spacing_nm: float, voxel_nm: float) -> float:
 
 
 @numba.njit(inline="always")
+def _lifetime_draws(seed, index):
+    """The four uniforms of the voxel of global ``index`` that are drawn once per voxel (step
+    0, sub-counter 7, which the pair sweeps, keyed by step and sub-counters 1-6, never use), so
+    they are fixed for the voxel's lifetime: the first decides whether it may retreat from its
+    grain's outline (:func:`_site_draw`), the second whether it is a nanopore nucleation site
+    (:func:`_is_site`)."""
+    return rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, index, 0, 7)
+
+
+@numba.njit(inline="always")
 def _site_draw(seed, index):
     """The uniform that decides whether the voxel of global ``index`` may retreat from its
-    grain's outline: drawn once per voxel (step 0, sub-counter 7, which the pair sweeps,
-    keyed by step and sub-counters 1-6, never use), so it is fixed for the voxel's lifetime
-    and repeated attempts cannot wear the kept sites away."""
-    u, _, _, _ = rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, index, 0, 7)
+    grain's outline, fixed for its lifetime (:func:`_lifetime_draws`), so repeated attempts
+    cannot wear the kept sites away."""
+    u, _, _, _ = _lifetime_draws(seed, index)
     return u
 
 
@@ -196,10 +205,10 @@ def _retreats(seed, index, p_gap):
 
 @numba.njit(inline="always")
 def _is_site(seed, index, q_site):
-    """Whether the voxel of global ``index`` is a nanopore nucleation site: the second uniform
-    of the voxel's once-per-lifetime block (:func:`_site_draw` reads the first), below
-    ``q_site``. Fixed for the voxel's lifetime and independent of the outline draw."""
-    _, u, _, _ = rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, index, 0, 7)
+    """Whether the voxel of global ``index`` is a nanopore nucleation site: the second of its
+    lifetime draws (:func:`_lifetime_draws`) below ``q_site``, independent of the outline
+    draw."""
+    _, u, _, _ = _lifetime_draws(seed, index)
     return u < q_site
 
 

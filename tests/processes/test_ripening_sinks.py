@@ -26,7 +26,7 @@ def index(v, shape):
     return (v[0] * shape[1] + v[1]) * shape[2] + v[2]
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _draws(n, q):
     sites = np.zeros(n, dtype=np.bool_)
     outline = np.zeros(n, dtype=np.float64)
