@@ -114,6 +114,17 @@ _NCM622_LIOH = {
             "beside it (pores labelled intergranular or outside are always filled); below 1, an "
             "excess walled in by full voxels of its grain passes whole to one of them (chance "
             "1/2 per pair and sweep) until it reaches a pore it may fill"),
+    "expansion_fills_pits_first": Parameter(
+        0.0, "1", "estimated: a variant, 0 (the default) is the rule before it. Surface energy: "
+        "solid added to a pore lowers the solid-pore contact most where the pore is most "
+        "enclosed, so an expanding grain fills the bottom of a pit before its mouth. Without "
+        "it the expansion seals pits of one grain at their mouths and leaves single-voxel "
+        "nanopores whose number grows as the voxel shrinks (docs/validation.md, voxel size); "
+        "not fitted to any finding", lo=0.0, hi=1.0,
+        doc="chance per spill that the surface-energy order applies: an overfull layered voxel "
+            "fills a pore beside it only if no face neighbour of that pore is a pore with more "
+            "solid among its 26 neighbours (a pit fills from its bottom, and the expansion "
+            "waits, or passes on through its grain, where the pore is not the most enclosed)"),
     "nanopore_site_spacing_nm": Parameter(
         0.0, "nm", "estimated: a variant, 0 (the default) is the rule before it. The sink mode "
         "of ripening: the free volume of dehydrated rock salt diffuses (inner voxels swap their "
@@ -192,6 +203,16 @@ _NCM622_LIOH = {
         "docs/validation.md); 0: the same J/kT at every voxel (the rule before)",
         lo=0.0, hi=4.0,
         doc="exponent k of the voxel scaling (voxel_nm / 10 nm)^k of pore migration's J/kT"),
+    "pore_migration_detach": Parameter(
+        1.0, "1", "estimated: a variant, 1 (the default) is the rule before it: the Potts "
+        "energy alone decides. Surface diffusion rounds and moves a pore but does not break "
+        "voxel-sized pieces off it; the lattice's price for a piece is a multiple of its J/kT, "
+        "which the lattice-temperature convention lowers on finer lattices, so a finer lattice "
+        "sheds more single-voxel nanopores into the grains (docs/validation.md, voxel size); "
+        "not fitted to any finding", lo=0.0, hi=1.0,
+        doc="factor on the acceptance of a pore-migration move that cuts a single voxel off a "
+            "larger pore (the voxel it moves into has all its other 25 neighbours solid, the one "
+            "it leaves touches another pore); 0: pores never shed single voxels"),
     "nanopore_mobility": Parameter(
         0.01, "1", "estimated: a nanopore's wall is Li-deficient rock salt (paper Fig. 3f), on "
         "which TM moves as in NiO; Ni self-diffusion in NiO has Ea = 243 kJ/mol (58 kcal/mol, "

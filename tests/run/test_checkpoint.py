@@ -222,13 +222,15 @@ def test_stateless_variants_restart_to_a_bit_identical_result(tmp_path):
     """The per-grain dehydration variant keeps no state of its own (its draw is keyed by grain
     id and step, its table of grain ids is found again from the fields), nor do the kept sites
     of a rock-salt outline (``ripening_surface_gaps`` between 0 and 1: a draw keyed by the
-    voxel's index), the expansion kept out of nanopores or the nucleation sites of ripening's
-    sink mode (keyed likewise): a run with all four, stopped while
+    voxel's index), the expansion kept out of nanopores, the nucleation sites of ripening's
+    sink mode (keyed likewise) or the expansion's order of filling (pits first, read from the
+    step's snapshot): a run with all five, stopped while
     grains are still dehydrating, restarts to the uninterrupted result."""
     variants = ("model.processes.dehydration='per-grain'",
                 "model.overrides.ripening_surface_gaps=0.3",
                 "model.overrides.expansion_fills_nanopores=0.0",
-                "model.overrides.nanopore_site_spacing_nm=30")
+                "model.overrides.nanopore_site_spacing_nm=30",
+                "model.overrides.expansion_fills_pits_first=1")
     ref = run_tiny(tmp_path / "ref" / "out.h5", (*CKPT_SETS[len(TINY_SETS):], *variants))
     with h5py.File(ref.path, "r") as f:
         dehydrated = f["timeseries/tm_dehydrated"][()]

@@ -40,6 +40,19 @@ keeps them: densification removes pores at grain boundaries only (vacancies insi
 would have to leave by slow lattice diffusion), and the H2O or O2 trapped in a closed pore
 resists its shrinkage.
 
+Detachment. A move of a pore voxel p into a solid q whose 25 other neighbours are all solid,
+while p touches another pore, cuts a single voxel off a larger pore: a new nanopore one voxel
+across. Its acceptance is multiplied by ``pore_migration_detach`` (1, the rule before: the
+Potts energy alone decides; 0: such a move is never made). Surface diffusion rounds a pore and
+moves it; it does not break off voxel-sized pieces (a pore splits only when a channel much
+longer than its width pinches off, Rayleigh's instability). The lattice charges such a move
+dU = 52 - 2 s(p) contacts at J/kT each, and the lattice-temperature convention lowers J/kT
+on finer lattices (0.5 at 5 nm), so a finer lattice sheds more pieces into the grains, where
+a physical pore of 5 nm, whose surface energy is some 10^4 kT at 850 C, would not. The test
+reads only s of the pair's two voxels, as the acceptance does, so the colouring below still
+holds; for the same reason it does not see a pore leaving a voxel behind (the voxel that
+joined it moves away), which would need the contacts of the voxels around p.
+
 Colouring. Pairs (a, a + e) along one axis are anchored at a, whose global coordinate is
 r mod 3 along the axis and p, q mod 2 along the other two: 3 x 2 x 2 = 12 sub-sweeps per axis,
 36 per MCS. Claim: no voxel of one pair of a sub-sweep lies in the 26-neighbourhood (Chebyshev
@@ -157,9 +170,11 @@ def _label_scan_needed(label, s_q):
 
 @numba.njit(inline="always")
 def _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, az, ay, ax, bz, by, bx, seed,
-              mcs, sub, ga, nano_mobility):
+              mcs, sub, ga, nano_mobility, detach):
     """Attempt the swap of the pair a-b; returns 1 if it swapped. A pore tagged as a nanopore
-    (label > 0: inside one grain) is accepted ``nano_mobility`` times as often."""
+    (label > 0: inside one grain) is accepted ``nano_mobility`` times as often; a move that
+    would cut a voxel off a larger pore (module docstring, *Detachment*) ``detach`` times as
+    often."""
     ca = phase[az, ay, ax]
     cb = phase[bz, by, bx]
     if ca == ph.PORE and cb >= SOLID_MIN and grain[az, ay, ax] != 0:
@@ -173,6 +188,12 @@ def _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, az, ay, ax, 
     a = accept[d + 26]
     if label > 0:
         a *= nano_mobility
+        if a <= 0.0:
+            return 0
+    if s[qz, qy, qx] == 25 and s[pz, py, px] < 26:
+        # q's other 25 neighbours are solid and p touches another pore: the move cuts a
+        # single voxel off a larger pore
+        a *= detach
         if a <= 0.0:
             return 0
     if a < 1.0:  # a uniform in [0, 1) is always below a >= 1: no draw needed then
@@ -225,7 +246,7 @@ def _anchor_residues(axis, sub):
 
 @numba.njit(parallel=True, cache=True)
 def pore_migration_kernel(phase, grain, amount, li, disorder, s, dirty, accept, seed, mcs, axis,
-                          subs, oz, oy, ox, gnz, gny, gnx, nano_mobility=1.0):
+                          subs, oz, oy, ox, gnz, gny, gnx, nano_mobility=1.0, detach=1.0):
     """Pore-migration sub-sweeps ``subs`` (int64 array, in order) of pairs along ``axis``
     (0 z, 1 y, 2 x). Sub-sweep ``sub`` = 4 r + 2 p + q (0..11) anchors its pairs where the
     global coordinate is r mod 3 along the axis and p, q mod 2 along the other two. Pairs with
@@ -236,7 +257,8 @@ def pore_migration_kernel(phase, grain, amount, li, disorder, s, dirty, accept, 
     each plane all of ``subs`` in order, which equals doing them one after the other over the
     lattice (module docstring, *Runs of sub-sweeps*) and reads the plane's rows once for all of
     them. A lattice split into subdomains passes one sub-sweep at a time (halos are exchanged
-    between sub-sweeps).
+    between sub-sweeps). ``detach`` multiplies the acceptance of a move that cuts a single
+    voxel off a larger pore (1: the rule before; 0: never).
 
     Returns the number of swaps whose anchor is interior (each swap counted by one subdomain).
     """
@@ -287,14 +309,14 @@ def pore_migration_kernel(phase, grain, amount, li, disorder, s, dirty, accept, 
                         ga = (gz * gny + gy) * gnx + gx
                         did = _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, z,
                                         y, x, z + ez, y + ey, x + ex, seed, mcs, key_sub, ga,
-                                        nano_mobility)
+                                        nano_mobility, detach)
                         if did and z >= 1 and y >= 1 and x >= 1:
                             swaps += 1
             count[k] = swaps
     return count.sum()
 
 
-def pore_migration_mcs(state, accept, seed, mcs, nano_mobility=1.0):
+def pore_migration_mcs(state, accept, seed, mcs, nano_mobility=1.0, detach=1.0):
     """One pore-migration MCS: 3 axes x 12 sub-sweeps, on a lone domain in runs that share
     their anchor planes (three runs of four for z, six of two for y and for x), on a split
     lattice one at a time, each call followed by halo exchanges of the fields and of s
@@ -306,7 +328,7 @@ def pore_migration_mcs(state, accept, seed, mcs, nano_mobility=1.0):
             swaps += int(pore_migration_kernel(*_fields(state), s, state.dirty_flags(), accept,
                                                np.uint64(seed), np.uint64(mcs), axis, subs,
                                                *state.offset, *state.global_shape,
-                                               nano_mobility))
+                                               nano_mobility, detach))
             yield ("exchange", _fields(state))
             if not state.lone:
                 contact_shell_kernel(state.phase, s)

@@ -137,7 +137,7 @@ class PottsSintering(Process):
             if i < n:
                 tallies["pore_swaps"] += yield from pore_migration_mcs(
                     state, self.pore_migration_table(state.voxel_nm), self.seed, first + i,
-                    nanopore_acceptance(pr, state.voxel_nm))
+                    nanopore_acceptance(pr, state.voxel_nm), float(pr["pore_migration_detach"]))
                 tallies["pore_migration_mcs"] += 1
             first, n = todo["densification"]
             if i < n:
