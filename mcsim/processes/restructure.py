@@ -570,15 +570,21 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
 
 
 @numba.njit(inline="always")
-def _coordination(phase, grain, z, y, x):
-    """The coordination snapshot of one rock-salt or layered voxel (see
-    :func:`coordination_kernel`)."""
+def _solid_in_box(phase, z, y, x):
+    """The solid (TM) voxels in the 3 x 3 x 3 box around (z, y, x), the voxel included."""
     k = 0
     for zz in range(z - 1, z + 2):
         for yy in range(y - 1, y + 2):
             for xx in range(x - 1, x + 2):
                 k += phase[zz, yy, xx] >= ph.HYDROXIDE
-    k -= 1
+    return k
+
+
+@numba.njit(inline="always")
+def _coordination(phase, grain, z, y, x):
+    """The coordination snapshot of one rock-salt or layered voxel (see
+    :func:`coordination_kernel`)."""
+    k = _solid_in_box(phase, z, y, x) - 1
     g = grain[z, y, x]
     surface = False
     wall = False
@@ -655,14 +661,8 @@ def pit_counts_kernel(phase, ctc, rows):
             if rows[z, y] == 0:
                 continue
             for x in range(1, nx + 1):
-                if phase[z, y, x] != ph.PORE:
-                    continue
-                k = 0
-                for zz in range(z - 1, z + 2):
-                    for yy in range(y - 1, y + 2):
-                        for xx in range(x - 1, x + 2):
-                            k += phase[zz, yy, xx] >= ph.HYDROXIDE
-                ctc[z, y, x] = k
+                if phase[z, y, x] == ph.PORE:  # the voxel itself is no solid
+                    ctc[z, y, x] = _solid_in_box(phase, z, y, x)
 
 
 @numba.njit(parallel=True, cache=True)
