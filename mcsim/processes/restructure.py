@@ -690,6 +690,7 @@ def pit_bits_kernel(phase, ctc, rows):
                     if phase[zz, yy, xx] == ph.PORE and \
                             (np.int64(ctc[zz, yy, xx]) & _COUNT_MASK) > k:
                         top = False
+                        break
                 if top:
                     ctc[z, y, x] = k | PIT_BIT
 

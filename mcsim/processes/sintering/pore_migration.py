@@ -190,7 +190,7 @@ def _try_swap(phase, grain, amount, li, disorder, s, dirty, accept, az, ay, ax, 
         a *= nano_mobility
         if a <= 0.0:
             return 0
-    if s[qz, qy, qx] == 25 and s[pz, py, px] < 26:
+    if detach < 1.0 and s[qz, qy, qx] == 25 and s[pz, py, px] < 26:
         # q's other 25 neighbours are solid and p touches another pore: the move cuts a
         # single voxel off a larger pore
         a *= detach
