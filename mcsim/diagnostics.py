@@ -130,7 +130,9 @@ def radial_kernel(phase, amount, disorder, oz, oy, ox, cz, cy, cx, radius, nbins
     weighted by the voxel's amount (TM quanta), then
     summed amount per phase — and ``image`` (ny, nx, 3) int64, the TM quanta of hydroxide, rock
     salt and layered summed along z over the slab |z - cz| <= slab_half. Integer sums keep the
-    result independent of threads and of how the lattice is split.
+    result independent of threads and of how the lattice is split. The shells are summed per
+    z plane, the image per row y (a second pass over the slab's planes), so no two threads
+    ever add into the same element.
     """
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
@@ -141,22 +143,26 @@ def radial_kernel(phase, amount, disorder, oz, oy, ox, cz, cy, cx, radius, nbins
     inv_r = 1.0 / radius
     for z in numba.prange(1, nz + 1):
         dz = oz + z - 1 - cz
-        in_slab = abs(dz) <= slab_half
         for y in range(1, ny + 1):
             dy = oy + y - 1 - cy
             for x in range(1, nx + 1):
                 dx = ox + x - 1 - cx
                 r = math.sqrt(dz * dz + dy * dy + dx * dx) * inv_r
-                c = phase[z, y, x]
-                a = amount[z, y, x]
                 if r < 1.0:
+                    c = phase[z, y, x]
+                    a = amount[z, y, x]
                     b = min(int(r * nbins), nbins - 1)
                     shells[z - 1, b, 0] += 1
                     shells[z - 1, b, 2 + c] += a
                     if c == 6:
                         shells[z - 1, b, 1] += np.int64(disorder[z, y, x]) * a
-                if in_slab and c >= 4:
-                    image[y - 1, x - 1, c - 4] += a
+    for y in numba.prange(1, ny + 1):
+        for z in range(1, nz + 1):
+            if abs(oz + z - 1 - cz) <= slab_half:
+                for x in range(1, nx + 1):
+                    c = phase[z, y, x]
+                    if c >= 4:
+                        image[y - 1, x - 1, c - 4] += amount[z, y, x]
     return shells.sum(axis=0), image
 
 

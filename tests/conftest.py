@@ -3,15 +3,53 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.support import REPO_ROOT, TINY_SETS, run_tiny
+from tests.support import (REPO_ROOT, TINY_SETS, checkout_cache_is_empty, measure_first_run,
+                           run_tiny)
+
+#: The measured first run of the session (:func:`pytest_collection_finish`), if one was made.
+FIRST_RUN = pytest.StashKey[dict]()
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "mpi: runs ranks under the mpich wheel's mpiexec")
+
+
+def pytest_collection_finish(session):
+    """On a checkout whose Numba cache is empty (a fresh clone, as in CI) and when the
+    memory-estimate test is selected, run the tiny case once in a child process before any
+    test. It compiles every kernel into the checkout's cache, which the tests then load, and
+    its peak resident memory is a first run's, which ``tests/run/test_resources.py`` checks
+    the estimate against; without it that test compiles everything a second time into an
+    empty cache of its own (about two minutes on the 2-core CI machine)."""
+    wanted = any(item.nodeid.startswith("tests/run/test_resources.py::")
+                 and "tiny_run" in getattr(item, "fixturenames", ())
+                 for item in session.items)
+    if wanted and checkout_cache_is_empty():
+        folder = Path(tempfile.mkdtemp(prefix="mcsim-first-run-"))
+        try:
+            session.config.stash[FIRST_RUN] = measure_first_run(folder)
+        except (AssertionError, ValueError, OSError, subprocess.SubprocessError):
+            shutil.rmtree(folder, ignore_errors=True)  # the test measures and reports it
+
+
+def pytest_sessionfinish(session):
+    """Remove the folder of the measured first run."""
+    made = session.config.stash.get(FIRST_RUN, None)
+    if made is not None:
+        shutil.rmtree(made["config_path"].parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def first_run(request):
+    """The measured first run of :func:`pytest_collection_finish`, or None if none was made."""
+    return request.config.stash.get(FIRST_RUN, None)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ it into fixtures; a test module imports what it needs from here (``from tests.su
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,6 +42,11 @@ REPO_ROOT = TESTS_ROOT.parent
 
 #: The mpiexec of the mpich wheel, installed next to the interpreter.
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
+#: Seconds a test waits for a run it started to reach a state (a .partial file, a
+#: checkpoint) before calling it hung. A run's first use of a copy of mcsim compiles every
+#: kernel (about two minutes on the 2-core CI machine, more while a simulation shares it),
+#: so this is a watchdog against a hang, not a limit on speed.
+START_WATCHDOG_S = 480
 
 #: ``--set`` assignments of the tiny run every end-to-end test starts from.
 TINY_SETS = (
@@ -124,6 +130,48 @@ def write_toml(path: Path, sets) -> Path:
     path.write_text("".join(f"[{s}]\n" + "\n".join(lines) + "\n"
                             for s, lines in tables.items()))
     return path
+
+
+#: Runs mcsim's command line in a child process and prints the child's peak RSS
+#: (RUSAGE_CHILDREN of this wrapper, which has no other child) as JSON.
+_MEASURE = """
+import json, resource, subprocess, sys
+proc = subprocess.run([sys.executable, "-m", "mcsim", *sys.argv[1:]], capture_output=True,
+                      text=True)
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps({"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr,
+                  "peak_bytes": peak}))
+"""
+
+
+def checkout_cache_is_empty() -> bool:
+    """Whether Numba has cached no kernel of the checkout's mcsim yet (a fresh clone): its
+    cache is the default one (``NUMBA_CACHE_DIR`` unset, the package folder writable) and
+    holds no index file."""
+    package = REPO_ROOT / "mcsim"
+    if os.environ.get("NUMBA_CACHE_DIR") or not os.access(package, os.W_OK):
+        return False
+    return not any(package.rglob("*.nbi"))
+
+
+def measure_first_run(folder: Path, cache_dir: Path | None = None) -> dict:
+    """Run the tiny case (``mcsim run``, the checkout's package) in a child process and
+    return its ``rc``, ``stdout``, ``stderr`` and measured ``peak_bytes``. With ``cache_dir``
+    Numba compiles into that (empty) folder; without it into the checkout's own cache, which
+    must then be empty for this to be a first run (:func:`checkout_cache_is_empty`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg_path = write_toml(folder / "tiny.toml", TINY_SETS)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, "run", str(cfg_path), "-o",
+                           str(folder / "tiny.h5"), "--no-progress"], cwd=folder,
+                          capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stderr  # the wrapper itself
+    result = json.loads(proc.stdout)
+    result["config_path"] = cfg_path
+    return result
 
 
 def mcsim_cli(*args, cwd, env=None, timeout=180):

@@ -198,7 +198,7 @@ def nucleation_site_share(spacing_nm: float, voxel_nm: float) -> float:
     return min(1.0, (float(voxel_nm) / float(spacing_nm)) ** 3)
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _lifetime_draws(seed, index):
     """The four uniforms of the voxel of global ``index`` that are drawn once per voxel (step
     0, sub-counter 7, which the pair sweeps, keyed by step and sub-counters 1-6, never use), so
@@ -208,7 +208,7 @@ def _lifetime_draws(seed, index):
     return rng.uniform_sub(seed, rng.STREAM_RESTRUCTURE, index, 0, 7)
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _site_draw(seed, index):
     """The uniform that decides whether the voxel of global ``index`` may retreat from its
     grain's outline, fixed for its lifetime (:func:`_lifetime_draws`), so repeated attempts
@@ -217,13 +217,13 @@ def _site_draw(seed, index):
     return u
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _retreats(seed, index, p_gap):
     """Whether the voxel of global ``index`` is a retreating site: its draw below ``p_gap``."""
     return _site_draw(seed, index) < p_gap
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _is_site(seed, index, q_site):
     """Whether the voxel of global ``index`` is a nanopore nucleation site: the second of its
     lifetime draws (:func:`_lifetime_draws`) below ``q_site``, independent of the outline
@@ -232,7 +232,7 @@ def _is_site(seed, index, q_site):
     return u < q_site
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _sink(k, seed, index, p_gap, q_site):
     """Sink mode: whether a rock-salt voxel with snapshot ``k`` takes in free volume (and may
     empty). On its grain's outline: a retreating site (with ``p_gap`` > 0; a kept site never
@@ -242,7 +242,7 @@ def _sink(k, seed, index, p_gap, q_site):
     return (k & WALL_BIT) != 0 or _is_site(seed, index, q_site)
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _give(phase, grain, amount, li, disorder, dirty, ctc, ez, ey, ex, rz, ry, rx, a_e, a_r, t,
           p_gap):
     """Voxel e (amount ``a_e``) gives ``t`` TM quanta to voxel r (``a_r``). An emptied e

@@ -60,6 +60,14 @@ def _code_at(phase, grain, mobility, z, y, x):
             | _face(m, g, p, phase[z, y, x + 1], grain[z, y, x + 1], mobility) << 10)
 
 
+@numba.njit
+def _code_at_called(phase, grain, mobility, z, y, x):
+    """:func:`_code_at` as a function the sparse refresh calls rather than inlines (the
+    refresh visits few voxels; inlining it at each of its call sites tripled the compile time
+    of :func:`refresh_stage_kernel`)."""
+    return _code_at(phase, grain, mobility, z, y, x)
+
+
 @numba.njit(parallel=True, cache=True)
 def face_codes_kernel(phase, grain, mobility, codes):
     """Classify the six faces of every voxel (phases do not change while the transport kernel
@@ -116,7 +124,7 @@ def refresh_face_codes_kernel(phase, grain, mobility, codes, dirty):
     return flagged.sum()
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _refresh_face(phase, grain, mobility, codes, z, y, x, dz, dy, dx, shift, ny, nx):
     """Bring the one face of voxel (z, y, x) toward its neighbour (z + dz, y + dy, x + dx)
     (bits ``shift``, ``shift + 1`` of its classes) up to date, if the voxel is in the block."""
@@ -186,7 +194,7 @@ def _refresh_plane(phase, grain, mobility, codes, start, yx, z):
             x = yx[i, 1]
             if k == 1:  # flagged in this plane: all its faces; its y and x neighbours' face
                 if 1 <= y <= ny and 1 <= x <= nx:
-                    codes[z, y, x] = _code_at(phase, grain, mobility, z, y, x)
+                    codes[z, y, x] = _code_at_called(phase, grain, mobility, z, y, x)
                 if 1 <= x <= nx:
                     _refresh_face(phase, grain, mobility, codes, z, y - 1, x, 0, 1, 0, 6, ny,
                                   nx)

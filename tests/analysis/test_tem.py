@@ -161,3 +161,27 @@ def test_difference_image_of_a_lithiating_shell_and_dehydrating_core():
     assert d1["tem_shell"] > d0["tem_shell"]
     assert d1["tem_core"] < d0["tem_core"]
     assert (P1 == ph.LAYERED).any() and (P1 == ph.ROCKSALT).any()
+
+
+def test_image_is_the_same_on_two_threads_as_on_one():
+    """The image is summed per row, so no two threads add into one pixel: 300 calls on two
+    threads all give the one-thread image (summed per z plane, two threads lost an update in
+    about one call in five)."""
+    import numba
+
+    from mcsim.diagnostics import radial_kernel
+
+    st = _sphere(radius_vox=5.0 * RS)
+    args = (st.phase, st.amount, st.disorder, *st.offset, *st.center_vox, st.radius_vox, 20,
+            SLAB_HALF_WIDTH * st.radius_vox)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        shells1, image1 = radial_kernel(*args)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        for _ in range(300):
+            shells, image = radial_kernel(*args)
+            np.testing.assert_array_equal(image, image1)
+            np.testing.assert_array_equal(shells, shells1)
+    finally:
+        numba.set_num_threads(before)

@@ -19,6 +19,7 @@ import mcsim
 from mcsim import params
 from mcsim.io.hdf5 import ResultWriter, partial_path
 from mcsim.phases import NAMES
+from tests.support import START_WATCHDOG_S
 
 
 def mcsim_cli(*args, cwd, timeout=120):
@@ -217,10 +218,10 @@ def test_run_killed_midway_leaves_no_result_file(tmp_path, tiny_sets):
                              "--set", "numerics.threads=1"],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + START_WATCHDOG_S
         while not partial.exists():
             assert proc.poll() is None, f"run ended early: {proc.stderr.read()!r}"
-            assert time.monotonic() < deadline, "no .partial file after 60 s"
+            assert time.monotonic() < deadline, f"no .partial file after {START_WATCHDOG_S} s"
             time.sleep(0.05)
         time.sleep(0.5)  # let it write a little
         assert proc.poll() is None, "run finished before it could be killed"

@@ -29,8 +29,8 @@ from mcsim import cli, config
 from mcsim.engine import Simulation
 from mcsim.errors import ConfigError
 from mcsim.io.hdf5 import partial_path
-from tests.support import (MPI_CONFIG, TINY_SETS, differences, mcsim_cli, mpiexec_command,
-                           run_tiny, silent)
+from tests.support import (MPI_CONFIG, START_WATCHDOG_S, TINY_SETS, differences, mcsim_cli,
+                           mpiexec_command, run_tiny, silent)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32",
                                 reason="POSIX signals (SIGKILL, SIGUSR1) and fork")
@@ -57,7 +57,7 @@ def _latest(ckpt) -> str | None:
         return None
 
 
-def _wait_for(predicate, proc, what, timeout=120):
+def _wait_for(predicate, proc, what, timeout=START_WATCHDOG_S):
     deadline = time.monotonic() + timeout
     while not predicate():
         if proc.poll() is not None:

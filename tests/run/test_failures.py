@@ -22,7 +22,7 @@ import pytest
 from mcsim import checkpoint as ck
 from mcsim.errors import EXIT_CHECKPOINTED, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_IO
 from mcsim.io.hdf5 import is_complete, partial_path
-from tests.support import LONG_SETS, MPIEXEC, TINY_SETS
+from tests.support import LONG_SETS, MPIEXEC, START_WATCHDOG_S, TINY_SETS
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and limits")
 
@@ -166,10 +166,10 @@ def _signalled(tmp_path, signals, out="out.h5"):
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + START_WATCHDOG_S
         while not partial_path(tmp_path / out).exists():
             assert proc.poll() is None, proc.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "no .partial after 120 s"
+            assert time.monotonic() < deadline, f"no .partial after {START_WATCHDOG_S} s"
             time.sleep(0.02)
         time.sleep(0.3)  # into the run loop
         for sig in signals:

@@ -28,7 +28,7 @@ from mcsim import cli
 from mcsim import checkpoint as ck
 from mcsim.io.parallel_hdf5 import part_files
 from mcsim.io.safepath import UnsafePathError
-from tests.support import MPI_CONFIG, mpiexec, mpiexec_command
+from tests.support import MPI_CONFIG, START_WATCHDOG_S, mpiexec, mpiexec_command
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="mpiexec, symbolic links")
 
@@ -52,11 +52,11 @@ def two_rank_checkpoint(tmp_path_factory):
     job = subprocess.Popen(mpiexec_command(2, ["run", "c.toml", "-o", "out.h5", "--no-progress"]),
                            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            text=True, start_new_session=True)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + START_WATCHDOG_S
     try:
         while not (root / "out.ckpt" / ck.LATEST).is_file():
             assert job.poll() is None, job.communicate()[1]
-            assert time.monotonic() < deadline, "no checkpoint after 120 s"
+            assert time.monotonic() < deadline, f"no checkpoint after {START_WATCHDOG_S} s"
             time.sleep(0.01)
     finally:
         os.killpg(job.pid, signal.SIGKILL)

@@ -28,7 +28,8 @@ from mcsim.engine import Simulation
 from mcsim.errors import EXIT_CONFIG
 from mcsim.io import claim as cl
 from mcsim.io.hdf5 import is_complete, partial_path
-from tests.support import LONG_SETS, TINY_SETS, mcsim_cli, mpiexec_command, silent
+from tests.support import (LONG_SETS, START_WATCHDOG_S, TINY_SETS, mcsim_cli, mpiexec_command,
+                           silent)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX processes and signals")
 
@@ -67,7 +68,7 @@ def finished(tmp_path_factory):
 
 # -- item 3: a run claims its output -----------------------------------------------------
 
-def _wait_for(predicate, proc, what, timeout=120):
+def _wait_for(predicate, proc, what, timeout=START_WATCHDOG_S):
     deadline = time.monotonic() + timeout
     while not predicate():
         if proc.poll() is not None:

@@ -16,25 +16,13 @@ import pytest
 from mcsim import cli, config, engine, resources
 from mcsim.errors import EXIT_CONFIG, ConfigError
 from mcsim.schedule import MAX_DURATION_S, Schedule
-from tests.support import MPIEXEC, TINY_SETS, write_toml as _toml
+from tests.support import MPIEXEC, TINY_SETS, measure_first_run, write_toml as _toml
 
 #: Radius 4 um at 5 nm voxels: a 1664^3 grid, about 200 GiB (the issue's MemoryError).
 HUGE_SETS = ("particle.radius_um=4", "particle.voxel_nm=5")
 #: Radius 8.8 um at 10 nm: a 2044^3 grid (the box grown so the lithium source fits), just
 #: under the generator's 2048^3 limit.
 LARGEST_GRID_SETS = ("particle.radius_um=8.8", "particle.voxel_nm=10")
-
-#: Runs a tiny simulation through the command line in a child process and prints the
-#: child's peak RSS (RUSAGE_CHILDREN of this wrapper, which has no other child) as JSON.
-_MEASURE = """
-import json, resource, subprocess, sys
-proc = subprocess.run([sys.executable, "-m", "mcsim", "run", *sys.argv[1:]],
-                      capture_output=True, text=True)
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-print(json.dumps({"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr,
-                  "peak_bytes": peak}))
-"""
-
 
 def _mcsim(*args, timeout=60):
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
@@ -50,20 +38,16 @@ def _one_line_refusal(stderr: str, key: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """The tiny run (radius 0.2 um, pore statistics on), in a child process with an empty
-    numba cache (a first run, which compiles every kernel: the largest peak): its output,
-    measured peak RSS and the estimate for its configuration."""
-    tmp = tmp_path_factory.mktemp("tiny")
-    cfg_path = _toml(tmp / "tiny.toml", TINY_SETS)
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp / "empty-numba-cache"))
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, str(cfg_path), "-o",
-                           str(tmp / "tiny.h5"), "--no-progress"],
-                          capture_output=True, text=True, timeout=300, env=env)
-    result = json.loads(proc.stdout)
-    assert result["rc"] == 0, result["stderr"]
-    result["estimate"] = resources.estimate(config.load(cfg_path))
-    return result
+def tiny_run(tmp_path_factory, first_run):
+    """The tiny run (radius 0.2 um) as a first run, which compiles every kernel (the largest
+    peak), in a child process: its output, measured peak RSS and the estimate for its
+    configuration. The session's measured first run when there was one (conftest.py), else a
+    run with an empty Numba cache of its own."""
+    if first_run is None:
+        tmp = tmp_path_factory.mktemp("tiny")
+        first_run = measure_first_run(tmp, cache_dir=tmp / "empty-numba-cache")
+    assert first_run["rc"] == 0, first_run["stderr"]
+    return dict(first_run, estimate=resources.estimate(config.load(first_run["config_path"])))
 
 
 def test_estimate_never_undershoots_the_measured_peak_rss(tiny_run):
