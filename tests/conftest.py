@@ -28,6 +28,8 @@ def pytest_collection_finish(session):
     its peak resident memory is a first run's, which ``tests/run/test_resources.py`` checks
     the estimate against; without it that test compiles everything a second time into an
     empty cache of its own (about two minutes on the 2-core CI machine)."""
+    if session.config.option.collectonly:
+        return
     wanted = any(item.nodeid.startswith("tests/run/test_resources.py::")
                  and "tiny_run" in getattr(item, "fixturenames", ())
                  for item in session.items)
