@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import pytest
 
 from mcsim import config
 from mcsim import params as _params
 from mcsim import phases as ph
-from mcsim.diagnostics import SLAB_HALF_WIDTH, Profiles
+from mcsim.diagnostics import SLAB_HALF_WIDTH, Profiles, radial_kernel
 from mcsim.processes import REGISTRY
 from mcsim.state import State, full_amount_table
 from mcsim.stepper import Stepper
@@ -167,10 +168,6 @@ def test_image_is_the_same_on_two_threads_as_on_one():
     """The image is summed per row, so no two threads add into one pixel: 300 calls on two
     threads all give the one-thread image (summed per z plane, two threads lost an update in
     about one call in five)."""
-    import numba
-
-    from mcsim.diagnostics import radial_kernel
-
     st = _sphere(radius_vox=5.0 * RS)
     args = (st.phase, st.amount, st.disorder, *st.offset, *st.center_vox, st.radius_vox, 20,
             SLAB_HALF_WIDTH * st.radius_vox)
