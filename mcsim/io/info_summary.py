@@ -236,6 +236,9 @@ def _final_state(f: h5py.File, complete: bool, schedule, whole: bool, lines: lis
         lines.append(_row("  TM phases", f"{shares} ({label})"))
     else:
         lines.append(_row("  TM phases", "not recorded"))
+    history = _history_text(ts)
+    if history:
+        lines.append(_row("  history", history))
     source, _ = _final_column(ts, "li_source")
     total, _ = _final_column(ts, "li_total")
     if source is None or total is None or not float(total) > 0:
@@ -248,6 +251,24 @@ def _final_state(f: h5py.File, complete: bool, schedule, whole: bool, lines: lis
                  if v > 0]
         text += f" ({', '.join(shown)})" if shown else " (every source voxel spent)"
     lines.append(_row("  Li sources", text))
+
+
+def _history_text(ts) -> str:
+    """What the calcination and sintering did, from the last row of the cumulative tallies:
+    the share of the TM that went through rock salt (the race lithiation lost) and the
+    vacancies densification annihilated, with those that stayed inside; "" when the file
+    records neither (a tally's column starts with its first event)."""
+    parts = []
+    dehydrated, _ = _final_column(ts, "tm_dehydrated")
+    tm, _ = _final_column(ts, "tm_quanta")
+    if dehydrated is not None and tm is not None and float(tm) > 0:
+        parts.append(f"{float(dehydrated) / float(tm):.4f} of the TM went through rock salt")
+    annihilated, _ = _final_column(ts, "vacancies_annihilated")
+    if annihilated is not None:
+        inward, _ = _final_column(ts, "vacancies_inward")
+        kept = f", {float(inward):.0f} kept inside" if inward is not None else ""
+        parts.append(f"{float(annihilated):.0f} vacancies annihilated{kept}")
+    return "; ".join(parts)
 
 
 #: Porosity scalars of a /pores group printed by name on the porosity line (schema 3.0).

@@ -44,6 +44,29 @@ def _copy(small_run, tmp_path, name="r.h5"):
     return target
 
 
+def test_history_line_gives_the_rock_salt_share_and_the_vacancies(small_run, tmp_path, capsys):
+    with h5py.File(small_run.path, "r") as f:
+        ts = f["timeseries"]
+        share = float(ts["tm_dehydrated"][-1]) / float(ts["tm_quanta"][-1])
+        sintered = "vacancies_annihilated" in ts
+    assert share > 0  # the tiny run heats past the dehydration onset
+    _, out = _info(capsys, small_run.path)
+    line = _value(out, "history")
+    assert line.startswith(f"{share:.4f} of the TM went through rock salt")
+    assert ("vacancies annihilated" in line) == sintered
+    # a result whose run sintered: the cumulative tallies' last row
+    target = _copy(small_run, tmp_path)
+    with h5py.File(target, "r+") as f:
+        ts = f["timeseries"]
+        n = ts["time_s"].shape[0]
+        for name, last in (("vacancies_annihilated", 1234.0), ("vacancies_inward", 56.0)):
+            if name in ts:
+                del ts[name]
+            ts[name] = np.linspace(0.0, last, n)
+    _, out = _info(capsys, target)
+    assert _value(out, "history").endswith("; 1234 vacancies annihilated, 56 kept inside")
+
+
 def test_default_summary_answers_what_came_out_in_few_lines(small_run, capsys):
     status, out = _info(capsys, small_run.path)
     assert status == 0
