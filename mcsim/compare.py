@@ -76,14 +76,14 @@ import numpy as np
 
 from mcsim import config, schedule
 from mcsim.errors import ConfigError
+from mcsim.io.info_summary import run_history
 from mcsim.io.result import UnusableResultError, open_if_complete, open_result
 from mcsim.plot import PlotError, load_script
 from mcsim.pores import SCALARS, pore_statistics
 from mcsim.sweep import NON_RESULT_KEYS
 
-__all__ = ["RUNS", "ROWS", "HISTORY_ROWS", "preset_configs", "read_summary",
-           "compare_summaries", "format_table", "to_json", "run_pair", "add_arguments", "main",
-           "CompareError"]
+__all__ = ["RUNS", "ROWS", "preset_configs", "read_summary", "compare_summaries",
+           "format_table", "to_json", "run_pair", "add_arguments", "main", "CompareError"]
 
 #: (file stem, schedule preset) of run A and run B.
 RUNS = (("r-ncm", "R-NCM"), ("ts-ncm", "TS-NCM"))
@@ -111,15 +111,6 @@ ROWS = (
     ("tm_dehydrated_share", "TM share ever dehydrated to rock salt", "1"),
     ("vacancies_annihilated", "vacancies annihilated (densification)", "1"),
     ("vacancies_inward", "of them kept inside the particle", "1"),
-)
-
-#: The history rows of :data:`ROWS`, read from the last row of ``/timeseries``: (key, column
-#: of the numerator, column of the denominator or None). The share of the TM that ever went
-#: through rock salt is the calcination's race; the vacancies are what sintering did with it.
-HISTORY_ROWS = (
-    ("tm_dehydrated_share", "tm_dehydrated", "tm_quanta"),
-    ("vacancies_annihilated", "vacancies_annihilated", None),
-    ("vacancies_inward", "vacancies_inward", None),
 )
 
 #: Rows of the two products at equal time in their peak hold (the shorter hold, read from the
@@ -312,7 +303,7 @@ def read_summary(path) -> dict:
         ``open_count``) from the last ``/pores/NNNN`` group, ``pores_time_s``,
         ``pores_label``, ``pores_source`` (where the pore figures came from),
         ``core_volume_um3`` (the volume the core nanopore density was counted over) and the
-        :data:`HISTORY_ROWS` from the last row of ``/timeseries``.
+        run's history (:func:`mcsim.io.info_summary.run_history`).
 
     Raises
     ------
@@ -335,29 +326,13 @@ def read_summary(path) -> dict:
         pores, source = _final_pores(f)
         pores["core_volume_um3"] = _core_volume(f, pores)
         peak = _peak_series(ts)
-        history = _history(ts)
+        history = run_history(ts)
         out = {"path": str(path), "preset": str(cfg.get("schedule", {}).get("preset", "?")),
                "seed": int(f.attrs.get("seed", -1)),
                "grid_shape": [int(n) for n in f.attrs.get("grid_shape", [])],
                "end_time_s": end, "final_hydroxide": float(tmf[0]),
                "final_rocksalt": float(tmf[1]), "final_layered": float(tmf[2]),
                **pores, "pores_source": source, **peak, **history}
-    return out
-
-
-def _history(ts) -> dict:
-    """The :data:`HISTORY_ROWS` from the last row of the time series; NaN for a column the
-    file lacks (a tally's column starts with its first event, so a run that never reached the
-    sintering onset has no vacancy columns; results older than a column lack it too)."""
-    out = {}
-    for key, num, den in HISTORY_ROWS:
-        try:
-            value = float(ts[num][-1])
-            if den is not None:
-                value /= float(ts[den][-1])
-        except (KeyError, IndexError, ZeroDivisionError):
-            value = math.nan
-        out[key] = value
     return out
 
 

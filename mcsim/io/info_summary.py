@@ -9,6 +9,7 @@ puts the sections together; :mod:`mcsim.io.info_full` has the sections of ``--al
 
 from __future__ import annotations
 
+import math
 import shlex
 import tomllib
 from pathlib import Path
@@ -253,21 +254,42 @@ def _final_state(f: h5py.File, complete: bool, schedule, whole: bool, lines: lis
     lines.append(_row("  Li sources", text))
 
 
+#: What a run did on its way, from the last row of its cumulative tallies: (key, column, column
+#: it is divided by or None). The share of the TM that went through rock salt is the race
+#: lithiation lost in calcination; the vacancies are what densification removed and how many
+#: of them stayed inside the particle. ``mcsim info`` and ``mcsim compare`` print them.
+HISTORY = (
+    ("tm_dehydrated_share", "tm_dehydrated", "tm_quanta"),
+    ("vacancies_annihilated", "vacancies_annihilated", None),
+    ("vacancies_inward", "vacancies_inward", None),
+)
+
+
+def run_history(ts) -> dict:
+    """The :data:`HISTORY` figures of a ``/timeseries`` group; NaN for a column the file
+    lacks (a tally's column starts with its first event, so a run that never reached the
+    sintering onset has no vacancy columns; results older than a column lack it too)."""
+    out = {}
+    for key, num, den in HISTORY:
+        value, _ = _final_column(ts, num)
+        if value is not None and den is not None:
+            total, _ = _final_column(ts, den)
+            value = value / total if total is not None and float(total) > 0 else None
+        out[key] = math.nan if value is None else float(value)
+    return out
+
+
 def _history_text(ts) -> str:
-    """What the calcination and sintering did, from the last row of the cumulative tallies:
-    the share of the TM that went through rock salt (the race lithiation lost) and the
-    vacancies densification annihilated, with those that stayed inside; "" when the file
-    records neither (a tally's column starts with its first event)."""
+    """The ``history`` line of the summary from :func:`run_history`; "" when the file records
+    none of it."""
+    h = run_history(ts)
     parts = []
-    dehydrated, _ = _final_column(ts, "tm_dehydrated")
-    tm, _ = _final_column(ts, "tm_quanta")
-    if dehydrated is not None and tm is not None and float(tm) > 0:
-        parts.append(f"{float(dehydrated) / float(tm):.4f} of the TM went through rock salt")
-    annihilated, _ = _final_column(ts, "vacancies_annihilated")
-    if annihilated is not None:
-        inward, _ = _final_column(ts, "vacancies_inward")
-        kept = f", {float(inward):.0f} kept inside" if inward is not None else ""
-        parts.append(f"{float(annihilated):.0f} vacancies annihilated{kept}")
+    if not math.isnan(h["tm_dehydrated_share"]):
+        parts.append(f"{h['tm_dehydrated_share']:.4f} of the TM went through rock salt")
+    if not math.isnan(h["vacancies_annihilated"]):
+        kept = "" if math.isnan(h["vacancies_inward"]) else \
+            f", {h['vacancies_inward']:.0f} kept inside"
+        parts.append(f"{h['vacancies_annihilated']:.0f} vacancies annihilated{kept}")
     return "; ".join(parts)
 
 

@@ -20,6 +20,7 @@ import pytest
 from mcsim import cli
 from mcsim import compare as cmp
 from mcsim.io.hdf5 import SCHEMA_VERSION
+from mcsim.io.info_summary import HISTORY, run_history
 from mcsim.pores import SCALARS, pore_statistics
 
 #: A 0.15 um particle on shortened schedules: both presets to 300 C, 5 min holds, fast cool.
@@ -334,13 +335,15 @@ def test_preset_configs_keep_schedule_options_to_their_preset(tmp_path):
 # -- validation -------------------------------------------------------------------------------
 
 def test_history_rows_read_the_last_row_and_are_nan_without_the_column():
-    ts = {"tm_dehydrated": np.array([0.0, 120.0, 250.0]),
-          "tm_quanta": np.array([1000.0, 1000.0, 1000.0]),
-          "vacancies_annihilated": np.array([0.0, 7.0, 9.0])}
-    h = cmp._history(ts)
+    with h5py.File("history.h5", "w", driver="core", backing_store=False) as f:
+        ts = f.create_group("timeseries")
+        ts["tm_dehydrated"] = [0.0, 120.0, 250.0]
+        ts["tm_quanta"] = [1000.0, 1000.0, 1000.0]
+        ts["vacancies_annihilated"] = [0.0, 7.0, 9.0]
+        h = run_history(ts)
     assert h["tm_dehydrated_share"] == 0.25 and h["vacancies_annihilated"] == 9.0
     assert math.isnan(h["vacancies_inward"])  # a result older than the column
-    assert [k for k, _, _ in cmp.HISTORY_ROWS] == [k for k, _, _ in cmp.ROWS[-3:]]
+    assert [k for k, _, _ in HISTORY] == [k for k, _, _ in cmp.ROWS[-3:]]
 
 
 def test_known_shapes_validation_passes_exactly():
