@@ -332,8 +332,6 @@ def test_preset_configs_keep_schedule_options_to_their_preset(tmp_path):
     assert cmp.preset_configs(base, [], seed=9)["ts-ncm"]["seed"] == 9
 
 
-# -- validation -------------------------------------------------------------------------------
-
 def test_history_rows_read_the_last_row_and_are_nan_without_the_column():
     with h5py.File("history.h5", "w", driver="core", backing_store=False) as f:
         ts = f.create_group("timeseries")
@@ -345,6 +343,8 @@ def test_history_rows_read_the_last_row_and_are_nan_without_the_column():
     assert math.isnan(h["vacancies_inward"])  # a result older than the column
     assert [k for k, _, _ in HISTORY] == [k for k, _, _ in cmp.ROWS[-3:]]
 
+
+# -- validation -------------------------------------------------------------------------------
 
 def test_known_shapes_validation_passes_exactly():
     from mcsim.validate.microstructure import check_known_shapes
