@@ -354,14 +354,15 @@ def test_known_shapes_validation_passes_exactly():
 
 
 def test_rncm_vs_tsncm_quick_verdicts_follow_the_numbers():
-    """The quick ordering check runs on its three seeds; its verdicts are what the per-seed
+    """The quick ordering check's runs, on the first of its seeds: its verdicts are what the
     numbers say (whether the model gives the paper's ordering is reported by mcsim validate,
-    not assumed here)."""
+    not assumed here). One seed keeps the suite short; the verdicts and the pooling over
+    several seeds are tested on made-up rows in tests/validate/test_validate_kinds.py."""
     from mcsim.validate import microstructure as ms
     from mcsim.validate.counting import rate_ratio_interval
 
-    rows = ms.ordering_table(True)
-    assert [r["seed"] for r in rows] == list(ms.SEEDS)
+    rows = ms.ordering_table(True, seeds=ms.SEEDS[:1])
+    assert [r["seed"] for r in rows] == [ms.SEEDS[0]]
     for r in rows:
         for run in ("r-ncm", "ts-ncm"):
             assert math.isfinite(r[run]["central_void_opened"])
