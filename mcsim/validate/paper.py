@@ -442,7 +442,7 @@ def qe_layered_at(ts: dict, temperature_c: float) -> float:
 #: The bins are those of the ramp's core-shell check (shell r/R > 0.8: the last two of ten;
 #: core r/R < 0.3: the first three), unweighted means of the bins' layered shares.
 NBD_SAMPLES = (
-    ("nbd_steps_shell_layered_200C", 200.0, slice(8, 10), "shell (r/R > 0.8)",
+    ("nbd_steps_shell_layered_200C", 200.0, slice(-2, None), "shell (r/R > 0.8)",
      "at 200 C the outer shell is already layered, the inside still TM(OH)2 (Fig. 1c, f, i)"),
     ("nbd_steps_core_layered_250C", 250.0, slice(0, 3), "core (r/R < 0.3)",
      "at 250 C every NBD pattern over the whole particle is layered oxide (Fig. 1d, g, h)"),
