@@ -428,13 +428,16 @@ def check_pristine_hydroxide(quick: bool) -> list[CheckResult]:
                     f"{case}", kind="cross-check")]
 
 
-def qe_layered_at(ts: dict, temperature_c: float) -> float:
-    """Layered share of the TM at the last row at or below ``temperature_c`` on the steps
-    (the measurement after the relax at that step)."""
+def qe_row(ts: dict, temperature_c: float) -> int:
+    """The last heating row at or below ``temperature_c`` on the steps (the measurement after
+    the relax at that step)."""
     temp = ts["temperature_c"]
-    heat = heating(ts)
-    rows = np.nonzero(heat & (temp <= temperature_c + 1e-6))[0]
-    return float(ts["tm_phase_fraction"][rows[-1], 2])
+    return int(np.nonzero(heating(ts) & (temp <= temperature_c + 1e-6))[0][-1])
+
+
+def qe_layered_at(ts: dict, temperature_c: float) -> float:
+    """Layered share of the TM after the relax at the step ``temperature_c`` (:func:`qe_row`)."""
+    return float(ts["tm_phase_fraction"][qe_row(ts, temperature_c), 2])
 
 
 #: The nanobeam-diffraction samples of Fig. 1c-k, taken on the quasi-equilibrium steps:
@@ -452,11 +455,9 @@ NBD_SAMPLES = (
 
 
 def qe_radial_at(ts: dict, temperature_c: float, key: str, bins: slice) -> float:
-    """Mean over ``bins`` of the radial profile ``ts[key]`` at the last heating row at or below
-    ``temperature_c`` (the state after the relax at that step, as :func:`qe_layered_at`)."""
-    temp = ts["temperature_c"]
-    rows = np.nonzero(heating(ts) & (temp <= temperature_c + 1e-6))[0]
-    return float(np.mean(ts[key][rows[-1]][bins]))
+    """Mean over ``bins`` of the radial profile ``ts[key]`` after the relax at the step
+    ``temperature_c`` (:func:`qe_row`)."""
+    return float(np.mean(ts[key][qe_row(ts, temperature_c)][bins]))
 
 
 @register(GROUP, "cross-check")
