@@ -294,6 +294,12 @@ def case_note(ts: dict) -> str:
     return note
 
 
+#: Radial bins of r/R (ten by default) the core-shell checks read: the shell r/R > 0.8 (the
+#: last two) and the core r/R < 0.3 (the first three), unweighted means of the bins' shares.
+SHELL_BINS = slice(-2, None)
+CORE_BINS = slice(0, 3)
+
+
 def ramp_metrics(ts: dict) -> dict:
     """The figures of the conventional-ramp checks up to 300 C from one run of :data:`RAMP_500`
     or :data:`RAMP_300`."""
@@ -308,8 +314,8 @@ def ramp_metrics(ts: dict) -> dict:
     m["t_cs"] = first_crossing(temp, ts["contrast_layered"][heat], 0.2)
     m["c300"] = float(at(ts, 300.0, "contrast_layered"))
     i300 = int(np.argmin(abs(temp - 300)))
-    m["shell_layered"] = float(ts["radial_layered"][heat][i300, -2:].mean())
-    m["core_rocksalt"] = float(ts["radial_rocksalt"][heat][i300, :3].mean())
+    m["shell_layered"] = float(ts["radial_layered"][heat][i300][SHELL_BINS].mean())
+    m["core_rocksalt"] = float(ts["radial_rocksalt"][heat][i300][CORE_BINS].mean())
     return m
 
 
@@ -442,14 +448,13 @@ def qe_layered_at(ts: dict, temperature_c: float) -> float:
 
 #: The nanobeam-diffraction samples of Fig. 1c-k, taken on the quasi-equilibrium steps:
 #: (check name, step temperature, radial bins of r/R averaged, region, what the paper saw).
-#: The bins are those of the ramp's core-shell check (shell r/R > 0.8: the last two of ten;
-#: core r/R < 0.3: the first three), unweighted means of the bins' layered shares.
+#: The bins are those of the ramp's core-shell check (:data:`SHELL_BINS`, :data:`CORE_BINS`).
 NBD_SAMPLES = (
-    ("nbd_steps_shell_layered_200C", 200.0, slice(-2, None), "shell (r/R > 0.8)",
+    ("nbd_steps_shell_layered_200C", 200.0, SHELL_BINS, "shell (r/R > 0.8)",
      "at 200 C the outer shell is already layered, the inside still TM(OH)2 (Fig. 1c, f, i)"),
-    ("nbd_steps_core_layered_250C", 250.0, slice(0, 3), "core (r/R < 0.3)",
+    ("nbd_steps_core_layered_250C", 250.0, CORE_BINS, "core (r/R < 0.3)",
      "at 250 C every NBD pattern over the whole particle is layered oxide (Fig. 1d, g, h)"),
-    ("nbd_steps_core_layered_300C", 300.0, slice(0, 3), "core (r/R < 0.3)",
+    ("nbd_steps_core_layered_300C", 300.0, CORE_BINS, "core (r/R < 0.3)",
      "at 300 C every NBD pattern over the whole particle is layered oxide (Fig. 1e, j, k)"),
 )
 
