@@ -18,10 +18,11 @@ from mcsim.processes import sintering as si
 from mcsim.processes import slots as S
 from mcsim.processes.reactions import reaction_kernel
 from mcsim.processes.restructure import restructure_kernel
-from mcsim.processes.transport import (MOBILITY, diffuse_kernel, diffuse_kernel_reference,
-                                       face_codes_kernel, prepare_face_codes,
-                                       refresh_face_codes_kernel, refresh_stage_kernel,
-                                       rkl_stage_kernel, rkl_stage_kernel_reference)
+from mcsim.processes.transport import (KEPT, MOBILITY, diffuse_kernel,
+                                       diffuse_kernel_reference, face_codes_kernel,
+                                       prepare_face_codes, refresh_face_codes_kernel,
+                                       refresh_stage_kernel, rkl_stage_kernel,
+                                       rkl_stage_kernel_reference)
 from mcsim.reference import step_numba, step_numpy
 from mcsim.state import FIELD_NAMES, State, full_amount_table
 from mcsim.stepper import neutral_coefficients
@@ -88,6 +89,8 @@ def _kernels(state):
     coef[S.C_ANNEAL] = 0.999
     face_codes_kernel(state.phase, state.grain, MOBILITY, codes)
     dirty = state.dirty_flags()
+    ext = state.row_extents()  # the rows' open runs, as a step's first stage records them
+    rkl_stage_kernel(codes, state.li, state.li, out, 1.5, -0.5, 0.1, 0.001, ext)
 
     def reactions(legacy):
         return lambda: reaction_kernel(state.phase, state.grain, state.amount, state.li,
@@ -110,6 +113,9 @@ def _kernels(state):
          lambda: diffuse_kernel_reference(codes, state.li, out, 0.1, 0.001)),
         ("transport RKL1 stage (7-point)", 14,
          lambda: rkl_stage_kernel(codes, state.li, state.li, out, 1.5, -0.5, 0.1, 0.001)),
+        ("RKL1 stage, later in a step (runs kept)", 14,
+         lambda: rkl_stage_kernel(codes, state.li, state.li, out, 1.5, -0.5, 0.1, 0.001, ext,
+                                  KEPT)),
         (f"RKL1 stage, {PREVIOUS}", 14,
          lambda: rkl_stage_kernel_reference(codes, state.li, state.li, out, 1.5, -0.5, 0.1,
                                             0.001)),

@@ -118,6 +118,9 @@ class State:
     #: step recomputes face classes only around flagged voxels, then clears them.
     dirty: np.ndarray | None = field(default=None, repr=False)
     codes_ready: bool = False
+    #: int32 (nz + 2, ny + 2, 2): each row's first and last open voxel, written by the first
+    #: transport stage of a step and read by its later stages (8 bytes per row, not per voxel).
+    extents: np.ndarray | None = field(default=None, repr=False)
     #: True while the state is the whole lattice (no neighbours to exchange halos with).
     lone: bool = True
     #: The Cartesian communicator of a decomposed lattice (:mod:`mcsim.parallel`), else None;
@@ -243,6 +246,15 @@ class State:
             self.codes = np.zeros(self.phase.shape, dtype=np.uint16)
         return self.codes
 
+    def row_extents(self) -> np.ndarray:
+        """The int32 array of each row's open extent (:attr:`extents`), allocated once; its
+        contents are valid only within one transport step (see
+        :func:`mcsim.processes.transport.rkl_stage_kernel`)."""
+        shape = (self.phase.shape[0], self.phase.shape[1], 2)
+        if self.extents is None or self.extents.shape != shape:
+            self.extents = np.zeros(shape, dtype=np.int32)
+        return self.extents
+
     def dirty_flags(self) -> np.ndarray:
         """The uint8 change flags (allocated once, zero on a fresh state)."""
         if self.dirty is None or self.dirty.shape != self.phase.shape:
@@ -291,7 +303,7 @@ class State:
     def memory_bytes(self) -> int:
         """Bytes held by the fields and scratch of this subdomain."""
         total = sum(getattr(self, n).nbytes for n in FIELD_NAMES)
-        for extra in (*self.scratch, self.codes, self.dirty):
+        for extra in (*self.scratch, self.codes, self.dirty, self.extents):
             total += extra.nbytes if extra is not None else 0
         return total
 
