@@ -55,14 +55,14 @@ def _events(phase, grain, p, w, mcs):
     st_phase, st_grain = _padded(phase), np.zeros(tuple(s + 2 for s in grain.shape), np.int32)
     st_grain[1:-1, 1:-1, 1:-1] = grain
     nz, ny, nx = phase.shape
-    counts = np.zeros(nz, dtype=np.int64)
-    offsets = np.zeros(nz, dtype=np.int64)
+    counts = np.zeros(nz * ny + 1, dtype=np.int64)  # one count per row, then offsets
+    offsets = np.zeros(nz * ny + 1, dtype=np.int64)
     si.densify_events_kernel(st_phase, st_grain, p, w, np.uint64(3), np.uint64(mcs), 0, 0, 0,
                              ny, nx, counts, False, np.zeros(0, np.int64),
                              np.zeros(0, np.uint64), np.zeros(0, np.int32),
                              np.zeros(0, np.float64))
     np.cumsum(counts[:-1], out=offsets[1:])
-    total = int(counts.sum())
+    total = int(offsets[-1])
     idx = np.zeros(total, np.int64)
     si.densify_events_kernel(st_phase, st_grain, p, w, np.uint64(3), np.uint64(mcs), 0, 0, 0,
                              ny, nx, offsets, True, idx, np.zeros(total, np.uint64),

@@ -3,6 +3,8 @@ sintering read from the local bond fraction, and local sinks."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -221,3 +223,53 @@ def test_grain_boundary_choice_tallies_as_counting_does():
             assert got == _grain_boundary_choice_by_counting(phase, grain, z, y, x)
             seen.add(got == 0)
     assert seen == {True, False}
+
+
+def _cell_counts_numpy(phase, grain, offset, global_shape, edge):
+    """The per-cell counts of :func:`vs.cell_counts_kernel`, voxel by voxel in NumPy, for
+    haloed ``phase`` and ``grain`` of a block at ``offset``."""
+    inner = (slice(1, -1),) * 3
+    p, g = phase[inner], grain[inner]
+
+    def shifted(arr, axis, d):
+        sl = [slice(1, -1)] * 3
+        sl[axis] = slice(1 + d, arr.shape[axis] - 1 + d)
+        return arr[tuple(sl)]
+
+    solid = p >= si.SOLID_MIN
+    bond = sum((shifted(phase, a, 1) >= si.SOLID_MIN).astype(np.int64) for a in range(3))
+    outer = np.zeros(p.shape, dtype=bool)
+    inner_face = np.zeros(p.shape, dtype=bool)
+    for a in range(3):
+        for d in (-1, 1):
+            pn, gn = shifted(phase, a, d), shifted(grain, a, d)
+            outer |= (pn < si.SOLID_MIN) & (gn == 0)
+            inner_face |= (pn == ph.PORE) & (gn == -1)
+    ncz, ncy, ncx = vs.cell_grid(global_shape, edge)
+    out = np.zeros((vs.N_COUNTS, ncz, ncy, ncx), dtype=np.int64)
+    cells = tuple((np.indices(p.shape)[a] + offset[a]) // edge for a in range(3))
+    for k, value in ((vs.N_VOXELS, np.ones(p.shape, np.int64)), (vs.N_SOLID, solid),
+                     (vs.N_BOND, bond * solid), (vs.N_INNER_PORE, (p == ph.PORE) & (g != 0)),
+                     (vs.N_OUTER_SINK, solid & outer),
+                     (vs.N_INNER_SINK, solid & ~outer & inner_face)):
+        np.add.at(out[k], cells, np.asarray(value, dtype=np.int64))
+    return out
+
+
+@pytest.mark.parametrize("offset, edge", [((0, 0, 0), 4), ((3, 5, 7), 4), ((2, 9, 1), 3)])
+def test_cell_counts_are_the_voxel_by_voxel_counts(offset, edge):
+    """The counts run through each cell of a row in registers: the same numbers as counting
+    voxel by voxel, on a block at an offset that cuts cells, with sources, inner and outer
+    pores and nanopores, and solid in the halo."""
+    gen = np.random.default_rng(sum(offset) + edge)
+    shape, global_shape = (21, 18, 23), (40, 41, 37)
+    phase = gen.choice([ph.PORE, ph.LIOH, ph.LI2O, ph.HYDROXIDE, ph.ROCKSALT, ph.LAYERED],
+                       size=tuple(n + 2 for n in shape),
+                       p=[0.3, 0.05, 0.05, 0.1, 0.1, 0.4]).astype(np.uint8)
+    grain = gen.integers(-1, 6, size=phase.shape).astype(np.int32)
+    block = SimpleNamespace(phase=phase, grain=grain, offset=offset, shape=shape,
+                            global_shape=global_shape)
+    got = vs.local_cell_counts(block, edge)
+    want = _cell_counts_numpy(phase, grain, offset, global_shape, edge)
+    np.testing.assert_array_equal(got, want)
+    assert got[vs.N_OUTER_SINK].sum() > 0 and got[vs.N_INNER_SINK].sum() > 0

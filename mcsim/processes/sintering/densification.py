@@ -96,20 +96,25 @@ def curvature_factor(phase, z, y, x, weight):
 @numba.njit(parallel=True, cache=True)
 def densify_events_kernel(phase, grain, p, curv_w, seed, mcs, oz, oy, ox, gny, gnx, counts,
                           fill, out_idx, out_key, out_grain, out_dir):
-    """Grain-boundary pores annihilated in this MCS. With ``fill`` false, count them per plane
-    into ``counts``; with ``fill`` true, write them at the plane offsets ``counts`` (global
-    index, ordering key, grain id the pore takes, uniform that picks the vacancy's sink).
+    """Grain-boundary pores annihilated in this MCS. With ``fill`` false, count them per row
+    into ``counts`` (row (z, y) at ``(z - 1) ny + y - 1``); with ``fill`` true, ``counts``
+    holds the rows' offsets (one more entry, the total) and the events are written there
+    (global index, ordering key, grain id the pore takes, uniform that picks the vacancy's
+    sink); rows without an event are passed over (:func:`_two_pass`).
     A pore is annihilated when its uniform is below ``p`` times its curvature factor
     (:func:`curvature_factor`, weight ``curv_w``)."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
     for z in numba.prange(1, nz + 1):
-        pos = counts[z - 1] if fill else 0
-        n = 0
         ids = np.empty(27, dtype=grain.dtype)  # scratch of _grain_boundary_choice
         tally = np.empty(27, dtype=np.int64)
         for y in range(1, ny + 1):
+            r = (z - 1) * ny + y - 1
+            pos = counts[r] if fill else 0
+            if fill and counts[r + 1] == pos:
+                continue
+            n = 0
             rowg = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1
             cur = np.int64(-1)
             w0 = w1 = w2 = w3 = np.uint64(0)
@@ -139,8 +144,8 @@ def densify_events_kernel(phase, grain, p, curv_w, seed, mcs, oz, oy, ox, gny, g
                     out_grain[pos + n] = choice
                     out_dir[pos + n] = np.float64(k1 >> _SHIFT11) * _TWO_M53
                 n += 1
-        if not fill:
-            counts[z - 1] = n
+            if not fill:
+                counts[r] = n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,14 +153,15 @@ def densify_events_kernel(phase, grain, p, curv_w, seed, mcs, oz, oy, ox, gny, g
 
 
 def _two_pass(kernel, state, args, extra_out):
-    """Run a counting kernel, then its filling pass; returns the output arrays."""
-    nz = state.shape[0]
-    counts = np.zeros(nz, dtype=np.int64)
+    """Run a counting kernel (one count per row), then its filling pass, which visits only
+    the rows that hold an entry; returns the output arrays, in the order of the rows."""
+    nz, ny = state.shape[:2]
+    counts = np.zeros(nz * ny + 1, dtype=np.int64)
     empty = [np.zeros(0, dtype=dt) for dt in extra_out]
     kernel(*args, counts, False, *empty)
-    total = int(counts.sum())
-    offsets = np.zeros(nz, dtype=np.int64)
+    offsets = np.zeros(nz * ny + 1, dtype=np.int64)
     np.cumsum(counts[:-1], out=offsets[1:])
+    total = int(offsets[-1])
     outs = [np.zeros(total, dtype=dt) for dt in extra_out]
     if total:
         kernel(*args, offsets, True, *outs)

@@ -313,18 +313,22 @@ def cell_sink_kernel(phase, grain, seed, mcs, sub_outer, sub_inner, oz, oy, ox, 
                      ncy, ncx, want, counts, fill, out_idx, out_key, out_cell):
     """Sink voxels in the cells that events target: an outer sink (kind 0) in a cell with
     ``want[0, cell]`` > 0, an inner sink (kind 1, not an outer one) in a cell with
-    ``want[1, cell]`` > 0. Two passes as the event kernel (count per plane, then fill at the
-    plane offsets): global index, Philox ordering key (sub-counter ``sub_outer`` or
-    ``sub_inner``, one block per four indices), and kind * n_cells + cell."""
+    ``want[1, cell]`` > 0. Two passes as the event kernel (count per row, then fill at the
+    rows' offsets, passing over rows without a sink): global index, Philox ordering key
+    (sub-counter ``sub_outer`` or ``sub_inner``, one block per four indices), and
+    kind * n_cells + cell."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
     ncell = want.shape[1]
     for z in numba.prange(1, nz + 1):
-        pos = counts[z - 1] if fill else 0
-        n = 0
         cz = (oz + z - 1) // edge
         for y in range(1, ny + 1):
+            r = (z - 1) * ny + y - 1
+            pos = counts[r] if fill else 0
+            if fill and counts[r + 1] == pos:
+                continue
+            n = 0
             rowg = ((oz + z - 1) * gny + (oy + y - 1)) * gnx + ox - 1
             cy = (oy + y - 1) // edge
             for x in range(1, nx + 1):
@@ -345,8 +349,8 @@ def cell_sink_kernel(phase, grain, seed, mcs, sub_outer, sub_inner, oz, oy, ox, 
                     out_key[pos + n] = rng.word4(w0, w1, w2, w3, j)
                     out_cell[pos + n] = kind * ncell + cell
                 n += 1
-        if not fill:
-            counts[z - 1] = n
+            if not fill:
+                counts[r] = n
 
 
 def first_per_group(group: np.ndarray, key: np.ndarray, idx: np.ndarray,
