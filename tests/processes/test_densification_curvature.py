@@ -3,6 +3,8 @@ voxel annihilates at p times (1 - w) + w clip((n - 9) / 17, 0, 1), n its solid n
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -52,21 +54,15 @@ def _lattice():
 
 
 def _events(phase, grain, p, w, mcs):
+    """The events of one MCS as the densification driver lists them (:func:`si._two_pass`:
+    counted per row, then written where rows hold some)."""
     st_phase, st_grain = _padded(phase), np.zeros(tuple(s + 2 for s in grain.shape), np.int32)
     st_grain[1:-1, 1:-1, 1:-1] = grain
-    nz, ny, nx = phase.shape
-    counts = np.zeros(nz * ny + 1, dtype=np.int64)  # one count per row, then offsets
-    offsets = np.zeros(nz * ny + 1, dtype=np.int64)
-    si.densify_events_kernel(st_phase, st_grain, p, w, np.uint64(3), np.uint64(mcs), 0, 0, 0,
-                             ny, nx, counts, False, np.zeros(0, np.int64),
-                             np.zeros(0, np.uint64), np.zeros(0, np.int32),
-                             np.zeros(0, np.float64))
-    np.cumsum(counts[:-1], out=offsets[1:])
-    total = int(offsets[-1])
-    idx = np.zeros(total, np.int64)
-    si.densify_events_kernel(st_phase, st_grain, p, w, np.uint64(3), np.uint64(mcs), 0, 0, 0,
-                             ny, nx, offsets, True, idx, np.zeros(total, np.uint64),
-                             np.zeros(total, np.int32), np.zeros(total, np.float64))
+    _, ny, nx = phase.shape
+    idx, _, _, _ = si._two_pass(
+        si.densify_events_kernel, SimpleNamespace(shape=phase.shape),
+        (st_phase, st_grain, p, w, np.uint64(3), np.uint64(mcs), 0, 0, 0, ny, nx),
+        (np.int64, np.uint64, np.int32, np.float64))
     return np.unravel_index(idx, phase.shape)
 
 
