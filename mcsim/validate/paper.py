@@ -494,6 +494,8 @@ def check_quasi_equilibrium(quick: bool) -> list[CheckResult]:
             f"{saw}; nanobeam diffraction samples spots, read as more than half of the region's "
             "TM layered; no parameter was fitted to these samples (the diffusivities were "
             "fitted to the 5 C/min ramp at 300 C, Fig. 2j: docs/microstructure.md, the race); "
+            "each step held for the Methods' 5 min relax (the in situ scans may have added up "
+            "to 19 min at each: with 24 min the core reads 0.31 at 250 C, docs/microstructure.md); "
             "rock-salt share there per seed: " + ", ".join(f"{v:.2f}" for v in rs[name])
             + f"; {spread_note(nbd[name], threshold=0.5)}; run: {case_note(ts)}",
             kind="cross-check"))
