@@ -191,11 +191,33 @@ def _claim_output(args, cfg, out, rank):
             ckpt_dir = ck.checkpoint_dir(cfg, out)
         cl.preflight_output(out, config_path=args.config, checkpoint_dir=ckpt_dir,
                             overwrite=args.overwrite)
+        if args.restart is None and not args.overwrite:
+            _refuse_unfinished_checkpoint(ckpt_dir, out)
         return None, out, cl.OutputClaim(out).acquire()
     except ck.CheckpointError as exc:
         return ("checkpoint", str(exc)), out, None
     except cl.OutputError as exc:
         return ("output", str(exc)), out, None
+
+
+def _refuse_unfinished_checkpoint(ckpt_dir, out) -> None:
+    """A fresh run would replace, at its first checkpoint, the checkpoint that an earlier run
+    to the same output left when it stopped early: refuse (OutputError) unless the user asks
+    for that with ``--overwrite``, and say how to continue the earlier run instead."""
+    from mcsim import checkpoint as ck
+    from mcsim.io.claim import OutputError
+
+    if not (Path(ckpt_dir) / ck.LATEST).is_file():
+        return
+    try:
+        stored = ck.open_checkpoint(ckpt_dir)
+        what = (f"the checkpoint of a run that did not finish (step {stored.step}, "
+                f"t = {stored.time_s / 60:.1f} min)")
+    except ck.CheckpointError as exc:
+        what = f"a checkpoint that cannot be restored ({exc})"
+    raise OutputError(f"{ckpt_dir} holds {what}; continue that run with: mcsim run --restart "
+                      f"{ckpt_dir} -o {out}, or pass --overwrite to start afresh (its "
+                      "checkpoint is then replaced), or choose another -o")
 
 
 def _kept(out, ckpt_dir) -> str:

@@ -17,6 +17,9 @@ def add_arguments(parser) -> None:
                         help="only (re)write OUTDIR/index.h5 from the files there")
     parser.add_argument("-o", "--output-dir", metavar="DIR", default=None,
                         help="output folder (overrides sweep.output_dir)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace results in the output folder that hold another "
+                             "configuration (without it the sweep refuses before any work)")
     parser.add_argument("--set", dest="sets", action="append", default=[],
                         metavar="section.key=value",
                         help="fix a configuration key for every run, after the file's [set] "
@@ -37,7 +40,8 @@ def _print_runs(plan: SweepPlan, say) -> None:
         state = run_state(plan, run)
         counts[state.status] += 1
         values = "  ".join(f"{_format_value(run.values[k]):>{w}}" for k, w in zip(keys, widths))
-        note = f" ({state.error})" if state.error else ""
+        note = f" ({state.error}; replaced only with --overwrite)" if state.replaces else (
+            f" ({state.error})" if state.error else "")
         say(f"{run.run_id:>{plan.width}d}  {run.point:>5d}  {run.replica:>3d}  {run.seed:>19d}  "
             f"{values}  {state.status}{note}")
     say(f"{counts['done']} done, {counts['failed']} failed, {counts['pending']} pending: "
@@ -70,5 +74,5 @@ def main(args, say=None) -> int:
         say(f"{path}: {len(rows)} runs: {counts['done']} done, {counts['failed']} failed, "
             f"{counts['pending']} pending")
         return 0
-    return run_sweep(plan, comm, say)
+    return run_sweep(plan, comm, say, overwrite=getattr(args, "overwrite", False))
 

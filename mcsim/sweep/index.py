@@ -141,6 +141,9 @@ class RunState:
     status: str  # "done", "failed" or "pending"
     error: str = ""
     wall_time_s: float = math.nan
+    #: A complete result file is there that running the run would replace (it holds another
+    #: configuration, or its configuration cannot be read back).
+    replaces: bool = False
 
 
 def run_state(plan: SweepPlan, run: Run) -> RunState:
@@ -156,9 +159,9 @@ def run_state(plan: SweepPlan, run: Run) -> RunState:
                 wall = float(f["provenance"].attrs.get("wall_time_s", math.nan))
             if _comparable(stored) == _comparable(run.cfg):
                 return RunState("done", "", wall)
-            stale = f"{result.name} holds a different configuration; it will be rerun"
+            stale = f"{result.name} holds a different configuration"
         except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
-            stale = f"{result.name} cannot be read back ({exc}); it will be rerun"
+            stale = f"{result.name} cannot be read back ({exc})"
     error = plan.error_path(run)
     if error.is_file():
         head = _read_error_file(error)
@@ -166,8 +169,9 @@ def run_state(plan: SweepPlan, run: Run) -> RunState:
             wall = float(head.get("wall_time_s", "nan"))
         except ValueError:
             wall = math.nan
-        return RunState("failed", head.get("error", "failed (unreadable error file)"), wall)
-    return RunState("pending", stale)
+        return RunState("failed", head.get("error", "failed (unreadable error file)"), wall,
+                        replaces=bool(stale))
+    return RunState("pending", stale, replaces=bool(stale))
 
 
 # -- outcomes of a finished run ------------------------------------------------------------

@@ -296,16 +296,38 @@ def _install_stop_handler(stop: _StopState):
     return signal.signal(signal.SIGTERM, stop.handler)
 
 
-def _prepare(plan: SweepPlan, say) -> list:
-    """Create OUTDIR, write every run's configuration, and return the runs to do."""
+def refuse_replacing(plan: SweepPlan, states: list, overwrite: bool) -> None:
+    """Raise ConfigError, before anything is written, when running the sweep would replace
+    a complete result that holds another configuration (a sweep rerun with other ``--set``
+    values or another sweep file into the same folder) and ``overwrite`` is false."""
+    if overwrite:
+        return
+    hit = [(run, st) for run, st in zip(plan.runs, states) if st.replaces]
+    if not hit:
+        return
+    shown = "; ".join(f"run {run.run_id}: {st.error}" for run, st in hit[:3])
+    more = f" and {len(hit) - 3} more" if len(hit) > 3 else ""
+    raise ConfigError(
+        "--overwrite", False,
+        f"{plan.output_dir} holds {len(hit)} complete result(s) of other configurations that "
+        f"this sweep would replace ({shown}{more}); pass --overwrite to replace them, or "
+        "choose another output folder (-o DIR or sweep.output_dir)")
+
+
+def _prepare(plan: SweepPlan, say, overwrite: bool = False) -> list:
+    """Create OUTDIR, write every run's configuration, and return the runs to do. Refuses
+    (ConfigError, nothing written) to replace results of other configurations unless
+    ``overwrite`` (:func:`refuse_replacing`)."""
+    states = [run_state(plan, run) for run in plan.runs]
+    refuse_replacing(plan, states, overwrite)
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     todo = []
-    for run in plan.runs:
+    for run, state in zip(plan.runs, states):
         _write_if_changed(plan.config_path(run), _config.to_toml(run.cfg))
-        state = run_state(plan, run)
         if state.status != "done":
             if state.error and state.status == "pending":
-                say(f"note: run {run.run_id}: {state.error}")
+                say(f"note: run {run.run_id}: {state.error}; it will be rerun"
+                    + (" (--overwrite)" if state.replaces else ""))
             todo.append(run.run_id)
     return todo
 
@@ -330,7 +352,7 @@ def _summary(plan: SweepPlan, rows: list, n_todo: int, records: list, say) -> in
     return 0
 
 
-def run_sweep(plan: SweepPlan, comm=None, say=print) -> int:
+def run_sweep(plan: SweepPlan, comm=None, say=print, overwrite: bool = False) -> int:
     """Run every run of ``plan`` not yet done; write the index; return the exit status.
 
     Parameters
@@ -341,6 +363,9 @@ def run_sweep(plan: SweepPlan, comm=None, say=print) -> int:
         ``COMM_WORLD`` of the sweep; None or one rank: the runs are done in order here.
     say : callable
         Receives the progress and summary lines.
+    overwrite : bool
+        Whether results of other configurations in the output folder may be replaced
+        (``--overwrite``); without it the sweep refuses before any work.
     """
     size = comm.Get_size() if comm is not None else 1
     rank = comm.Get_rank() if comm is not None else 0
@@ -350,7 +375,7 @@ def run_sweep(plan: SweepPlan, comm=None, say=print) -> int:
         if size == 1:
             group_layout(1, plan.ranks_per_run)
             check_comm_support(plan.ranks_per_run, _simulation_class())
-            todo = _prepare(plan, say)
+            todo = _prepare(plan, say, overwrite)
             say(f"sweep {plan.path}: {len(plan.runs)} runs, {len(todo)} to do, one rank")
             records = []
             for run_id in todo:
@@ -360,13 +385,13 @@ def run_sweep(plan: SweepPlan, comm=None, say=print) -> int:
             rows = index_rows(plan, say)
             write_index(plan, rows, say)
             return _summary(plan, rows, len(todo), records, say)
-        return _run_parallel(plan, comm, stop, say)
+        return _run_parallel(plan, comm, stop, say, overwrite)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _run_parallel(plan: SweepPlan, world, stop: _StopState, say) -> int:
+def _run_parallel(plan: SweepPlan, world, stop: _StopState, say, overwrite: bool = False) -> int:
     from mpi4py import MPI
 
     size, rank = world.Get_size(), world.Get_rank()
@@ -375,7 +400,7 @@ def _run_parallel(plan: SweepPlan, world, stop: _StopState, say) -> int:
         try:
             n_groups, idle = group_layout(size, plan.ranks_per_run)
             check_comm_support(plan.ranks_per_run, _simulation_class())
-            todo = _prepare(plan, say)
+            todo = _prepare(plan, say, overwrite)
             if n_groups > 1:  # largest first: the last runs to finish are the short ones
                 todo.sort(key=lambda i: -estimated_cost(plan.runs[i].cfg))
             say(f"sweep {plan.path}: {len(plan.runs)} runs, {len(todo)} to do, {size} ranks "

@@ -238,3 +238,15 @@ def test_run_killed_midway_leaves_no_result_file(tmp_path, tiny_sets):
     info = mcsim_cli("info", out.name, cwd=tmp_path)
     assert info.returncode == 1, info.stderr
     assert "INCOMPLETE" in info.stdout
+
+
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_wait_passively_unless_the_user_says_otherwise(given, expected):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    proc = subprocess.run([sys.executable, "-c",
+                           "import mcsim, os; print(os.environ['OMP_WAIT_POLICY'])"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == expected

@@ -478,6 +478,28 @@ def test_a_stored_result_counts_as_done_only_for_the_same_configuration(sweep_hi
 
 
 @pytest.mark.mpi
+def test_results_of_other_configurations_are_replaced_only_with_overwrite(sweep_history,
+                                                                           tmp_path):
+    from mcsim.sweep import scheduler
+
+    plan = sw.load_sweep(sweep_history["plan"].path, tmp_path / "out")
+    plan.output_dir.mkdir()
+    for run in plan.runs[:2]:
+        shutil.copy2(sweep_history["out"] / "run-0000.h5", plan.result_path(run))
+    before = {p.name: _digest(p) for p in plan.output_dir.iterdir()}
+    states = [sw.run_state(plan, run) for run in plan.runs]
+    assert [st.replaces for st in states] == [False, True] + [False] * (len(states) - 2)
+    with pytest.raises(ConfigError) as err:  # run 1's file holds run 0's configuration
+        scheduler._prepare(plan, lambda *_: None)
+    assert "--overwrite" in str(err.value) and "run 1:" in str(err.value)
+    assert {p.name: _digest(p) for p in plan.output_dir.iterdir()} == before  # nothing written
+    lines = []
+    todo = scheduler._prepare(plan, lines.append, overwrite=True)
+    assert 0 not in todo and 1 in todo
+    assert any("run 1:" in line and "--overwrite" in line for line in lines)
+
+
+@pytest.mark.mpi
 def test_outcome_cache_is_used_only_while_the_result_file_is_unchanged(sweep_history,
                                                                        tmp_path):
     plan = sw.load_sweep(sweep_history["plan"].path, tmp_path)

@@ -341,6 +341,22 @@ def test_restart_errors_exit_2_with_one_line_from_the_command_line(tmp_path, mon
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
 
 
+def test_a_fresh_run_does_not_replace_an_unfinished_runs_checkpoint(tmp_path, stopped,
+                                                                     monkeypatch, capsys):
+    shutil.copytree(stopped[1], tmp_path / "out.ckpt")
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "out.ckpt").rglob("*"))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(_run_args()) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mcsim: output error: out.ckpt holds"), err
+    assert "step 200" in err[0] and "--restart out.ckpt -o out.h5" in err[0]
+    assert "--overwrite" in err[0]
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "out.ckpt").rglob("*")) == before
+    assert not (tmp_path / "out.h5").exists() and not partial_path(tmp_path / "out.h5").exists()
+    assert cli.main([*_run_args(), "--overwrite"]) == 0  # asked for: starts afresh
+    assert (tmp_path / "out.h5").is_file()
+
+
 # -- no half-written checkpoint is ever loadable ---------------------------------------------
 
 def _durability_calls(monkeypatch, on_call):
