@@ -200,6 +200,29 @@ def _claim_output(args, cfg, out, rank):
         return ("output", str(exc)), out, None
 
 
+def _every_rank_can_write(comm, args, cfg, out):
+    """Collective: each rank checks that it can create its part file beside the result and its
+    block in the checkpoint directory (:func:`mcsim.io.claim.check_writable`); returns None, or
+    the verdict ``("output", message)`` naming the first rank that cannot, the same on every
+    rank."""
+    from mcsim import checkpoint as ck
+    from mcsim.io import claim as cl
+
+    problem = None
+    try:
+        ckpt = Path(args.restart) if args.restart is not None else ck.checkpoint_dir(cfg, out)
+        cl.check_writable(out, ckpt)
+    except (cl.OutputError, ck.CheckpointError, OSError) as exc:
+        problem = str(exc)
+    problems = comm.allgather(problem)
+    for rank, text in enumerate(problems):
+        if text is not None:
+            return ("output", f"rank {rank} of {len(problems)}: {text} (every rank writes "
+                              "files of its own beside the result and in the checkpoint "
+                              "directory)")
+    return None
+
+
 def _refuse_unfinished_checkpoint(ckpt_dir, out) -> None:
     """A fresh run would replace, at its first checkpoint, the checkpoint that an earlier run
     to the same output left when it stopped early: refuse (OutputError) unless the user asks
@@ -283,6 +306,10 @@ def _run(args, comm, rank) -> int:
     size = comm.Get_size() if comm is not None else 1
     if size > 1:
         verdict, out = comm.bcast((verdict, out), root=0)
+        if verdict is None:  # each rank writes files of its own: every one must be able to
+            verdict = _every_rank_can_write(comm, args, cfg, out)
+            if verdict is not None and claim is not None:
+                claim.release()
     if verdict is not None:
         if rank == 0:
             print(f"mcsim: {verdict[0]} error: {verdict[1]}", file=sys.stderr)
@@ -319,7 +346,12 @@ def _run(args, comm, rank) -> int:
             else str(exc)
         if claim is not None:
             claim.release()
-        _end_after_io_error(f"mcsim: I/O error: {what}; kept: {_kept(out, ckpt_dir)}",
+        dropped = ""
+        if rank == 0 and ckpt_dir is not None:  # a checkpoint write that failed part-way
+            gone = ck.drop_unfinished(ckpt_dir)
+            if gone:
+                dropped = f"; removed the unfinished checkpoint {', '.join(gone)}"
+        _end_after_io_error(f"mcsim: I/O error: {what}; kept: {_kept(out, ckpt_dir)}{dropped}",
                             comm if size > 1 else None, rank)
         return EXIT_IO  # (not reached: the process has ended)
     finally:

@@ -88,12 +88,12 @@ from mcsim.checkpoint.format import (EXIT_CHECKPOINTED, FIELDS, FORMAT, FORMAT_V
                                      META, RESULT_COPY, RNG_NOTE, STOP_SIGNALS, WALLTIME_ENV,
                                      CheckpointError, agree)
 from mcsim.checkpoint.restore import Checkpoint, open_checkpoint
-from mcsim.checkpoint.writer import discard, write_checkpoint
+from mcsim.checkpoint.writer import discard, drop_unfinished, write_checkpoint
 
 __all__ = [
     "Checkpoint", "CheckpointError", "CheckpointExit", "Checkpointer", "StopFlag",
     "EXIT_CHECKPOINTED", "FIELDS", "FORMAT", "FORMAT_VERSION", "LATEST", "META",
     "RESULT_COPY", "RNG_NOTE", "STOP_SIGNALS", "WALLTIME_ENV",
-    "agree", "block_name", "checkpoint_dir", "discard", "install_stop_signals",
+    "agree", "block_name", "checkpoint_dir", "discard", "drop_unfinished", "install_stop_signals",
     "open_checkpoint", "parse_walltime", "read_region", "write_block", "write_checkpoint",
 ]

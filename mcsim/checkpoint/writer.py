@@ -213,6 +213,22 @@ def _write_result(f: h5py.File, result: dict, parts: list) -> None:
                                                         dtype=np.uint32))
 
 
+def drop_unfinished(directory) -> list[str]:
+    """Remove the generation directories of ``directory`` that ``LATEST`` does not name: what
+    a checkpoint write that failed part-way (a full disk) left behind. They can never be
+    loaded (``LATEST`` moves only once a generation is complete), and on a full disk they
+    keep the space that the next attempt needs. Returns the names removed (rank 0 only)."""
+    directory = Path(directory)
+    current = latest_name(directory)
+    removed = []
+    for number in generations(directory):
+        name = generation_name(number)
+        if name != current:
+            shutil.rmtree(directory / name, ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
 def discard(directory, comm=None) -> None:
     """Remove a run's checkpoint once its result file is complete (rank 0; collective).
 

@@ -273,6 +273,26 @@ def _writable_directory(directory: Path, what: str, path: Path) -> None:
         raise OutputError(f"{what} {path}: the directory {directory} is not writable")
 
 
+def check_writable(out_path, checkpoint_dir=None) -> None:
+    """Refuse (:class:`OutputError`) unless this process can create files beside the result
+    ``out_path`` and in the checkpoint directory (created when missing: the nearest existing
+    ancestor decides). Part of :func:`preflight_output`; under MPI every rank calls it for
+    itself, since each writes its own part file and checkpoint block and ranks on other nodes
+    may see other file systems."""
+    out = Path(out_path)
+    _writable_directory(out.parent, "output", out)
+    if checkpoint_dir is not None:
+        ckpt = Path(checkpoint_dir)
+        if ckpt.exists() and not ckpt.is_dir():
+            raise OutputError(f"checkpoint directory {ckpt} exists and is not a directory")
+        existing = ckpt  # created with its missing parents: the nearest existing one decides
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent
+        if existing.exists() and not existing.is_dir():
+            raise OutputError(f"checkpoint directory {ckpt}: {existing} is not a directory")
+        _writable_directory(existing, "checkpoint directory", ckpt)
+
+
 def _is_hdf5(path: Path) -> bool:
     try:
         return h5py.is_hdf5(path)
@@ -334,16 +354,7 @@ def preflight_output(out_path, *, config_path=None, checkpoint_dir=None,
                                   "output.checkpoint_path")
         if config_path is not None and _same(ckpt, Path(config_path)):
             raise OutputError(f"checkpoint directory {ckpt} is the configuration file")
-    _writable_directory(out.parent, "output", out)
-    if checkpoint_dir is not None:
-        if ckpt.exists() and not ckpt.is_dir():
-            raise OutputError(f"checkpoint directory {ckpt} exists and is not a directory")
-        existing = ckpt  # created with its missing parents: the nearest existing one decides
-        while not existing.exists() and existing.parent != existing:
-            existing = existing.parent
-        if existing.exists() and not existing.is_dir():
-            raise OutputError(f"checkpoint directory {ckpt}: {existing} is not a directory")
-        _writable_directory(existing, "checkpoint directory", ckpt)
+    check_writable(out, checkpoint_dir)
     for what, path in written.items():
         if what != "the result" and path.is_dir() and what != "its part directory":
             raise OutputError(f"-o {out}: {what} {path} is a directory")

@@ -114,9 +114,12 @@ def test_full_disk_while_writing_a_checkpoint_exits_74_and_names_the_file(tmp_pa
                  tmp_path, FILE_SIZE_LIMIT, prefix=[200_000])
     assert ran.returncode == EXIT_IO, ran.stderr[-3000:]
     line = _one_line(ran.stderr)
-    assert line.startswith("mcsim: I/O error: writing out.ckpt/gen-000001/block-00000.h5: "
-                           "File too large; kept: out.h5.partial (incomplete)"), line
+    assert line == ("mcsim: I/O error: writing out.ckpt/gen-000001/block-00000.h5: File too "
+                    "large; kept: out.h5.partial (incomplete); removed the unfinished checkpoint "
+                    "gen-000001"), line
     _kept_incomplete(tmp_path)
+    # the half-written generation would keep the space a rerun needs: it is gone
+    assert not (tmp_path / "out.ckpt" / "gen-000001").exists()
 
 
 def test_write_error_after_checkpoints_keeps_the_last_one_and_it_restarts(tmp_path):

@@ -191,6 +191,26 @@ def test_claimed_output_is_refused_on_every_rank_under_mpiexec(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [], "nothing written"
 
 
+@pytest.mark.mpi
+def test_an_output_folder_one_rank_cannot_write_is_refused_on_every_rank(tmp_path):
+    # Two ranks in two working directories (MPMD), as ranks on nodes that mount different
+    # file systems: the relative output folder exists for rank 0 only.
+    (tmp_path / "a" / "sub").mkdir(parents=True)
+    (tmp_path / "b").mkdir()
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    env.pop("MCSIM_MPI_DIMS", None)
+    one = mpiexec_command(1, _tiny_args("-o", "sub/out.h5"))
+    command = [*one[:1], "-wdir", str(tmp_path / "a"), *one[1:], ":", "-wdir",
+               str(tmp_path / "b"), *one[1:]]
+    ran = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == EXIT_CONFIG, ran.stderr
+    line, = ran.stderr.strip().splitlines()  # rank 0 says it for both; no rank hangs
+    assert line.startswith("mcsim: output error: rank 1 of 2: output sub/out.h5: the "
+                           "directory sub does not exist"), line
+    assert [p.name for p in (tmp_path / "a" / "sub").iterdir()] == [], "nothing written"
+    assert [p.name for p in (tmp_path / "b").iterdir()] == []
+
+
 # -- item 4: results are never overwritten or confused -----------------------------------
 
 def test_complete_result_is_replaced_only_with_overwrite(tmp_path, capsys, monkeypatch,
