@@ -488,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", metavar="LIST", type=_parse_seeds, default=DEFAULT_SEEDS,
                    help="seeds of the checks that run the simulator, averaged (default 1,2,3; "
                         "--quick uses the first only)")
+    p.add_argument("--list", action="store_true",
+                   help="list the checks (group/name, as --only matches them) and run nothing")
     p.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
     p.add_argument("--no-details", action="store_true", help="table rows only, no detail lines")
     p.add_argument("--set", metavar="model.KEY=VALUE", action="append", default=[],
@@ -510,7 +512,8 @@ def main(argv=None) -> int:
     Returns
     -------
     int
-        0 when every check passed, 1 otherwise (also when no check matched ``--only``).
+        0 when every check passed (or with ``--list``), 1 otherwise, 2 for bad arguments
+        (``--only`` matching no check, a bad ``--set``).
     """
     # No import of mcsim.validate here (it imports this module: a circle): Python ran the
     # package's __init__, which registers every check module, before it loaded this one.
@@ -520,6 +523,19 @@ def main(argv=None) -> int:
         model = use_model_sets(args.model_sets)
     except (ValueError, ConfigError) as exc:
         print(f"mcsim validate: {exc}", file=sys.stderr)
+        return 2
+    labels = [f"{group}/{_function_name(fn)}" for group, fn in registered()]
+    needle = (args.only or "").lower()
+    chosen = [label for label in labels if needle in label.lower()]
+    if args.list:
+        for group, fn in registered():
+            label = f"{group}/{_function_name(fn)}"
+            if label in chosen:
+                print(f"{label}  ({_KIND_OF[fn][0]})")
+        return 0
+    if not chosen:  # before any work: a typo should not look like a failed validation
+        print(f"mcsim validate: --only {args.only!r} matches no check; mcsim validate --list "
+              "shows their names", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     results = run_checks(quick=args.quick, only=args.only, seeds=args.seeds,

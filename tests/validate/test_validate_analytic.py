@@ -83,8 +83,15 @@ def test_main_exits_1_on_a_failed_or_unmatched_check_and_writes_json(scratch_che
     assert [r["name"] for r in doc["results"]] == ["ok", "bad"]
     assert [r["kind"] for r in doc["results"]] == ["numerics", "prediction"]
     assert doc["failed_by_kind"] == {"prediction": 1}
-    # nothing matches: that is a failure too, not a silent pass
-    assert harness.main(["--only", "no-such-check-anywhere"]) == 1
+    # nothing matches: not a silent pass, and not a failed check either: a bad argument,
+    # refused before any work with a pointer to --list
+    capsys.readouterr()
+    assert harness.main(["--only", "no-such-check-anywhere"]) == 2
+    err = capsys.readouterr().err
+    assert "matches no check" in err and "--list" in err
+    assert harness.main(["--list", "--only", "zz-scratch"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed == ["zz-scratch/_ok  (numerics)", "zz-scratch/_bad  (numerics)"]  # as registered
 
 
 def test_raising_check_is_a_fail_not_a_crash(scratch_check):
