@@ -414,6 +414,20 @@ def _cmd_config(args) -> int:
     return 0
 
 
+def _running_holder(result) -> str | None:
+    """Who holds the output lock of ``result``, if a live run does (:mod:`mcsim.io.claim`);
+    else None."""
+    from mcsim.io.claim import Holder, lock_path
+
+    try:
+        holder = Holder.read(lock_path(result))
+    except OSError:
+        return None
+    if holder is None or holder.stale_reason() is not None:
+        return None
+    return holder.describe()
+
+
 def _cmd_info(args) -> int:
     """Summary on stdout; exit 0 for a finished result, 1 for an unfinished one (a
     ``.partial``, ``complete`` not true, a missing part file), 2 for no or no readable file."""
@@ -426,6 +440,11 @@ def _cmd_info(args) -> int:
     try:
         text = summarize(args.result, full=args.all)
     except UnreadableResultError as exc:
+        running = _running_holder(args.result)
+        if running is not None:  # HDF5 locks a file while a run writes it: say who does
+            print(f"mcsim result: {args.result}\nstatus: INCOMPLETE: the run is still writing "
+                  f"it ({running}); ask again when it has finished")
+            return EXIT_INCOMPLETE
         print(f"mcsim: input error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     print(text)

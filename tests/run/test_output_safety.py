@@ -211,6 +211,22 @@ def test_an_output_folder_one_rank_cannot_write_is_refused_on_every_rank(tmp_pat
     assert [p.name for p in (tmp_path / "b").iterdir()] == []
 
 
+def test_info_on_a_file_a_live_run_is_writing_says_so_and_exits_1(tmp_path, capsys,
+                                                                    monkeypatch):
+    # HDF5 locks a file while a run writes it, so info cannot open it: the lock file says who
+    monkeypatch.chdir(tmp_path)
+    partial_path(tmp_path / "out.h5").write_bytes(b"not readable while written")
+    claim = cl.OutputClaim(tmp_path / "out.h5", command="the writing run", log=silent).acquire()
+    try:
+        assert cli.main(["info", "out.h5"]) == 1
+        out = capsys.readouterr().out
+        assert "INCOMPLETE: the run is still writing it" in out and f"pid {os.getpid()}" in out
+    finally:
+        claim.release()
+    assert cli.main(["info", "out.h5"]) == EXIT_CONFIG  # no live writer: unreadable, as before
+    assert "cannot be read as an HDF5 result file" in capsys.readouterr().err
+
+
 # -- item 4: results are never overwritten or confused -----------------------------------
 
 def test_complete_result_is_replaced_only_with_overwrite(tmp_path, capsys, monkeypatch,
