@@ -45,10 +45,18 @@ class Key:
         kind = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
                 "float_list": "a list of numbers"}[self.kind]
         if self.lo is not None or self.hi is not None:
-            lo = "-inf" if self.lo is None else f"{self.lo:g}"
-            hi = "inf" if self.hi is None else f"{self.hi:g}"
+            lo = "-inf" if self.lo is None else _bound(self.lo, self.kind)
+            hi = "inf" if self.hi is None else _bound(self.hi, self.kind)
             return f"must be {kind} in [{lo}, {hi}]"
         return f"must be {kind}"
+
+
+def _bound(value, kind: str) -> str:
+    """A range bound as a user reads it: integers whole (2**63 - 1, not 9.22337e+18)."""
+    if kind == "int" and float(value).is_integer():
+        v = int(value)
+        return "2**63 - 1" if v == 2 ** 63 - 1 else str(v)
+    return f"{value:g}"
 
 
 SCHEDULE_PRESETS = ("R-NCM", "TS-NCM", "quasi-equilibrium", "interrupted", "ramp", "custom")
@@ -387,10 +395,17 @@ def read_toml_text(path, key: str = "CONFIG") -> tuple[str, dict]:
     ConfigError under ``key`` saying why it cannot be (not found, not UTF-8, not TOML,
     nested too deeply)."""
     p = Path(path)
-    if not p.is_file():
+    if p.is_dir():
+        raise ConfigError(key, str(path), "is a directory, not a TOML file")
+    if not p.exists():
         raise ConfigError(key, str(path), "file not found")
+    if not p.is_file():
+        raise ConfigError(key, str(path), "is not a regular file (a device or a pipe?)")
     try:
         text = p.read_text(encoding="utf-8")
+        if text.startswith("\ufeff"):  # a byte-order mark some editors write: not TOML
+            raise ConfigError(key, str(path), "starts with a UTF-8 byte-order mark, which TOML "
+                                              "does not allow; save it as UTF-8 without BOM")
         doc = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise ConfigError(key, str(path), f"is not UTF-8 text ({exc.reason} at byte "

@@ -124,3 +124,24 @@ def test_missing_file_and_broken_toml_are_reported(tmp_path):
 def test_set_without_equals_sign_is_rejected():
     with pytest.raises(ConfigError, match="section.key=value"):
         config.load(sets=["particle.radius_um"])
+
+
+def test_integer_ranges_are_written_whole_in_the_message():
+    with pytest.raises(ConfigError) as err:
+        config.load(sets=["seed=-1"])
+    assert str(err.value).endswith("must be an integer in [0, 2**63 - 1]")
+    with pytest.raises(ConfigError) as err:
+        config.load(sets=["numerics.threads=-1"])
+    assert str(err.value).endswith("must be an integer in [0, 4096]")
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda d: d, "is a directory, not a TOML file"),
+    (lambda d: d / "missing.toml", "file not found"),
+    (lambda d: (d / "bom.toml").write_bytes(b"\xef\xbb\xbfseed = 1\n") and d / "bom.toml",
+     "byte-order mark"),
+])
+def test_unusable_configuration_files_say_why(tmp_path, make, words):
+    with pytest.raises(ConfigError) as err:
+        config.read_toml_text(make(tmp_path))
+    assert words in str(err.value)
