@@ -222,6 +222,9 @@ class Simulation:
         for minutes in self.cfg["output"]["snapshot_times_min"]:
             if minutes * 60.0 <= self.schedule.duration_s:
                 out.append((minutes * 60.0, f"t={minutes:g}min"))
+            else:
+                self.log(f"note: the schedule ends at {self.schedule.duration_s / 60:g} min, "
+                         f"before {minutes:g} min; no snapshot there")
         if self.cfg["output"]["final_snapshot"]:
             out.append((self.schedule.duration_s, "final"))
         labels: dict[float, list[str]] = {}

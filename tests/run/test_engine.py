@@ -230,3 +230,20 @@ def test_pore_statistics_can_be_switched_off(tiny_run, tmp_path):
     with h5py.File(run.path, "r") as f:
         assert len(f["snapshots"]) > 0
         assert "pores" not in f and "pore_series" not in f
+
+
+def test_snapshots_the_schedule_never_reaches_are_each_noted():
+    import types
+
+    from mcsim.engine import Simulation
+
+    cfg = config.load(sets=["schedule.preset='ramp'", "schedule.to_c=200",
+                            "output.snapshot_temperatures_c=[150, 900]",
+                            "output.snapshot_times_min=[10, 5000]"])
+    notes = []
+    stub = types.SimpleNamespace(cfg=cfg, schedule=config.build_schedule(cfg), log=notes.append)
+    times = Simulation.snapshot_times(stub)
+    assert [label for _, label in times] == ["t=10min", "T=150C", "final"]
+    assert len(notes) == 2
+    assert "never reaches 900.0 C" in notes[0]
+    assert "before 5000 min" in notes[1] and "no snapshot there" in notes[1]
