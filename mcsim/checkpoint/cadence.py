@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -114,6 +115,16 @@ class StopFlag:
         return self.reason is not None
 
 
+def _interactive() -> bool:
+    """Whether standard error is a terminal: a person pressed Ctrl-C and waits for an answer
+    (under ``mpiexec`` or in a batch job it is a pipe or a file, and every rank got the
+    signal: no line from each)."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def install_stop_signals(flag: StopFlag | None = None) -> StopFlag:
     """Make SIGTERM, SIGUSR1, SIGHUP and SIGINT (where the platform has them) set ``flag``
     instead of killing the process, so the run checkpoints at the next step boundary and
@@ -132,6 +143,9 @@ def install_stop_signals(flag: StopFlag | None = None) -> StopFlag:
         if name == "SIGINT" and flag.reason == "SIGINT":
             raise KeyboardInterrupt  # the second Ctrl-C: stop now
         flag.set(name)
+        if name == "SIGINT" and _interactive():  # a step (a snapshot) may take minutes
+            print("mcsim: Ctrl-C: stopping after this step, with a checkpoint (Ctrl-C again "
+                  "stops at once, without one)", file=sys.stderr, flush=True)
 
     for name in (*STOP_SIGNALS, "SIGHUP", "SIGINT"):
         sig = getattr(signal, name, None)

@@ -225,6 +225,35 @@ def test_stop_signal_handler_turns_a_second_sigint_into_keyboardinterrupt():
             signal.signal(getattr(signal, name), handler)
 
 
+@pytest.mark.parametrize("terminal", [True, False])
+def test_first_ctrl_c_is_answered_at_once_only_on_a_terminal(monkeypatch, terminal):
+    import io
+
+    class Err(io.StringIO):
+        def isatty(self):
+            return terminal
+
+    err = Err()
+    monkeypatch.setattr(sys, "stderr", err)
+    previous = signal.getsignal(signal.SIGINT)
+    others = {name: signal.getsignal(getattr(signal, name))
+              for name in ("SIGTERM", "SIGUSR1", "SIGHUP")}
+    try:
+        flag = ck.install_stop_signals()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        assert flag.reason == "SIGINT"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for name, handler in others.items():
+            signal.signal(getattr(signal, name), handler)
+    said = err.getvalue()
+    if terminal:  # before the step ends: the person at the keyboard knows it was heard
+        assert said.startswith("mcsim: Ctrl-C: stopping after this step, with a checkpoint")
+    else:  # a pipe (mpiexec, batch jobs, the tests): the one line at the end says it all
+        assert said == ""
+
+
 def test_sighup_checkpoints_and_exits_75_and_the_output_stays_clean(tmp_path):
     status, stdout, stderr = _signalled(tmp_path, [signal.SIGHUP])
     assert status == EXIT_CHECKPOINTED, stderr[-3000:]
