@@ -10,6 +10,7 @@ opened and its state read by the one reader of results, :func:`mcsim.io.result.i
 
 from __future__ import annotations
 
+import os
 import shlex
 import tomllib
 from pathlib import Path
@@ -69,9 +70,12 @@ def _status_line(status: ResultStatus) -> str:
     """The status line: complete, or INCOMPLETE and why."""
     path = status.path
     if status.missing:
+        # the folder the file names (a renamed result still looks for its old one)
+        folders = sorted({os.path.dirname(n) for n in status.missing if os.path.dirname(n)})
+        folder = ", ".join(folders) if folders else f"{path.name}.parts"
         return (f"status: {_INCOMPLETE} part files of its snapshots are missing: "
                 f"{', '.join(status.missing)} -- those snapshots cannot be read (move or copy "
-                f"the result together with {path.name}.parts)")
+                f"the result together with {folder}, beside it and under that name)")
     if status.flag and not status.partial_name:
         return "status: complete"
     return (f"status: {_INCOMPLETE} complete={_text(status.complete_attr)} -- the run crashed, "

@@ -314,6 +314,11 @@ def test_missing_part_is_reported_and_reads_as_an_impossible_value(mpi_work, tmp
     assert np.all(phase[window] == 255) and np.all(np.isnan(li[window]))
     phase[window] = global_fields(1)["phase"][window]
     assert np.array_equal(phase, global_fields(1)["phase"])
+    # a result renamed away from its parts still names the folder it looks for
+    path.rename(path.with_name("renamed.h5"))
+    line = next(ln for ln in summarize(path.with_name("renamed.h5")).splitlines()
+                if ln.startswith("status:"))
+    assert "together with out.h5.parts, beside it" in line, line
 
 
 @pytest.mark.mpi
