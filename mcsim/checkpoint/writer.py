@@ -93,11 +93,7 @@ def write_checkpoint(directory, sim, writer, position: dict, *, comm=None,
     if rank == 0:
         directory.mkdir(parents=True, exist_ok=True)
         gen = max(generations(directory), default=0) + 1
-        current = latest_name(directory)
-        for number in generations(directory):  # leftovers of interrupted writes
-            name = generation_name(number)
-            if name != current:
-                shutil.rmtree(directory / name, ignore_errors=True)
+        drop_unfinished(directory)  # leftovers of interrupted writes
         (directory / generation_name(gen)).mkdir()
     if comm is not None:
         gen = comm.bcast(gen, root=0)

@@ -524,14 +524,13 @@ def main(argv=None) -> int:
     except (ValueError, ConfigError) as exc:
         print(f"mcsim validate: {exc}", file=sys.stderr)
         return 2
-    labels = [f"{group}/{_function_name(fn)}" for group, fn in registered()]
     needle = (args.only or "").lower()
-    chosen = [label for label in labels if needle in label.lower()]
+    chosen = [(label, fn) for label, fn in ((f"{g}/{_function_name(f)}", f)
+                                            for g, f in registered())
+              if needle in label.lower()]
     if args.list:
-        for group, fn in registered():
-            label = f"{group}/{_function_name(fn)}"
-            if label in chosen:
-                print(f"{label}  ({_KIND_OF[fn][0]})")
+        for label, fn in chosen:
+            print(f"{label}  ({_KIND_OF[fn][0]})")
         return 0
     if not chosen:  # before any work: a typo should not look like a failed validation
         print(f"mcsim validate: --only {args.only!r} matches no check; mcsim validate --list "
