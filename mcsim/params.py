@@ -136,6 +136,19 @@ _NCM622_LIOH = {
         lo=0.0, hi=1000.0,
         doc="spacing of nanopore nucleation sites in rock salt (0: off, every ripening pair "
             "may open a pore)"),
+    "consolidation_sinks": Parameter(
+        0.0, "1", "estimated: a variant, 0 (the default) is the rule before it. The layered "
+        "oxide made from hydroxide lost about a tenth of its volume by a change of its lattice "
+        "parameters, which a coherent crystal takes up by shrinking as a whole: the loss belongs "
+        "at the grain's outline, not in pores inside it. With 1, consolidation follows the sink "
+        "mode of ripening without nucleation sites: the free volume of part-filled layered "
+        "voxels hops between inner voxels (they swap their fills) until the outline (when "
+        "ripening_surface_gaps > 0) or a nanopore's wall takes it in, so consolidation opens no "
+        "new nanopore. Not fitted to any finding (docs/validation.md, voxel size)",
+        lo=0.0, hi=1.0,
+        doc="1: consolidation of part-filled layered oxide empties voxels only at the grain's "
+            "outline or a nanopore's wall (its free volume hops there); 0: any pair may empty "
+            "one (the rule before); values in between count as 1"),
     # sintering (mcsim.processes.sintering): Potts kinetic Monte Carlo above an onset; each
     # mechanism runs k = A exp(-Ea/RT) Monte Carlo steps (MCS) per second
     "sinter_onset_c": Parameter(

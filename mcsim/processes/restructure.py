@@ -113,6 +113,14 @@ consolidation
     every emptied surface voxel opens a gap (a grain made from hydroxide contracts as a
     coherent crystal, so its lost volume belongs at its surface; kept outline sites are a rule
     of rock salt's dehydration only), at 0 it stays a nanopore (the rule before issue 12).
+    Two inner voxels that pair still empty one of them into a nanopore, though: TM moves one
+    neighbour per move, so a grain's inner voxels consolidate among themselves before the
+    outline reaches them, and a finer lattice makes more, smaller such pores.
+    *Sink mode* (a variant: ``consolidation_sinks`` = 1; 0, the default, is the rule above):
+    consolidation follows the sink rule of ripening, with no nucleation sites. Inner voxels
+    swap their fills, so the free volume hops at the consolidation rate until a sink takes it
+    in: any site of the grain's outline (when ``ripening_surface_gaps`` > 0) or the wall of a
+    nanopore of the grain. Consolidation then opens no new nanopore inside a grain.
 spill
     A layered voxel holding more TM than fits (rock salt that ripened, then lithiated: layered
     needs 1.86 x the volume of rock salt) pushes the excess into a pore neighbour (which becomes
@@ -267,8 +275,7 @@ def _give(phase, grain, amount, li, disorder, dirty, ctc, ez, ey, ex, rz, ry, rx
 
 @numba.njit(inline="always")
 def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx, u0, u1, u2,
-          u3, p_rip, p_inf, p_coord, p_gap, full_rs, full_lay, p_con, p_fill, seed, i_s, i_d,
-          q_site, p_pit):
+          u3, p_rip, p_inf, p_coord, p_gap, full_rs, full_lay, p_con, seed, i_s, i_d, variants):
     """Pair rules with voxel s = (sz, sy, sx) as the candidate donor and d as the receiver.
 
     Returns 1 if a rock-salt voxel was emptied into a nanopore, 2 if into an intergranular
@@ -278,14 +285,19 @@ def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx
     gap; below 1 only a share p_gap of the outline's sites may retreat (:func:`_retreats`,
     drawn once per voxel), and a kept rock-salt site that would empty takes from its partner
     instead (nothing moves when the partner is a kept site too). ``i_s`` and ``i_d`` are the
-    two voxels' global indices. u3 < p_fill lets an overfull layered voxel spill into a
+    two voxels' global indices. ``variants`` is (p_fill, q_site, p_pit, c_sink), the
+    knobs of the variants below (one tuple: an inlined function takes at most 30 arguments).
+    u3 < p_fill lets an overfull layered voxel spill into a
     nanopore of its grain (with p_fill below 1, u1 < 1/2 passes an excess to a full layered
     neighbour of its grain). With ``q_site`` > 0 (sink mode) a rock-salt pair follows
     :func:`_sink`: two non-sinks swap their fills, a lone sink takes in its partner's free
     volume, two sinks follow the rule above. u2 < p_pit makes a spill into a pore wait for
     the pore's :data:`PIT_BIT` (pits first); with p_pit > 0 an excess beside a full layered
-    voxel of its grain may pass to it as with p_fill below 1.
+    voxel of its grain may pass to it as with p_fill below 1. With ``c_sink`` a consolidation
+    pair (part-filled layered oxide) follows the sink rule too, with no nucleation sites: its
+    sinks are the grain's outline (any site, when p_gap > 0) and the walls of its nanopores.
     """
+    p_fill, q_site, p_pit, c_sink = variants
     cs = phase[sz, sy, sx]
     cd = phase[dz, dy, dx]
     a_s = np.int64(amount[sz, sy, sx])
@@ -297,10 +309,13 @@ def _move(phase, grain, amount, li, disorder, dirty, ctc, sz, sy, sx, dz, dy, dx
                                                             else p_con):
             return 0
         a_d = np.int64(amount[dz, dy, dx])
-        if q_site > 0.0 and cs == ph.ROCKSALT:
+        if (q_site > 0.0 and cs == ph.ROCKSALT) or (c_sink and cs == ph.LAYERED):
             # sink mode: the free volume hops among inner voxels until a sink takes it in
-            sink_s = _sink(np.int64(ctc[sz, sy, sx]), seed, i_s, p_gap, q_site)
-            sink_d = _sink(np.int64(ctc[dz, dy, dx]), seed, i_d, p_gap, q_site)
+            # (layered oxide: no nucleation sites, and every outline site retreats)
+            pg = p_gap if cs == ph.ROCKSALT else (1.0 if p_gap > 0.0 else 0.0)
+            qs = q_site if cs == ph.ROCKSALT else 0.0
+            sink_s = _sink(np.int64(ctc[sz, sy, sx]), seed, i_s, pg, qs)
+            sink_d = _sink(np.int64(ctc[dz, dy, dx]), seed, i_d, pg, qs)
             if not sink_s and not sink_d:
                 if a_s != a_d:  # the pair swaps its fills: one hop of the free volume
                     amount[sz, sy, sx] = a_d
@@ -485,7 +500,8 @@ def dilate_rows_kernel(rows, r, out):
 @numba.njit(parallel=True, cache=True)
 def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
                              oz, oy, ox, gny, gnx, axis, parity, a_lo, a_hi, dirty, ctc, p_coord,
-                             p_gap, p_con, act, act64, p_fill=1.0, q_site=0.0, p_pit=0.0):
+                             p_gap, p_con, act, act64, p_fill=1.0, q_site=0.0, p_pit=0.0,
+                             c_sink=False):
     """One conflict-free pair sweep along ``axis`` (0 z, 1 y, 2 x) pairing voxels of global
     coordinate parity ``parity`` with their upper neighbour. Returns the voxels emptied into
     nanopores and into intergranular gaps.
@@ -499,7 +515,8 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
     move between part-filled layered voxels of one grain (0 below the sintering onset);
     ``p_fill`` is ``expansion_fills_nanopores`` (the spill rule, :func:`_move`); ``q_site``
     > 0 turns on the sink mode of ripening (:func:`_move`, :func:`nucleation_site_share`);
-    ``p_pit`` is ``expansion_fills_pits_first`` (the pore's :data:`PIT_BIT` in ``ctc``).
+    ``p_pit`` is ``expansion_fills_pits_first`` (the pore's :data:`PIT_BIT` in ``ctc``);
+    ``c_sink`` (``consolidation_sinks``) puts consolidation in sink mode (:func:`_move`).
 
     ``act`` marks the voxels that may be active (:func:`_active`, :func:`active_rows_kernel`)
     and ``act64`` is its view as words of 8 voxels: a pair with neither voxel marked cannot
@@ -524,6 +541,7 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
     gaps = np.zeros(nz + 2, dtype=np.int64)
     w0 = x0 // 8
     w1 = x1 // 8
+    variants = (np.float64(p_fill), np.float64(q_site), np.float64(p_pit), bool(c_sink))
     for z in numba.prange(z0, z1 + 1):
         gz = oz + z - 1
         if dz == 1 and gz % 2 != parity:
@@ -554,13 +572,12 @@ def restructure_sweep_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, f
                                                      sub)
                     r = _move(phase, grain, amount, li, disorder, dirty, ctc, z, y, x, z + dz,
                               y + dy, x + dx, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap,
-                              full_rs, full_lay, p_con, p_fill, seed, row + x, row + x + off,
-                              q_site, p_pit)
+                              full_rs, full_lay, p_con, seed, row + x, row + x + off, variants)
                     if r < 0:
                         r = _move(phase, grain, amount, li, disorder, dirty, ctc, z + dz, y + dy,
                                   x + dx, z, y, x, u0, u1, u2, u3, p_rip, p_inf, p_coord, p_gap,
-                                  full_rs, full_lay, p_con, p_fill, seed, row + x + off, row + x,
-                                  q_site, p_pit)
+                                  full_rs, full_lay, p_con, seed, row + x + off, row + x,
+                                  variants)
                     if r > 0 and z * dz + y * dy + x * dx >= 1:
                         if r == 1:
                             nano[z] += 1
@@ -797,7 +814,7 @@ def anchor_range(state, axis: int) -> tuple[int, int]:
 
 def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, seed, step,
                        oz, oy, ox, gny, gnx, dirty, p_coord=0.0, p_gap=0.0, p_con=0.0,
-                       p_fill=1.0, q_site=0.0, p_pit=0.0):
+                       p_fill=1.0, q_site=0.0, p_pit=0.0, c_sink=False):
     """The six sweeps (axis z, y, x; parity 0, 1) on a lone domain, without halo refreshes
     in between, after one coordination snapshot, then the join rule when ``p_gap`` > 0.
     Returns voxels emptied (nanopores + gaps). With ``p_coord`` = ``p_gap`` = 0 (the
@@ -821,7 +838,7 @@ def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, s
                                                   p_inf, full, seed, step, oz, oy, ox, gny, gnx,
                                                   axis, parity, 1, n - 1, dirty, ctc, p_coord,
                                                   p_gap, p_con, act, act64, p_fill, q_site,
-                                                  p_pit)
+                                                  p_pit, c_sink)
             emptied += nano + gaps
     if p_gap > 0.0:
         while join_kernel(phase, grain, ctc, dirty) > 0:
@@ -945,11 +962,12 @@ class PairRestructuring(Process):
         p_fill = float(pr["expansion_fills_nanopores"])
         q_site = nucleation_site_share(pr["nanopore_site_spacing_nm"], state.voxel_nm)
         p_pit = float(pr["expansion_fills_pits_first"])
+        c_sink = float(pr["consolidation_sinks"]) > 0.0
         ctc = coordination_snapshot(state)
         rows, near, act, act64, far = _activity(state)
         # the voxels that can be in a changing pair, and their rows (halo included)
         active_rows_kernel(state.phase, state.amount, _FULL, p_con, p_inf, rows, act)
-        if p_coord > 0.0 or p_gap > 0.0 or q_site > 0.0 or p_pit > 0.0:
+        if p_coord > 0.0 or p_gap > 0.0 or q_site > 0.0 or p_pit > 0.0 or c_sink:
             if state.lone:  # the snapshot is read only near active rows (ROW_REACH)
                 dilate_rows_kernel(rows, ROW_REACH, near)
                 coordination_rows_kernel(state.phase, state.grain, ctc, p_con > 0.0, near)
@@ -972,7 +990,7 @@ class PairRestructuring(Process):
                     state.phase, state.grain, state.amount, state.li, state.disorder, p_rip,
                     p_inf, _FULL, self.seed, state.step, *state.offset,
                     *state.global_shape[1:], axis, parity, a_lo, a_hi, dirty, ctc, p_coord,
-                    p_gap, p_con, act, act64, p_fill, q_site, p_pit)
+                    p_gap, p_con, act, act64, p_fill, q_site, p_pit, c_sink)
                 nano += n
                 gaps += g
                 state.exchange_halo()  # the next sweep's straddling pairs read the halo

@@ -74,7 +74,8 @@ threads = 1
 #: each voxel's draw keyed by its global index) and keep the lithiation expansion out of the
 #: nanopores (a walled-in excess passed on through full voxels, across block faces too), and
 #: pore migration never cuts a moving voxel off a pore (read from the contact counts of the
-#: pair, halo included).
+#: pair, halo included), and consolidation runs in sink mode (the outline and nanopore walls
+#: read from the coordination snapshot across block faces).
 SINTER_ONSET_C = 400
 SINTER_SETS = (
     f"model.overrides.sinter_onset_c={SINTER_ONSET_C}",
@@ -88,6 +89,7 @@ SINTER_SETS = (
     "model.overrides.ripening_surface_gaps=0.3",
     "model.overrides.expansion_fills_nanopores=0.0",
     "model.overrides.pore_migration_detach=0.0",
+    "model.overrides.consolidation_sinks=1",
 )
 
 #: Ripening in sink mode: nucleation sites keyed by the global index, nanopore walls read from
