@@ -112,9 +112,12 @@ SCHEMA: dict = {
     "output": {
         "snapshot_temperatures_c": Key(
             "float_list", [100.0, 200.0, 250.0, 300.0, 500.0, 700.0, 850.0],
-            "snapshot at the first time the schedule reaches each temperature (the paper's "
-            "interrupted-ramp samples)", lo=-273.15, hi=2000.0),
-        "snapshot_times_min": Key("float_list", [], "snapshots at these times", lo=0.0, hi=1e7),
+            "snapshot at the end of the first step that reaches each temperature (the paper's "
+            "interrupted-ramp samples; within one step's temperature change, numerics."
+            "max_temperature_step_c, above it on a ramp; no step is cut for output, so output "
+            "never changes the run)", lo=-273.15, hi=2000.0),
+        "snapshot_times_min": Key("float_list", [], "snapshots at the end of the first step that "
+                                  "reaches each of these times", lo=0.0, hi=1e7),
         "final_snapshot": Key("bool", True, "write a snapshot at the end of the schedule"),
         "pore_statistics": Key("bool", True, "pore and grain statistics (/pores, /pore_series) "
                                "at every snapshot; on several MPI ranks each rank analyses a slab "
@@ -123,7 +126,9 @@ SCHEMA: dict = {
                                "diameter of the largest ball that fits, in voxels) or 'porespy' "
                                "(PoreSpy's integer sphere radius r, binned as 2r)",
                                choices=("mcsim", "porespy")),
-        "timeseries_interval_s": Key("float", 60.0, "simulated time between timeseries rows",
+        "timeseries_interval_s": Key("float", 60.0, "simulated time between timeseries rows (each "
+                                     "at the end of the first step that reaches its time, at "
+                                     "most one per step; no step is cut for a row)",
                                      lo=1e-6, hi=1e7),
         "log_interval_s": Key("float", 30.0, "wall time between progress log lines in batch jobs",
                               lo=0.1, hi=1e5),

@@ -504,9 +504,10 @@ class Simulation:
             while st.time_s < t_end * (1 - 1e-12):
                 while bi < len(breakpoints) and breakpoints[bi] <= st.time_s * (1 + 1e-12):
                     bi += 1
-                t_next = min(next_row, t_end,
-                             snaps[si][0] if si < len(snaps) else math.inf,
-                             breakpoints[bi] if bi < len(breakpoints) else math.inf)
+                # Steps end where the schedule has a corner, never where output is due: the
+                # rows and snapshots are taken at the first step end at or after their time,
+                # so what is written never changes what is simulated.
+                t_next = min(t_end, breakpoints[bi] if bi < len(breakpoints) else math.inf)
                 dt = self.choose_dt(st.time_s, t_next)
                 if t_next - (st.time_s + dt) < 1e-9 * max(1.0, t_next):
                     dt = t_next - st.time_s  # land exactly on the event

@@ -85,8 +85,12 @@ PRISTINE_QUICK_RADIUS_UM = 0.25
 FIG2J = {"hydroxide": 0.109, "rocksalt": 0.195, "layered": 0.697}
 FIG2J_TOLERANCE = 0.05
 
-#: The schedules the checks run (``--set`` overrides after the common ones).
-RAMP_500 = ("schedule.preset='ramp'", "schedule.to_c=500",
+#: The schedules the checks run (``--set`` overrides after the common ones). The 5 C/min ramp
+#: to 500 C has a corner at 300 C (two ramp steps at the same rate), so that a step ends
+#: exactly there, where Fig. 2j's sample was quenched and the checks read: the engine cuts
+#: steps at the schedule's corners, not at snapshots.
+RAMP_500 = ("schedule.preset='custom'",
+            "schedule.steps=[{ramp_c_per_min=5.0, to_c=300.0}, {ramp_c_per_min=5.0, to_c=500.0}]",
             "output.snapshot_temperatures_c=[240, 300, 500]")
 #: The same ramp cut at 300 C: quick mode's run for the checks that read up to 300 C (the
 #: first part of :data:`RAMP_500`, bit for bit).
