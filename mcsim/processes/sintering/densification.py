@@ -206,6 +206,8 @@ def _open_nanopores(state, idx):
         z, y, x = (c[mine] for c in loc)
         nano = (state.phase[z, y, x] == ph.PORE) & (state.grain[z, y, x] > 0)
         state.grain[z[nano], y[nano], x[nano]] = -1
+        # flagged: the faces between the pore and the solids of its old grain change class
+        state.dirty_flags()[z[nano], y[nano], x[nano]] = 1
 
 
 def densification_mcs(state, p, seed, mcs, contacts=True, constraint_per_nm=0.0,
