@@ -226,12 +226,6 @@ def _release_all(st, stepper, temp_c, dt_s, max_steps=400):
     return tallies
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Thermo.heat charges the LiOH dehydration enthalpy (lioh_decomp_dh_j_per_mol) only on the "
-    "tally lioh_decomposed; lithium released directly from LiOH leaves with the same half water "
-    "(tallied in li_water, weighed by TG) but carries no enthalpy, so the heat of LiOH -> "
-    "mobile Li + 1/2 H2O depends on the route (Hess's law broken). Fix: use li_water in place "
-    "of lioh_decomposed in Thermo.heat (li_water counts every Li leaving LiOH once)."))
 def test_lioh_heat_and_weight_do_not_depend_on_the_route_to_mobile_lithium():
     """Route A: LiOH -> Li2O + H2O, then Li2O releases its lithium. Route B: LiOH releases its
     lithium directly (with its half water). Both end with the same lithium mobile and the same
