@@ -8,7 +8,6 @@ lithium crossed them at the wrong rate in every later step (the kernels of 2026-
 today's, each refreshing differently around the stale voxels, then disagreed too)."""
 
 import numpy as np
-import pytest
 
 from mcsim import config
 from mcsim.generator import generate_agglomerate
@@ -17,18 +16,14 @@ from mcsim.state import FIELD_NAMES, State
 from mcsim.stepper import Stepper
 
 
-@pytest.fixture(scope="module")
-def micro():
-    return generate_agglomerate(radius_um=0.2, voxel_nm=10, grain_length_nm=100,
-                                grain_width_nm=60, grain_thickness_nm=30,
-                                source_diameter_nm=80, seed=5)
-
-
-def test_face_classes_stay_fresh_through_sintering(micro):
+def test_face_classes_stay_fresh_through_sintering():
     """Today's Stepper and that of 2026-12-04 from the first lithiation through restructuring
     to sintering at 850 C (grain growth, densification and, in the two long steps, pore
     migration write the lattice between the transport steps): after every step the refreshed classes equal a full recount, and every
     field of the two is the same, bit for bit."""
+    shape = {"grain_length_nm": 100, "grain_width_nm": 60, "grain_thickness_nm": 30}
+    micro = generate_agglomerate(radius_um=0.2, voxel_nm=10, source_diameter_nm=80, seed=5,
+                                 **shape)
     cfg = config.load(sets=["numerics.threads=1", "model.processes.release='contact'"])
     new, old = State.from_microstructure(micro), State.from_microstructure(micro)
     steppers = (Stepper.from_config(cfg), Stepper.from_config(cfg, legacy=True))
