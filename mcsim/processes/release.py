@@ -197,8 +197,8 @@ REACTION = LocalReaction(
         Tally("li_released", "Li moved from source solid to the mobile field"),
         # Every Li that leaves LiOH, by decomposition to Li2O or released directly, is counted
         # here once and carries the LiOH enthalpy once: both routes end in the same state
-        # (mobile Li, 1/2 H2O given off), so by Hess's law they give the same heat (release
-        # from the Li2O left behind carries none, as from Li2CO3 beyond its own enthalpy).
+        # (mobile Li, 1/2 H2O given off), so by Hess's law they give the same heat. Release
+        # from the Li2O left behind carries no enthalpy of its own.
         Tally("li_water", "Li that left LiOH (decomposition or direct release): 1/2 H2O each",
               gas={"H2O": 0.5}, enthalpy="lioh_decomp_dh_j_per_mol"),
         Tally("li_co2", "Li released from Li2CO3: 1/2 CO2 each", gas={"CO2": 0.5},

@@ -19,8 +19,8 @@ from mcsim.stepper import Stepper
 def test_face_classes_stay_fresh_through_sintering():
     """Today's Stepper and that of 2026-12-04 from the first lithiation through restructuring
     to sintering at 850 C (grain growth, densification and, in the two long steps, pore
-    migration write the lattice between the transport steps): after every step the refreshed classes equal a full recount, and every
-    field of the two is the same, bit for bit."""
+    migration write the lattice between the transport steps): after every step the refreshed
+    classes equal a full recount, and every field of the two is the same, bit for bit."""
     shape = {"grain_length_nm": 100, "grain_width_nm": 60, "grain_thickness_nm": 30}
     micro = generate_agglomerate(radius_um=0.2, voxel_nm=10, source_diameter_nm=80, seed=5,
                                  **shape)
