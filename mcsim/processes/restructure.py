@@ -819,8 +819,8 @@ def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, s
     in between, after one coordination snapshot, then the join rule when ``p_gap`` > 0.
     Returns voxels emptied (nanopores + gaps). With ``p_coord`` = ``p_gap`` = 0 (the
     defaults) this is the rule before issue 12; the variant knobs (``p_fill``, ``q_site``,
-    ``p_pit``, ``c_sink``) are those of :func:`restructure_sweep_kernel`. (The engine calls the sweeps one by one, see
-    :meth:`PairRestructuring.advance`.)"""
+    ``p_pit``, ``c_sink``) are those of :func:`restructure_sweep_kernel`. (The engine calls
+    the sweeps one by one, see :meth:`PairRestructuring.advance`.)"""
     ctc = np.zeros(phase.shape, dtype=np.uint8)
     rows, act, act64 = activity_buffers(phase.shape)
     active_rows_kernel(phase, amount, full, p_con, p_inf, rows, act)

@@ -171,6 +171,7 @@ def _two_pass(kernel, state, args, extra_out):
 def _local(state, idx):
     """Local (z, y, x) of global indices and the mask of those in this subdomain's interior."""
     gny, gnx = state.global_shape[1:]
+    dirty = state.dirty_flags()
     gz, rem = np.divmod(idx, gny * gnx)
     gy, gx = np.divmod(rem, gnx)
     loc = [g - o + 1 for g, o in zip((gz, gy, gx), state.offset)]
@@ -196,6 +197,7 @@ def _open_nanopores(state, idx):
     if idx.size == 0:
         return
     gny, gnx = state.global_shape[1:]
+    dirty = state.dirty_flags()
     gz, rem = np.divmod(idx, gny * gnx)
     gy, gx = np.divmod(rem, gnx)
     for dz, dy, dx in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)):
@@ -207,7 +209,7 @@ def _open_nanopores(state, idx):
         nano = (state.phase[z, y, x] == ph.PORE) & (state.grain[z, y, x] > 0)
         state.grain[z[nano], y[nano], x[nano]] = -1
         # flagged: the faces between the pore and the solids of its old grain change class
-        state.dirty_flags()[z[nano], y[nano], x[nano]] = 1
+        dirty[z[nano], y[nano], x[nano]] = 1
 
 
 def densification_mcs(state, p, seed, mcs, contacts=True, constraint_per_nm=0.0,
