@@ -171,7 +171,6 @@ def _two_pass(kernel, state, args, extra_out):
 def _local(state, idx):
     """Local (z, y, x) of global indices and the mask of those in this subdomain's interior."""
     gny, gnx = state.global_shape[1:]
-    dirty = state.dirty_flags()
     gz, rem = np.divmod(idx, gny * gnx)
     gy, gx = np.divmod(rem, gnx)
     loc = [g - o + 1 for g, o in zip((gz, gy, gx), state.offset)]
