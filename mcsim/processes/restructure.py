@@ -49,7 +49,8 @@ ripening
     shrank, with probability ``ripening_surface_gaps``); an emptied donor inside the grain
     becomes an intragranular nanopore (pore keeping its grain id). A nanopore that comes to
     share a face with an intergranular pore (or touches another grain) joins it
-    (:func:`join_kernel`, run after the sweeps until nothing changes).
+    (:func:`join_kernel`, run after the sweeps to its closure: a nanopore voxel joined makes
+    its nanopore neighbours join too).
     The rate is calibrated at 10 nm voxels and scales as (10 nm / voxel_nm) ** p with
     p = ``ripening_voxel_exponent`` = 2: a move carries TM over one voxel, a diffusion hop
     over dx takes ~ dx^2 / D, so on a finer lattice the same physical ripening takes more,
@@ -598,27 +599,72 @@ def _solid_in_box(phase, z, y, x):
 
 
 @numba.njit(inline="always")
-def _coordination(phase, grain, z, y, x):
-    """The coordination snapshot of one rock-salt or layered voxel (see
-    :func:`coordination_kernel`)."""
-    k = _solid_in_box(phase, z, y, x) - 1
-    g = grain[z, y, x]
-    surface = False
-    wall = False
-    for f in range(6):
-        zz = z + (f == 1) - (f == 0)
-        yy = y + (f == 3) - (f == 2)
-        xx = x + (f == 5) - (f == 4)
-        c = phase[zz, yy, xx]
-        if grain[zz, yy, xx] != g or (c != ph.PORE and c < ph.HYDROXIDE):
-            surface = True
-        elif c == ph.PORE:
-            wall = True
-    if surface:
-        k += SURFACE_BIT
-    if wall:
-        k += WALL_BIT
-    return k
+def _row_box_counts(phase, z, y, col, box):
+    """``box[x]`` = the solid (TM) voxels in the 3 x 3 x 3 box around (z, y, x), for x = 1 ..
+    nx, as :func:`_solid_in_box` counts them: the nine rows around (z, y) summed column by
+    column (``col``, for x = 0 .. nx + 1), then three columns. Every voxel of the row is
+    counted, whatever its phase, by loops without branches, which are vectorised."""
+    n = phase.shape[2]
+    r0 = phase[z - 1, y - 1]
+    r1 = phase[z - 1, y]
+    r2 = phase[z - 1, y + 1]
+    r3 = phase[z, y - 1]
+    r4 = phase[z, y]
+    r5 = phase[z, y + 1]
+    r6 = phase[z + 1, y - 1]
+    r7 = phase[z + 1, y]
+    r8 = phase[z + 1, y + 1]
+    s = ph.HYDROXIDE
+    for x in range(n):
+        col[x] = (np.int32(r0[x] >= s) + np.int32(r1[x] >= s) + np.int32(r2[x] >= s)
+                  + np.int32(r3[x] >= s) + np.int32(r4[x] >= s) + np.int32(r5[x] >= s)
+                  + np.int32(r6[x] >= s) + np.int32(r7[x] >= s) + np.int32(r8[x] >= s))
+    for x in range(1, n - 1):
+        box[x] = col[x - 1] + col[x] + col[x + 1]
+
+
+@numba.njit(inline="always")
+def _face_bits(c, g, cn, gn):
+    """(:data:`SURFACE_BIT` or 0, :data:`WALL_BIT` or 0) of the face toward a neighbour of
+    phase ``cn`` and grain ``gn``, for a voxel of grain ``g``: the surface bit when the
+    neighbour is not of the voxel's grain (another grain id, or a lithium source), the wall
+    bit when it is a pore of the voxel's grain (a nanopore)."""
+    surf = (gn != g) | ((cn != ph.PORE) & (cn < ph.HYDROXIDE))
+    wall = (not surf) & (cn == ph.PORE)
+    return np.int32(surf) * SURFACE_BIT, np.int32(wall) * WALL_BIT
+
+
+@numba.njit(inline="always")
+def _coordination_row(phase, grain, ctc, layered, z, y, col, box):
+    """The coordination snapshot of row (z, y) (:func:`coordination_kernel`) for each rock-salt
+    voxel (and layered one with ``layered``), 0 elsewhere: the box counts of the whole row
+    taken at once (:func:`_row_box_counts`), the bits of :func:`_face_bits` computed for every
+    voxel of the row by a loop without branches (vectorised). Returns the voxels with a bit
+    set (surface or wall), as the voxel-by-voxel kernel of 2026-12-04 counted them."""
+    nx = phase.shape[2] - 2
+    _row_box_counts(phase, z, y, col, box)
+    pc = phase[z, y]
+    gc = grain[z, y]
+    pzm, pzp, pym, pyp = phase[z - 1, y], phase[z + 1, y], phase[z, y - 1], phase[z, y + 1]
+    gzm, gzp, gym, gyp = grain[z - 1, y], grain[z + 1, y], grain[z, y - 1], grain[z, y + 1]
+    cr = ctc[z, y]
+    lay = ph.LAYERED if layered else ph.ROCKSALT
+    surface = 0
+    for x in range(1, nx + 1):
+        c = pc[x]
+        g = gc[x]
+        s0, w0 = _face_bits(c, g, pzm[x], gzm[x])
+        s1, w1 = _face_bits(c, g, pzp[x], gzp[x])
+        s2, w2 = _face_bits(c, g, pym[x], gym[x])
+        s3, w3 = _face_bits(c, g, pyp[x], gyp[x])
+        s4, w4 = _face_bits(c, g, pc[x - 1], gc[x - 1])
+        s5, w5 = _face_bits(c, g, pc[x + 1], gc[x + 1])
+        k = (box[x] - 1) | (s0 | s1 | s2 | s3 | s4 | s5) | (w0 | w1 | w2 | w3 | w4 | w5)
+        keep = (c == ph.ROCKSALT) | (c == lay)
+        k = k if keep else 0
+        surface += np.int64(k >= SURFACE_BIT)
+        cr[x] = k
+    return surface
 
 
 @numba.njit(parallel=True, cache=True)
@@ -631,19 +677,12 @@ def coordination_kernel(phase, grain, ctc, layered=False):
     Returns the voxels marked as surface."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
-    nx = phase.shape[2] - 2
     count = np.zeros(nz + 2, dtype=np.int64)
     for z in numba.prange(1, nz + 1):
+        col = np.empty(phase.shape[2], dtype=np.int32)
+        box = np.empty(phase.shape[2], dtype=np.int32)
         for y in range(1, ny + 1):
-            for x in range(1, nx + 1):
-                if phase[z, y, x] != ph.ROCKSALT and not (layered and
-                                                          phase[z, y, x] == ph.LAYERED):
-                    ctc[z, y, x] = 0
-                    continue
-                k = _coordination(phase, grain, z, y, x)
-                if k >= SURFACE_BIT:
-                    count[z] += 1
-                ctc[z, y, x] = k
+            count[z] += _coordination_row(phase, grain, ctc, layered, z, y, col, box)
     return count.sum()
 
 
@@ -653,17 +692,12 @@ def coordination_rows_kernel(phase, grain, ctc, layered, rows):
     (the other rows of ``ctc`` keep what they held: the caller never reads them)."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
-    nx = phase.shape[2] - 2
     for z in numba.prange(1, nz + 1):
+        col = np.empty(phase.shape[2], dtype=np.int32)
+        box = np.empty(phase.shape[2], dtype=np.int32)
         for y in range(1, ny + 1):
-            if rows[z, y] == 0:
-                continue
-            for x in range(1, nx + 1):
-                c = phase[z, y, x]
-                if c != ph.ROCKSALT and not (layered and c == ph.LAYERED):
-                    ctc[z, y, x] = 0
-                    continue
-                ctc[z, y, x] = _coordination(phase, grain, z, y, x)
+            if rows[z, y] != 0:
+                _coordination_row(phase, grain, ctc, layered, z, y, col, box)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -726,16 +760,23 @@ def pore_snapshot(phase, ctc, rows_counts, rows_bits, exchange=None):
 
 @numba.njit(parallel=True, cache=True)
 def join_kernel(phase, grain, mark, dirty):
-    """One pass of the join rule: every interior nanopore voxel (pore with a grain id > 0) with
-    a face neighbour that is a pore labelled -1 or 0 or a solid of another grain is relabelled
-    -1 (it joined an intergranular pore). Two passes over the lattice (mark, then relabel), so
-    the result does not depend on the order. Returns the voxels relabelled. ``mark`` is
-    scratch: only its nanopore voxels are written (the relabel pass reads no other), and the
-    relabel pass visits only the planes that hold a mark."""
+    """The join rule, to its closure within the block: every interior nanopore voxel (pore with
+    a grain id > 0) with a face neighbour that is a pore labelled -1 or 0 or a solid of another
+    grain is relabelled -1 (it joined an intergranular pore), and so, in turn, is every interior
+    nanopore voxel that a relabelled voxel touches. Returns the voxels relabelled.
+
+    A parallel pass marks the voxels the rule takes as the block stands (``mark`` is scratch:
+    only its nanopore voxels are written), a second pass over the planes holding a mark lists
+    them, and :func:`_join_closure` relabels them and what they reach. The rule only ever adds
+    -1 labels, so its fixpoint is the same whatever the order: the result is that of repeating
+    the mark-then-relabel pass until it relabels nothing (the kernel of 2026-12-04, which took
+    one layer of a nanopore per call and a whole-lattice pass for each). On a lone domain one
+    call therefore leaves nothing to join; on a decomposed lattice a neighbour's relabelled halo
+    voxels may start a new closure after the halo exchange, so the caller repeats until no rank
+    joins anything."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     nx = phase.shape[2] - 2
-    count = np.zeros(nz + 2, dtype=np.int64)
     marked = np.zeros(nz + 2, dtype=np.int64)
     for z in numba.prange(1, nz + 1):
         n = 0
@@ -758,16 +799,71 @@ def join_kernel(phase, grain, mark, dirty):
                 mark[z, y, x] = m
                 n += m
         marked[z] = n
+    start = np.zeros(nz + 2, dtype=np.int64)
+    for z in range(1, nz + 1):
+        start[z + 1] = start[z] + marked[z]
+    total = start[nz + 1]
+    if total == 0:
+        return 0
+    seeds = np.empty((total, 3), dtype=np.int64)
     for z in numba.prange(1, nz + 1):
         if marked[z] == 0:
             continue
+        i = start[z]
         for y in range(1, ny + 1):
             for x in range(1, nx + 1):
                 if mark[z, y, x] != 0 and phase[z, y, x] == ph.PORE and grain[z, y, x] > 0:
-                    grain[z, y, x] = -1
-                    dirty[z, y, x] = 1
-                    count[z] += 1
-    return count.sum()
+                    seeds[i, 0] = z
+                    seeds[i, 1] = y
+                    seeds[i, 2] = x
+                    i += 1
+    return _join_closure(phase, grain, dirty, seeds)
+
+
+@numba.njit(cache=True)
+def _join_closure(phase, grain, dirty, seeds):
+    """Relabel the ``seeds`` (interior nanopore voxels, as (z, y, x) rows) -1 and flag them,
+    then every interior nanopore voxel reached from them through face neighbours that are
+    nanopore voxels (depth first, one thread: the voxels relabelled are few). Returns how many
+    were relabelled."""
+    nz = phase.shape[0] - 2
+    ny = phase.shape[1] - 2
+    nx = phase.shape[2] - 2
+    stack = np.empty((max(2 * seeds.shape[0], 64), 3), dtype=np.int64)
+    top = 0
+    count = 0
+    for i in range(seeds.shape[0]):
+        z, y, x = seeds[i, 0], seeds[i, 1], seeds[i, 2]
+        grain[z, y, x] = -1
+        dirty[z, y, x] = 1
+        count += 1
+        stack[top, 0] = z
+        stack[top, 1] = y
+        stack[top, 2] = x
+        top += 1
+    while top > 0:
+        top -= 1
+        z, y, x = stack[top, 0], stack[top, 1], stack[top, 2]
+        for f in range(6):
+            zz = z + (f == 1) - (f == 0)
+            yy = y + (f == 3) - (f == 2)
+            xx = x + (f == 5) - (f == 4)
+            if not (1 <= zz <= nz and 1 <= yy <= ny and 1 <= xx <= nx):
+                continue
+            if phase[zz, yy, xx] != ph.PORE or grain[zz, yy, xx] <= 0:
+                continue
+            grain[zz, yy, xx] = -1
+            dirty[zz, yy, xx] = 1
+            count += 1
+            if top == stack.shape[0]:
+                grown = np.empty((2 * top, 3), dtype=np.int64)
+                grown[:top] = stack
+                stack = grown
+            stack[top, 0] = zz
+            stack[top, 1] = yy
+            stack[top, 2] = xx
+            top += 1
+    return count
 
 
 @numba.njit(parallel=True, cache=True)
@@ -842,8 +938,7 @@ def restructure_kernel(phase, grain, amount, li, disorder, p_rip, p_inf, full, s
                                                   p_pit, c_sink)
             emptied += nano + gaps
     if p_gap > 0.0:
-        while join_kernel(phase, grain, ctc, dirty) > 0:
-            pass
+        join_kernel(phase, grain, ctc, dirty)  # to its closure (a lone domain)
     return emptied
 
 
@@ -1000,12 +1095,12 @@ class PairRestructuring(Process):
         if state.comm is not None:
             nano, gaps = allreduce_int(state.comm, [nano, gaps])
         if gaps > 0:  # nanopores that now touch a gap join it
-            while True:
+            while True:  # to the closure: one call on a lone domain (join_kernel)
                 joined = join_kernel(state.phase, state.grain, ctc, dirty)
                 state.exchange_field(state.grain)
                 if state.comm is not None:
                     joined = allreduce_int(state.comm, [joined])[0]
-                if joined == 0:
+                if joined == 0 or state.lone:
                     break
         self.gap_voxels_opened += int(gaps)
         return {"nanopore_voxels_opened": int(nano)}
