@@ -627,8 +627,9 @@ def _row_box_counts(phase, z, y, col, box):
 def _face_bits(c, g, cn, gn):
     """(:data:`SURFACE_BIT` or 0, :data:`WALL_BIT` or 0) of the face toward a neighbour of
     phase ``cn`` and grain ``gn``, for a voxel of grain ``g``: the surface bit when the
-    neighbour is not of the voxel's grain (another grain id, or a lithium source), the wall
-    bit when it is a pore of the voxel's grain (a nanopore)."""
+    neighbour is not of the voxel's grain (another grain id, a pore labelled -1 or 0 among
+    them, or a lithium source), the wall bit when it is a pore of the voxel's grain (a
+    nanopore)."""
     surf = (gn != g) | ((cn != ph.PORE) & (cn < ph.HYDROXIDE))
     wall = (not surf) & (cn == ph.PORE)
     return np.int32(surf) * SURFACE_BIT, np.int32(wall) * WALL_BIT
@@ -674,7 +675,7 @@ def coordination_kernel(phase, grain, ctc, layered=False):
     plus :data:`SURFACE_BIT` when a face neighbour is not of the voxel's grain (a pore
     labelled -1 or 0, another grain, a lithium source: anything but a solid or nanopore of the
     same grain), plus :data:`WALL_BIT` when a face neighbour is a nanopore of its grain.
-    Returns the voxels marked as surface."""
+    Returns the voxels with either bit set."""
     nz = phase.shape[0] - 2
     ny = phase.shape[1] - 2
     count = np.zeros(nz + 2, dtype=np.int64)
