@@ -641,7 +641,7 @@ def _coordination_row(phase, grain, ctc, layered, z, y, col, box):
     voxel (and layered one with ``layered``), 0 elsewhere: the box counts of the whole row
     taken at once (:func:`_row_box_counts`), the bits of :func:`_face_bits` computed for every
     voxel of the row by a loop without branches (vectorised). Returns the voxels with a bit
-    set (surface or wall), as the voxel-by-voxel kernel of 2026-12-04 counted them."""
+    set (surface or wall), as the voxel-by-voxel kernel before 2026-12-08 counted them."""
     nx = phase.shape[2] - 2
     _row_box_counts(phase, z, y, col, box)
     pc = phase[z, y]
